@@ -1,0 +1,46 @@
+"""Users and their refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+
+ROLE_ADMIN, ROLE_USER = "admin", "user"
+STATUS_ACTIVE, STATUS_SUSPENDED = "active", "suspended"
+
+
+class User(IdMixin, Base):
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(64))
+    # Lower-cased copy so "Alice" and "alice" cannot both exist.
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default=ROLE_USER)
+    status: Mapped[str] = mapped_column(String(16), default=STATUS_ACTIVE)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+
+class RefreshToken(IdMixin, Base):
+    """One refresh token; tokens rotated from the same login share a family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_family", "family"),)
+
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    family: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,98 @@
+"""The one Settings object. Every value can come from a MEDIANEST_* environment variable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, computed_field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+SECRET_FILE = "secret.key"
+
+
+def _default_data_dir() -> Path:
+    return Path(user_data_dir("medianest", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Configuration for one MediaNest process; derived values are computed, never duplicated."""
+
+    model_config = SettingsConfigDict(env_prefix="MEDIANEST_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    media_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str | None = None
+    redis_url: str | None = None
+    env: Literal["development", "production"] = "development"
+    downloads_allow_private_networks: bool = False
+    plex_tv_url: str = "https://plex.tv"
+    rate_limits_enabled: bool = True
+
+    scan_on_start: bool = True
+    workers: int = 1
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Long enough to watch a film and seek near its end without the player losing access.
+    media_token_ttl_s: int = 6 * 3600
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+    ffmpeg_path: str | None = None
+
+    @field_validator("media_dirs", mode="before")
+    @classmethod
+    def _split_media_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def library_dirs(self) -> list[Path]:
+        """The media folders, resolved; `<data dir>/media` when none is configured."""
+        dirs = self.media_dirs or [self.data_dir / "media"]
+        return [Path(d).expanduser().resolve() for d in dirs]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'medianest.db'}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def artwork_dir(self) -> Path:
+        return self.data_dir / "artwork"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @cached_property
+    def secret_key(self) -> str:
+        """The signing secret: generated once on first start and kept in the data dir."""
+        path = self.data_dir / SECRET_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL so two processes starting together cannot each write a different key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.artwork_dir, *self.library_dirs):
+            path.mkdir(parents=True, exist_ok=True)

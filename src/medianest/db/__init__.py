@@ -1,0 +1,1 @@
+"""Database: engine and session factory, the declarative Base, migrations."""

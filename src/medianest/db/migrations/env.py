@@ -1,0 +1,51 @@
+"""Alembic environment: runs migrations on the async engine given in the config attributes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from medianest.db.engine import create_engine
+from medianest.db.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    # The FTS5 shadow tables are made by raw SQL in the migration, not by the models.
+    return not (type_ == "table" and name is not None and name.startswith("media_fts"))
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        include_object=_include,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    engine: AsyncEngine | None = config.attributes.get("engine")
+    owned = engine is None
+    if engine is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    async with engine.connect() as conn:
+        await conn.run_sync(_run)
+        await conn.commit()
+    if owned:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_async())

@@ -1,0 +1,76 @@
+"""Domain errors raised by services; `api/errors.py` maps each to one HTTP status and code.
+
+    DomainError
+    ├── NotFound(kind, id)            404 NOT_FOUND
+    ├── Conflict(message)             409 CONFLICT
+    ├── Forbidden(message)            403 FORBIDDEN
+    ├── Unauthorized(message)         401 UNAUTHORIZED
+    ├── InvalidInput(field, reason)   422 VALIDATION_ERROR
+    ├── BadRequest(message)           400 BAD_REQUEST
+    ├── PayloadTooLarge(message)      413 PAYLOAD_TOO_LARGE
+    ├── RangeNotSatisfiable(size)     416 RANGE_NOT_SATISFIABLE
+    └── UpstreamUnavailable(service)  503 UNAVAILABLE
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "INTERNAL_ERROR"
+    status = 500
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(DomainError):
+    code, status = "NOT_FOUND", 404
+
+    def __init__(self, kind: str, id: object = None) -> None:
+        super().__init__(f"{kind} not found", {"kind": kind, "id": None if id is None else str(id)})
+
+
+class Conflict(DomainError):
+    code, status = "CONFLICT", 409
+
+
+class Forbidden(DomainError):
+    code, status = "FORBIDDEN", 403
+
+
+class Unauthorized(DomainError):
+    code, status = "UNAUTHORIZED", 401
+
+
+class BadRequest(DomainError):
+    code, status = "BAD_REQUEST", 400
+
+
+class PayloadTooLarge(DomainError):
+    code, status = "PAYLOAD_TOO_LARGE", 413
+
+
+class InvalidInput(DomainError):
+    code, status = "VALIDATION_ERROR", 422
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}", {"fields": [{"field": field, "reason": reason}]})
+
+
+class RangeNotSatisfiable(DomainError):
+    code, status = "RANGE_NOT_SATISFIABLE", 416
+
+    def __init__(self, size: int) -> None:
+        super().__init__("requested range not satisfiable", {"size": size})
+        self.size = size
+
+
+class UpstreamUnavailable(DomainError):
+    code, status = "UNAVAILABLE", 503
+
+    def __init__(self, service: str, reason: str = "unavailable") -> None:
+        super().__init__(f"{service} is {reason}", {"service": service})

@@ -1,0 +1,1 @@
+"""Library: scanning media folders into searchable items."""

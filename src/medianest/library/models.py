@@ -1,0 +1,85 @@
+"""Media items, files the scanner could not read, and scans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+
+KIND_AUDIO, KIND_VIDEO = "audio", "video"
+
+
+class Media(IdMixin, Base):
+    __tablename__ = "media"
+    __table_args__ = (
+        Index("ix_media_kind_title", "kind", "title"),
+        Index("ix_media_artist", "artist"),
+        Index("ix_media_album", "album"),
+        Index("ix_media_added_at", "added_at"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(1024))
+    artist: Mapped[str | None] = mapped_column(String(1024))
+    album: Mapped[str | None] = mapped_column(String(1024))
+    album_artist: Mapped[str | None] = mapped_column(String(1024))
+    track: Mapped[int | None] = mapped_column(Integer)
+    disc: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    genre: Mapped[str | None] = mapped_column(String(255))
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    container: Mapped[str | None] = mapped_column(String(32))
+    audio_codec: Mapped[str | None] = mapped_column(String(32))
+    video_codec: Mapped[str | None] = mapped_column(String(32))
+    bitrate: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    mime: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime: Mapped[float] = mapped_column(Float)
+    artwork: Mapped[str | None] = mapped_column(String(128))
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    source_url: Mapped[str | None] = mapped_column(Text)
+    source_site: Mapped[str | None] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(255))
+    channel: Mapped[str | None] = mapped_column(String(1024))
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UnreadableFile(IdMixin, Base):
+    """A file the scanner found but could not read; kept so rescans skip it until it changes."""
+
+    __tablename__ = "unreadable_files"
+
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    mtime: Mapped[float | None] = mapped_column(Float)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+SCAN_QUEUED, SCAN_RUNNING, SCAN_COMPLETED, SCAN_FAILED = "queued", "running", "completed", "failed"
+
+
+class Scan(IdMixin, Base):
+    __tablename__ = "scans"
+
+    status: Mapped[str] = mapped_column(String(16), default=SCAN_QUEUED)
+    requested_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"))
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

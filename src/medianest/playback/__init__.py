@@ -1,0 +1,1 @@
+"""Playback: per-user likes, plays, resume positions and history."""

@@ -1,0 +1,32 @@
+"""Playlists and their ordered items."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+
+
+class Playlist(IdMixin, Base):
+    __tablename__ = "playlists"
+
+    owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PlaylistItem(IdMixin, Base):
+    __tablename__ = "playlist_items"
+    __table_args__ = (Index("ix_playlist_items_playlist_position", "playlist_id", "position"),)
+
+    playlist_id: Mapped[int] = mapped_column(IdType, ForeignKey("playlists.id", ondelete="CASCADE"))
+    media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    # 0-based and contiguous within a playlist; the service keeps it so.
+    position: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
