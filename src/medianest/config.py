@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
 
     scan_on_start: bool = True
+    migrate_on_start: bool = True
     workers: int = 1
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600

@@ -1,0 +1,68 @@
+"""Routes: /api/v1/auth/* and the admin /api/v1/users/*."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from medianest.accounts import users
+from medianest.accounts.schemas import Credentials, Done, RefreshIn, TokenPair, UserCreate, UserOut, UserPatch
+from medianest.api.deps import AdminUser, AuthDep, CurrentUser, PageDep, SessionDep, parse_id
+from medianest.api.envelope import Envelope, Page, errors, ok, page
+
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=errors(401, 403))
+
+
+@auth_router.post("/setup", status_code=201, responses=errors(409))
+async def setup(body: Credentials, session: SessionDep, auth: AuthDep) -> Envelope[TokenPair]:
+    """Create the first (admin) account; only while the server has no user."""
+    return ok(await auth.setup(session, body.username, body.password))
+
+
+@auth_router.post("/login", responses=errors(401, 403))
+async def login(body: Credentials, session: SessionDep, auth: AuthDep) -> Envelope[TokenPair]:
+    return ok(await auth.login(session, body.username, body.password))
+
+
+@auth_router.post("/refresh", responses=errors(401))
+async def refresh(body: RefreshIn, session: SessionDep, auth: AuthDep) -> Envelope[TokenPair]:
+    """Rotate a refresh token; presenting an already-used one revokes its whole family."""
+    return ok(await auth.refresh(session, body.refresh_token))
+
+
+@auth_router.post("/logout")
+async def logout(body: RefreshIn, session: SessionDep, auth: AuthDep) -> Envelope[Done]:
+    await auth.logout(session, body.refresh_token)
+    return ok(Done())
+
+
+@auth_router.get("/me", responses=errors(401, 403))
+async def me(user: CurrentUser) -> Envelope[UserOut]:
+    return ok(UserOut.of(user))
+
+
+@users_router.get("")
+async def list_users(_: AdminUser, session: SessionDep, paging: PageDep) -> Page[UserOut]:
+    rows, total = await users.list_users(session, paging.offset, paging.per_page)
+    return page([UserOut.of(u) for u in rows], page=paging.page, per_page=paging.per_page, total=total)
+
+
+@users_router.post("", status_code=201, responses=errors(409))
+async def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> Envelope[UserOut]:
+    return ok(UserOut.of(await users.add_user(session, body.username, body.password, body.role)))
+
+
+@users_router.get("/{user_id}", responses=errors(404))
+async def get_user(user_id: str, _: AdminUser, session: SessionDep) -> Envelope[UserOut]:
+    return ok(UserOut.of(await users.get_user(session, parse_id(user_id, "user"))))
+
+
+@users_router.patch("/{user_id}", responses=errors(404, 409))
+async def patch_user(user_id: str, body: UserPatch, _: AdminUser, session: SessionDep) -> Envelope[UserOut]:
+    return ok(UserOut.of(await users.patch_user(session, parse_id(user_id, "user"), body)))
+
+
+@users_router.delete("/{user_id}", status_code=204, responses=errors(404, 409))
+async def delete_user(user_id: str, _: AdminUser, session: SessionDep) -> Response:
+    await users.delete_user(session, parse_id(user_id, "user"))
+    return Response(status_code=204)

@@ -1,0 +1,58 @@
+"""Request and response shapes of the accounts API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from medianest.accounts.models import User
+
+USERNAME_PATTERN = r"^[\w.@+-]{1,64}$"
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: Literal["admin", "user"]
+    status: Literal["active", "suspended"]
+    created_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=str(user.id), username=user.username, role=user.role,  # type: ignore[arg-type]
+                   status=user.status, created_at=user.created_at,  # type: ignore[arg-type]
+                   last_login_at=user.last_login_at)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class UserCreate(Credentials):
+    role: Literal["admin", "user"] = "user"
+
+
+class UserPatch(BaseModel):
+    role: Literal["admin", "user"] | None = None
+    status: Literal["active", "suspended"] | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class Done(BaseModel):
+    ok: bool = True

@@ -1,0 +1,119 @@
+"""Sign-up of the first admin, sign-in, token rotation with reuse detection, and sign-out."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, RefreshToken, User
+from medianest.accounts.passwords import check_rules, hash_password, verify_password
+from medianest.accounts.schemas import TokenPair, UserOut
+from medianest.accounts.tokens import ACCESS, TokenSigner, hash_token, new_refresh_token
+from medianest.db.base import utcnow
+from medianest.errors import Conflict, Forbidden, Unauthorized
+
+log = structlog.get_logger(__name__)
+
+BAD_LOGIN = "invalid username or password"
+
+
+class Auth:
+    """Everything that signs or checks credentials; one per app, built from Settings."""
+
+    def __init__(self, signer: TokenSigner, refresh_ttl_s: int) -> None:
+        self.signer = signer
+        self.refresh_ttl_s = refresh_ttl_s
+
+    async def setup(self, session: AsyncSession, username: str, password: str) -> TokenPair:
+        if await session.scalar(select(func.count()).select_from(User)):
+            raise Conflict("setup is already done; sign in instead")
+        user = await create_user(session, username, password, ROLE_ADMIN)
+        return await self.issue(session, user)
+
+    async def login(self, session: AsyncSession, username: str, password: str) -> TokenPair:
+        user = await session.scalar(select(User).where(User.username_key == username.lower()))
+        # Same message and the same hashing work whether the user exists or not.
+        if not verify_password(password, user.password_hash if user else None) or user is None:
+            raise Unauthorized(BAD_LOGIN)
+        if user.status != STATUS_ACTIVE:
+            raise Forbidden("this account is suspended")
+        user.last_login_at = utcnow()
+        log.info("sign-in", user_id=user.id)
+        return await self.issue(session, user)
+
+    async def issue(self, session: AsyncSession, user: User, family: str | None = None) -> TokenPair:
+        token = new_refresh_token()
+        session.add(RefreshToken(
+            user_id=user.id, family=family or secrets.token_hex(16), token_hash=hash_token(token),
+            expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s),
+        ))
+        await session.commit()
+        return TokenPair(access_token=self.signer.access_token(user.id), refresh_token=token,
+                         expires_in=self.signer.access_ttl_s, user=UserOut.of(user))
+
+    async def refresh(self, session: AsyncSession, token: str) -> TokenPair:
+        row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
+        if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+            raise Unauthorized("refresh token is invalid or expired")
+        if row.used_at is not None:
+            # A rotated token came back: someone holds a copy. End the whole family.
+            await revoke_family(session, row.family)
+            await session.commit()
+            log.warning("refresh token reuse; family revoked", user_id=row.user_id)
+            raise Unauthorized("refresh token was already used; please sign in again")
+        user = await session.get(User, row.user_id)
+        if user is None or user.status != STATUS_ACTIVE:
+            raise Unauthorized("account is not active")
+        row.used_at = utcnow()
+        return await self.issue(session, user, family=row.family)
+
+    async def logout(self, session: AsyncSession, token: str) -> None:
+        row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
+        if row is not None:
+            await revoke_family(session, row.family)
+            await session.commit()
+
+    async def user_for_access_token(self, session: AsyncSession, token: str) -> User:
+        claims = self.signer.verify(token, ACCESS)
+        if claims is None:
+            raise Unauthorized("invalid or expired access token")
+        return await active_user(session, claims.user_id)
+
+
+async def active_user(session: AsyncSession, user_id: int) -> User:
+    """The user, refused at once when suspended or gone (checked on every request)."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("account no longer exists")
+    if user.status != STATUS_ACTIVE:
+        raise Forbidden("this account is suspended")
+    return user
+
+
+async def revoke_family(session: AsyncSession, family: str) -> None:
+    await session.execute(
+        update(RefreshToken).where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def create_user(session: AsyncSession, username: str, password: str, role: str) -> User:
+    check_rules(password)
+    if await session.scalar(select(User.id).where(User.username_key == username.lower())):
+        raise Conflict(f"username {username!r} is taken")
+    user = User(username=username, username_key=username.lower(), password_hash=hash_password(password),
+                role=role, status=STATUS_ACTIVE)
+    session.add(user)
+    await session.flush()
+    return user

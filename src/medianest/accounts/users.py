@@ -1,0 +1,75 @@
+"""Admin management of users: list, create, change role/status/password, delete."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, User
+from medianest.accounts.passwords import check_rules, hash_password
+from medianest.accounts.schemas import UserPatch
+from medianest.accounts.service import create_user, revoke_user_tokens
+from medianest.errors import Conflict, NotFound
+
+
+async def list_users(session: AsyncSession, offset: int, limit: int) -> tuple[list[User], int]:
+    total = await session.scalar(select(func.count()).select_from(User)) or 0
+    rows = await session.scalars(select(User).order_by(User.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+async def add_user(session: AsyncSession, username: str, password: str, role: str) -> User:
+    user = await create_user(session, username, password, role)
+    await session.commit()
+    return user
+
+
+async def patch_user(session: AsyncSession, user_id: int, patch: UserPatch) -> User:
+    user = await get_user(session, user_id)
+    if patch.role is not None and patch.role != user.role:
+        if user.role == ROLE_ADMIN:
+            await _keep_an_admin(session, user)
+        user.role = patch.role
+    if patch.status is not None and patch.status != user.status:
+        if patch.status != STATUS_ACTIVE:
+            await _keep_an_admin(session, user)
+            await revoke_user_tokens(session, user.id)
+        user.status = patch.status
+    if patch.password is not None:
+        check_rules(patch.password)
+        user.password_hash = hash_password(patch.password)
+        await revoke_user_tokens(session, user.id)
+    await session.commit()
+    return user
+
+
+async def delete_user(session: AsyncSession, user_id: int) -> None:
+    user = await get_user(session, user_id)
+    await _keep_an_admin(session, user)
+    await session.delete(user)
+    await session.commit()
+
+
+async def set_password(session: AsyncSession, username: str, password: str) -> User:
+    user = await session.scalar(select(User).where(User.username_key == username.lower()))
+    if user is None:
+        raise NotFound("user", username)
+    return await patch_user(session, user.id, UserPatch(password=password))
+
+
+async def _keep_an_admin(session: AsyncSession, user: User) -> None:
+    """Refuse a change that would leave the server with no active admin."""
+    if user.role != ROLE_ADMIN or user.status != STATUS_ACTIVE:
+        return
+    admins = await session.scalar(
+        select(func.count()).select_from(User).where(User.role == ROLE_ADMIN, User.status == STATUS_ACTIVE)
+    )
+    if (admins or 0) <= 1:
+        raise Conflict("this is the last active admin")

@@ -1,0 +1,86 @@
+"""Dependencies every route uses: the DB session, the current user, pagination, ids."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.accounts.models import User
+from medianest.accounts.service import Auth
+from medianest.config import Settings
+from medianest.errors import Forbidden, NotFound, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessions() as session:
+        yield session
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _auth(request: Request) -> Auth:
+    auth: Auth = request.app.state.auth
+    return auth
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+AuthDep = Annotated[Auth, Depends(_auth)]
+
+
+async def _current_user(
+    session: SessionDep, auth: AuthDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise Unauthorized("authentication required")
+    return await auth.user_for_access_token(session, credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(_current_user)]
+
+
+async def _admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("admin role required")
+    return user
+
+
+AdminUser = Annotated[User, Depends(_admin)]
+
+
+@dataclass(frozen=True)
+class Pagination:
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def _pagination(
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Pagination:
+    return Pagination(page, per_page)
+
+
+PageDep = Annotated[Pagination, Depends(_pagination)]
+
+
+def parse_id(value: str, kind: str) -> int:
+    """Ids are opaque strings to clients; anything that is not one of ours is simply not found."""
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise NotFound(kind, value)
+    return int(value)

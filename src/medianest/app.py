@@ -1,0 +1,90 @@
+"""`create_app(settings)`: the ASGI application with routers, error handlers, middleware and lifespan."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from medianest import __version__
+from medianest.accounts.routes import auth_router, users_router
+from medianest.accounts.service import Auth
+from medianest.accounts.tokens import TokenSigner
+from medianest.api import errors
+from medianest.config import Settings
+from medianest.db.engine import create_engine, create_session_factory
+from medianest.db.migrate import upgrade_async
+from medianest.library.routes import router as library_router
+from medianest.library.scans import ScanRunner
+from medianest.logs import configure as configure_logs
+from medianest.meta.metrics import Metrics, MetricsMiddleware
+from medianest.meta.routes import router as meta_router
+from medianest.playback.routes import router as playback_router
+from medianest.playlists.routes import router as playlists_router
+from medianest.realtime.notifier import LogNotifier
+from medianest.streaming.access import StreamAccess
+from medianest.streaming.routes import router as streaming_router
+
+log = structlog.get_logger(__name__)
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _sane_request_id(value: str) -> bool:
+    return bool(_SANE_REQUEST_ID.match(value))
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; all state lives on `app.state`, created in the lifespan from `settings`."""
+    configure_logs(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.ensure_dirs()
+        if settings.migrate_on_start:
+            await upgrade_async(settings.db_url)
+        engine = create_engine(settings.db_url)
+        sessions = create_session_factory(engine)
+        signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
+        app.state.sessions = sessions
+        app.state.notifier = LogNotifier()
+        app.state.auth = Auth(signer, settings.refresh_token_ttl_s)
+        app.state.stream_access = StreamAccess(sessions, signer, settings.library_dirs)
+        app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier)
+        if settings.scan_on_start:
+            await app.state.scans.start(requested_by=None)
+        log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
+                 media_dirs=[str(d) for d in settings.library_dirs])
+        try:
+            yield
+        finally:
+            await app.state.scans.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="MediaNest", version=__version__, lifespan=lifespan,
+        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        description="A self-hosted media hub. Authenticate with `Authorization: Bearer <access token>`.",
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    errors.install(app)
+    for router in (meta_router, auth_router, users_router, library_router, streaming_router,
+                   playback_router, playlists_router):
+        app.include_router(router)
+    app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", validator=_sane_request_id)
+    return app
+
+
+async def _home() -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>MediaNest</title>"
+        "<h1>MediaNest</h1><p>The API is running. Its documentation is at "
+        "<a href=/api/docs>/api/docs</a> (OpenAPI: <a href=/api/openapi.json>/api/openapi.json</a>).</p>"
+    )

@@ -1,0 +1,103 @@
+"""Routes: /api/v1/media (list, get, edit, delete), /api/v1/artists, /api/v1/albums, /api/v1/library/*."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from medianest.accounts.tokens import TokenSigner
+from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
+from medianest.api.envelope import Envelope, Page, errors, ok, page
+from medianest.library import service
+from medianest.library.scans import ScanRunner
+from medianest.library.schemas import AlbumOut, FolderOut, MediaOut, MediaPatch, NameCount, ScanOut, SortField, media_out
+
+router = APIRouter(prefix="/api/v1", tags=["library"], responses=errors(401, 403))
+
+
+def _signer(request: Request) -> TokenSigner:
+    signer: TokenSigner = request.app.state.auth.signer
+    return signer
+
+
+def _scans(request: Request) -> ScanRunner:
+    runner: ScanRunner = request.app.state.scans
+    return runner
+
+
+SignerDep = Annotated[TokenSigner, Depends(_signer)]
+ScansDep = Annotated[ScanRunner, Depends(_scans)]
+Text = Annotated[str | None, Query(max_length=1024)]
+
+
+def _media_query(
+    kind: Literal["audio", "video"] | None = None, liked: bool | None = None,
+    q: Annotated[str | None, Query(max_length=256, description="words to search; prefixes match")] = None,
+    artist: Text = None, album: Text = None, genre: Text = None,
+    sort: SortField | None = None, order: Literal["asc", "desc"] | None = None,
+) -> service.MediaQuery:
+    return service.MediaQuery(kind, liked, q, artist, album, genre, sort, order)
+
+
+@router.get("/media", responses=errors(422))
+async def list_media(user: CurrentUser, session: SessionDep, signer: SignerDep, paging: PageDep,
+                     query: Annotated[service.MediaQuery, Depends(_media_query)]) -> Page[MediaOut]:
+    """The library, with the caller's likes, plays and resume points; search ranks by relevance."""
+    rows, total = await service.list_media(session, user.id, query, paging.offset, paging.per_page)
+    items = [media_out(m, s, signer, user.id) for m, s in rows]
+    return page(items, page=paging.page, per_page=paging.per_page, total=total)
+
+
+@router.get("/media/{media_id}", responses=errors(404))
+async def get_media(media_id: str, user: CurrentUser, session: SessionDep, signer: SignerDep,
+                    ) -> Envelope[MediaOut]:
+    media, state = await service.get_media(session, user.id, parse_id(media_id, "media"))
+    return ok(media_out(media, state, signer, user.id))
+
+
+@router.patch("/media/{media_id}", responses=errors(404, 422))
+async def patch_media(media_id: str, body: MediaPatch, admin: AdminUser, session: SessionDep,
+                      signer: SignerDep) -> Envelope[MediaOut]:
+    """Edit tags (admins; the library is shared)."""
+    mid = parse_id(media_id, "media")
+    await service.patch_media(session, mid, body)
+    media, state = await service.get_media(session, admin.id, mid)
+    return ok(media_out(media, state, signer, admin.id))
+
+
+@router.delete("/media/{media_id}", status_code=204, responses=errors(404))
+async def delete_media(media_id: str, _: AdminUser, session: SessionDep, settings: SettingsDep,
+                       purge: bool = False) -> Response:
+    """Hide an item (admins); `purge=true` also deletes the file and its artwork."""
+    await service.delete_media(session, parse_id(media_id, "media"), purge, settings.artwork_dir)
+    return Response(status_code=204)
+
+
+@router.get("/artists", responses=errors(422))
+async def list_artists(_: CurrentUser, session: SessionDep, paging: PageDep, q: Text = None) -> Page[NameCount]:
+    rows, total = await service.artists(session, paging.offset, paging.per_page, q)
+    return page(rows, page=paging.page, per_page=paging.per_page, total=total)
+
+
+@router.get("/albums", responses=errors(422))
+async def list_albums(_: CurrentUser, session: SessionDep, paging: PageDep, artist: Text = None) -> Page[AlbumOut]:
+    rows, total = await service.albums(session, paging.offset, paging.per_page, artist)
+    return page(rows, page=paging.page, per_page=paging.per_page, total=total)
+
+
+@router.post("/library/scans", status_code=202)
+async def start_scan(admin: AdminUser, scans: ScansDep) -> Envelope[ScanOut]:
+    """Start a scan in the background (or return the one already running)."""
+    return ok(ScanOut.of(await scans.start(admin.id)))
+
+
+@router.get("/library/scans/{scan_id}", responses=errors(404))
+async def get_scan(scan_id: str, _: AdminUser, scans: ScansDep) -> Envelope[ScanOut]:
+    return ok(ScanOut.of(await scans.get(parse_id(scan_id, "scan"))))
+
+
+@router.get("/library/folders")
+async def list_folders(_: AdminUser, session: SessionDep, settings: SettingsDep) -> Envelope[list[FolderOut]]:
+    """The media folders with their item counts and the files that could not be read."""
+    return ok(await service.folders(session, settings.library_dirs))

@@ -1,0 +1,121 @@
+"""Shapes of the library API: media items (with the caller's own state), artists, albums, scans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from medianest.accounts.tokens import TokenSigner
+from medianest.library.models import Media, Scan
+from medianest.playback.models import UserMedia
+
+SortField = Literal["title", "artist", "album", "added_at", "play_count", "last_played_at", "duration"]
+
+
+class MediaOut(BaseModel):
+    id: str
+    kind: Literal["audio", "video"]
+    title: str
+    artist: str | None
+    album: str | None
+    album_artist: str | None
+    track: int | None
+    disc: int | None
+    year: int | None
+    genre: str | None
+    duration_s: float | None
+    mime: str
+    size: int
+    width: int | None
+    height: int | None
+    container: str | None
+    audio_codec: str | None
+    video_codec: str | None
+    bitrate: int | None
+    added_at: datetime
+    source_url: str | None
+    channel: str | None
+    liked: bool
+    play_count: int
+    last_played_at: datetime | None
+    position_s: float | None
+    stream_url: str
+    artwork_url: str | None
+
+
+def media_out(media: Media, state: UserMedia | None, signer: TokenSigner, user_id: int) -> MediaOut:
+    """A media item as one user sees it, with byte URLs signed for that user and item."""
+    token = signer.media_token(user_id, media.id)
+    base = f"/api/v1/media/{media.id}"
+    return MediaOut(
+        id=str(media.id), kind=media.kind,  # type: ignore[arg-type]
+        title=media.title, artist=media.artist, album=media.album, album_artist=media.album_artist,
+        track=media.track, disc=media.disc, year=media.year, genre=media.genre, duration_s=media.duration_s,
+        mime=media.mime, size=media.size, width=media.width, height=media.height, container=media.container,
+        audio_codec=media.audio_codec, video_codec=media.video_codec, bitrate=media.bitrate,
+        added_at=media.added_at, source_url=media.source_url, channel=media.channel,
+        liked=bool(state and state.liked), play_count=state.play_count if state else 0,
+        last_played_at=state.last_played_at if state else None, position_s=state.position_s if state else None,
+        stream_url=f"{base}/stream?token={token}",
+        artwork_url=f"{base}/artwork?token={token}" if media.artwork else None,
+    )
+
+
+class MediaPatch(BaseModel):
+    title: str | None = Field(default=None, min_length=1, max_length=1024)
+    artist: str | None = Field(default=None, max_length=1024)
+    album: str | None = Field(default=None, max_length=1024)
+    album_artist: str | None = Field(default=None, max_length=1024)
+    track: int | None = Field(default=None, ge=0, le=100000)
+    disc: int | None = Field(default=None, ge=0, le=1000)
+    year: int | None = Field(default=None, ge=0, le=9999)
+    genre: str | None = Field(default=None, max_length=255)
+
+
+class NameCount(BaseModel):
+    name: str
+    media_count: int
+
+
+class AlbumOut(BaseModel):
+    name: str
+    artist: str | None
+    year: int | None
+    media_count: int
+    duration_s: float | None
+
+
+class ScanOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "completed", "failed"]
+    total: int
+    processed: int
+    added: int
+    updated: int
+    removed: int
+    failed: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, scan: Scan) -> ScanOut:
+        return cls(id=str(scan.id), status=scan.status,  # type: ignore[arg-type]
+                   total=scan.total, processed=scan.processed, added=scan.added, updated=scan.updated,
+                   removed=scan.removed, failed=scan.failed, error=scan.error, created_at=scan.created_at,
+                   started_at=scan.started_at, finished_at=scan.finished_at)
+
+
+class FolderOut(BaseModel):
+    path: str
+    exists: bool
+    media_count: int
+    unreadable: list[UnreadableOut]
+
+
+class UnreadableOut(BaseModel):
+    path: str
+    reason: str

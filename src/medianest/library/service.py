@@ -1,0 +1,176 @@
+"""Library queries and edits: list/search/filter/sort, get, edit tags, soft delete and purge, artists, albums."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.db.base import utcnow
+from medianest.errors import NotFound
+from medianest.library import artwork, search
+from medianest.library.models import Media, UnreadableFile
+from medianest.library.probe import search_text
+from medianest.library.schemas import AlbumOut, FolderOut, MediaPatch, NameCount, SortField, UnreadableOut
+from medianest.library.walk import inside
+from medianest.playback.models import UserMedia
+
+SORT_COLUMNS: dict[str, Any] = {
+    "title": Media.title, "artist": Media.artist, "album": Media.album, "added_at": Media.added_at,
+    "duration": Media.duration_s, "play_count": func.coalesce(UserMedia.play_count, 0),
+    "last_played_at": UserMedia.last_played_at,
+}
+
+
+@dataclass(frozen=True)
+class MediaQuery:
+    kind: str | None = None
+    liked: bool | None = None
+    q: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    genre: str | None = None
+    sort: SortField | None = None
+    order: str | None = None
+
+
+def with_state(user_id: int) -> Select[tuple[Media, UserMedia]]:
+    """Visible media with the given user's own state (None where the user has none)."""
+    own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == user_id)
+    return select(Media, UserMedia).outerjoin(UserMedia, own).where(Media.deleted_at.is_(None))
+
+
+async def list_media(session: AsyncSession, user_id: int, query: MediaQuery, offset: int, limit: int,
+                     ) -> tuple[list[tuple[Media, UserMedia | None]], int]:
+    stmt, rank = _filtered(with_state(user_id), query, session.bind.dialect.name)
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    stmt = stmt.order_by(*_ordering(query, rank)).offset(offset).limit(limit)
+    rows = (await session.execute(stmt)).tuples().all()
+    return list(rows), total
+
+
+def _filtered(stmt: Select[Any], query: MediaQuery, dialect: str) -> tuple[Select[Any], Any]:
+    for column, value in ((Media.kind, query.kind), (Media.artist, query.artist),
+                          (Media.album, query.album), (Media.genre, query.genre)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if query.liked is True:
+        stmt = stmt.where(UserMedia.liked.is_(True))
+    elif query.liked is False:
+        stmt = stmt.where(func.coalesce(UserMedia.liked, False).is_(False))
+    rank = None
+    if query.q is not None and query.q.strip():
+        stmt, rank = search.apply(stmt, dialect, query.q)
+    return stmt, rank
+
+
+def _ordering(query: MediaQuery, rank: Any) -> list[Any]:
+    if query.sort is None and rank is not None:
+        return [rank, Media.id]
+    column = SORT_COLUMNS[query.sort or "title"]
+    default_desc = query.sort in ("added_at", "play_count", "last_played_at")
+    descending = query.order == "desc" or (query.order is None and default_desc)
+    ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    return [ordered, Media.id.desc() if descending else Media.id]
+
+
+async def get_media(session: AsyncSession, user_id: int, media_id: int) -> tuple[Media, UserMedia | None]:
+    row = (await session.execute(with_state(user_id).where(Media.id == media_id))).tuples().first()
+    if row is None:
+        raise NotFound("media", media_id)
+    return row[0], row[1]
+
+
+async def visible_media(session: AsyncSession, media_id: int) -> Media:
+    media = await session.get(Media, media_id)
+    if media is None or media.deleted_at is not None:
+        raise NotFound("media", media_id)
+    return media
+
+
+async def patch_media(session: AsyncSession, media_id: int, patch: MediaPatch) -> None:
+    media = await visible_media(session, media_id)
+    for field, value in patch.model_dump(exclude_unset=True).items():
+        if field == "title" and not value:
+            continue
+        setattr(media, field, value.strip() if isinstance(value, str) else value)
+    media.search_text = search_text(media.title, media.artist, media.album, media.album_artist, media.genre)
+    await session.commit()
+
+
+async def delete_media(session: AsyncSession, media_id: int, purge: bool, artwork_dir: Path) -> None:
+    """Soft delete hides the item (a rescan will not bring it back); purge removes file, artwork and row."""
+    media = await session.get(Media, media_id)
+    if media is None or (media.deleted_at is not None and not purge):
+        raise NotFound("media", media_id)
+    if not purge:
+        media.deleted_at = utcnow()
+        await session.commit()
+        return
+    path, art = media.path, media.artwork
+    await session.delete(media)
+    await session.commit()
+    _unlink(path)
+    if art and not await session.scalar(select(Media.id).where(Media.artwork == art).limit(1)):
+        cached = artwork.path_of(artwork_dir, art)
+        if cached:
+            _unlink(str(cached))
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+async def artists(session: AsyncSession, offset: int, limit: int, q: str | None) -> tuple[list[NameCount], int]:
+    stmt = select(Media.artist, func.count()).where(Media.deleted_at.is_(None), Media.artist.is_not(None))
+    if q:
+        stmt = stmt.where(Media.artist.ilike(f"%{_like(q)}%", escape="\\"))
+    stmt = stmt.group_by(Media.artist)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.execute(stmt.order_by(Media.artist).offset(offset).limit(limit))
+    return [NameCount(name=name, media_count=count) for name, count in rows], total
+
+
+async def albums(session: AsyncSession, offset: int, limit: int, artist: str | None,
+                 ) -> tuple[list[AlbumOut], int]:
+    who = func.coalesce(Media.album_artist, Media.artist)
+    stmt = (select(Media.album, func.min(who), func.max(Media.year), func.count(), func.sum(Media.duration_s))
+            .where(Media.deleted_at.is_(None), Media.album.is_not(None)))
+    if artist:
+        stmt = stmt.where(who == artist)
+    stmt = stmt.group_by(Media.album, who)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.execute(stmt.order_by(Media.album).offset(offset).limit(limit))
+    return [AlbumOut(name=a, artist=w, year=y, media_count=c, duration_s=d) for a, w, y, c, d in rows], total
+
+
+async def folders(session: AsyncSession, roots: list[Path]) -> list[FolderOut]:
+    out = []
+    for root in roots:
+        prefix = str(root).rstrip(os.sep) + os.sep
+        count = await session.scalar(select(func.count()).select_from(Media).where(
+            Media.deleted_at.is_(None), Media.path.startswith(prefix, autoescape=True))) or 0
+        bad = await session.execute(select(UnreadableFile.path, UnreadableFile.reason).where(
+            UnreadableFile.path.startswith(prefix, autoescape=True)).order_by(UnreadableFile.path).limit(200))
+        out.append(FolderOut(path=str(root), exists=root.is_dir(), media_count=count,
+                             unreadable=[UnreadableOut(path=p, reason=r) for p, r in bad]))
+    return out
+
+
+def servable_path(media: Media, roots: list[Path]) -> str:
+    """The file's real path, only if it is still inside a configured media folder (else not found)."""
+    real = os.path.realpath(media.path)
+    if not inside(real, [str(r) for r in roots]) or not os.path.isfile(real):
+        raise NotFound("media", media.id)
+    return real
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,1 @@
+"""Meta endpoints: health, version, metrics."""

@@ -1,0 +1,70 @@
+"""Routes: GET /health (no auth), GET /api/v1/version, GET /metrics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from medianest import __version__
+from medianest.api.envelope import Envelope, ok
+
+router = APIRouter(tags=["meta"])
+
+
+class Check(BaseModel):
+    status: Literal["ok", "fail"]
+    critical: bool
+    latency_ms: float | None = None
+    detail: str | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "fail"]
+    checks: dict[str, Check]
+
+
+class Version(BaseModel):
+    name: str
+    version: str
+    database: str
+
+
+async def _database(request: Request) -> Check:
+    start = time.perf_counter()
+    try:
+        async with request.app.state.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the DB is what this check reports
+        return Check(status="fail", critical=True, detail=type(exc).__name__)
+    return Check(status="ok", critical=True, latency_ms=round((time.perf_counter() - start) * 1000, 2))
+
+
+def _queue(request: Request) -> Check:
+    # Scans run as in-process tasks until the job queue (huey) lands with downloads.
+    return Check(status="ok", critical=True, detail="in-process")
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "unhealthy"}})
+async def health(request: Request) -> Any:
+    """Liveness and readiness: 503 when a critical dependency fails."""
+    checks = {"database": await _database(request), "queue": _queue(request)}
+    bad = any(c.status != "ok" and c.critical for c in checks.values())
+    body = Health(status="fail" if bad else "ok", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=503 if bad else 200)
+
+
+@router.get("/api/v1/version")
+async def version(request: Request) -> Envelope[Version]:
+    dialect = "sqlite" if request.app.state.settings.is_sqlite else "postgresql"
+    return ok(Version(name="medianest", version=__version__, database=dialect))
+
+
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus"}})
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,202 @@
+"""Playlists: owner-only changes, public ones readable by all, contiguous 0-based item positions."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.accounts.tokens import TokenSigner
+from medianest.db.base import utcnow
+from medianest.errors import Forbidden, NotFound
+from medianest.library.models import Media
+from medianest.library.probe import fold
+from medianest.library.schemas import media_out
+from medianest.library.service import visible_media
+from medianest.playback.models import UserMedia
+from medianest.playlists import m3u
+from medianest.playlists.models import Playlist, PlaylistItem
+from medianest.playlists.schemas import ItemIn, PlaylistIn, PlaylistItemOut, PlaylistOut, PlaylistPatch
+
+MAX_ITEMS = 10_000
+
+
+async def readable(session: AsyncSession, user_id: int, playlist_id: int) -> Playlist:
+    """The playlist if the user owns it or it is public; otherwise it does not exist for them."""
+    pl = await session.get(Playlist, playlist_id)
+    if pl is None or (pl.owner_id != user_id and not pl.is_public):
+        raise NotFound("playlist", playlist_id)
+    return pl
+
+
+async def owned(session: AsyncSession, user_id: int, playlist_id: int) -> Playlist:
+    pl = await readable(session, user_id, playlist_id)
+    if pl.owner_id != user_id:
+        raise Forbidden("only the owner can change this playlist")
+    return pl
+
+
+def visible_to(user_id: int) -> Select[tuple[Playlist]]:
+    return select(Playlist).where(or_(Playlist.owner_id == user_id, Playlist.is_public.is_(True)))
+
+
+async def list_playlists(session: AsyncSession, user_id: int, offset: int, limit: int, mine: bool,
+                         ) -> tuple[list[PlaylistOut], int]:
+    stmt = select(Playlist).where(Playlist.owner_id == user_id) if mine else visible_to(user_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(await session.scalars(stmt.order_by(Playlist.name, Playlist.id).offset(offset).limit(limit)))
+    return [await summary(session, pl) for pl in rows], total
+
+
+async def summary(session: AsyncSession, pl: Playlist) -> PlaylistOut:
+    count, duration = (await session.execute(
+        select(func.count(PlaylistItem.id), func.coalesce(func.sum(Media.duration_s), 0.0))
+        .join(Media, Media.id == PlaylistItem.media_id)
+        .where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None)))).one()
+    return PlaylistOut(id=str(pl.id), name=pl.name, description=pl.description, is_public=pl.is_public,
+                       owner_id=str(pl.owner_id), item_count=count, duration_s=round(float(duration), 3),
+                       created_at=pl.created_at, updated_at=pl.updated_at)
+
+
+async def detail(session: AsyncSession, pl: Playlist, user_id: int, signer: TokenSigner) -> PlaylistOut:
+    out = await summary(session, pl)
+    own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == user_id)
+    rows = await session.execute(
+        select(PlaylistItem, Media, UserMedia).join(Media, Media.id == PlaylistItem.media_id)
+        .outerjoin(UserMedia, own).where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None))
+        .order_by(PlaylistItem.position, PlaylistItem.id))
+    out.items = [PlaylistItemOut(id=str(i.id), media_id=str(m.id), position=i.position, added_at=i.added_at,
+                                 media=media_out(m, s, signer, user_id)) for i, m, s in rows.tuples()]
+    return out
+
+
+async def create(session: AsyncSession, user_id: int, body: PlaylistIn) -> Playlist:
+    pl = Playlist(owner_id=user_id, name=body.name.strip() or body.name, description=body.description,
+                  is_public=body.is_public)
+    session.add(pl)
+    await session.commit()
+    return pl
+
+
+async def patch(session: AsyncSession, user_id: int, playlist_id: int, body: PlaylistPatch) -> Playlist:
+    pl = await owned(session, user_id, playlist_id)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is not None or field == "description":
+            setattr(pl, field, value)
+    await session.commit()
+    return pl
+
+
+async def delete(session: AsyncSession, user_id: int, playlist_id: int) -> None:
+    await session.delete(await owned(session, user_id, playlist_id))
+    await session.commit()
+
+
+async def _count(session: AsyncSession, playlist_id: int) -> int:
+    return await session.scalar(select(func.count()).where(PlaylistItem.playlist_id == playlist_id)) or 0
+
+
+async def add_item(session: AsyncSession, user_id: int, playlist_id: int, body: ItemIn, media_id: int,
+                   ) -> PlaylistItem:
+    pl = await owned(session, user_id, playlist_id)
+    await visible_media(session, media_id)
+    count = await _count(session, pl.id)
+    if count >= MAX_ITEMS:
+        raise Forbidden(f"a playlist holds at most {MAX_ITEMS} items")
+    position = count if body.position is None else min(body.position, count)
+    await _shift(session, pl.id, position, None, +1)
+    item = PlaylistItem(playlist_id=pl.id, media_id=media_id, position=position)
+    session.add(item)
+    pl.updated_at = utcnow()
+    await session.commit()
+    return item
+
+
+async def move_item(session: AsyncSession, user_id: int, playlist_id: int, item_id: int, position: int) -> None:
+    pl = await owned(session, user_id, playlist_id)
+    item = await _item(session, pl.id, item_id)
+    target = min(position, await _count(session, pl.id) - 1)
+    if target > item.position:
+        await _shift(session, pl.id, item.position + 1, target, -1)
+    elif target < item.position:
+        await _shift(session, pl.id, target, item.position - 1, +1)
+    item.position = target
+    pl.updated_at = utcnow()
+    await session.commit()
+
+
+async def remove_item(session: AsyncSession, user_id: int, playlist_id: int, item_id: int) -> None:
+    pl = await owned(session, user_id, playlist_id)
+    item = await _item(session, pl.id, item_id)
+    await session.delete(item)
+    await session.flush()
+    await _shift(session, pl.id, item.position + 1, None, -1)
+    pl.updated_at = utcnow()
+    await session.commit()
+
+
+async def _item(session: AsyncSession, playlist_id: int, item_id: int) -> PlaylistItem:
+    item = await session.get(PlaylistItem, item_id)
+    if item is None or item.playlist_id != playlist_id:
+        raise NotFound("playlist item", item_id)
+    return item
+
+
+async def _shift(session: AsyncSession, playlist_id: int, first: int, last: int | None, by: int) -> None:
+    """Move positions first..last (inclusive; open-ended when last is None) by `by`."""
+    cond = [PlaylistItem.playlist_id == playlist_id, PlaylistItem.position >= first]
+    if last is not None:
+        cond.append(PlaylistItem.position <= last)
+    await session.execute(update(PlaylistItem).where(*cond).values(position=PlaylistItem.position + by))
+
+
+async def export_m3u8(session: AsyncSession, user_id: int, playlist_id: int) -> tuple[str, str]:
+    pl = await readable(session, user_id, playlist_id)
+    rows = await session.scalars(
+        select(Media).join(PlaylistItem, PlaylistItem.media_id == Media.id)
+        .where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None))
+        .order_by(PlaylistItem.position, PlaylistItem.id))
+    entries = [m3u.Entry(m.path, m.artist, m.title, m.duration_s) for m in rows]
+    return pl.name, m3u.write(pl.name, entries)
+
+
+async def import_m3u8(session: AsyncSession, user_id: int, text: str, name: str | None,
+                      ) -> tuple[Playlist, int, list[str]]:
+    """Create a playlist from M3U8 text, matching entries by path, then by artist + title."""
+    given_name, entries = m3u.read(text)
+    pl = Playlist(owner_id=user_id, name=(name or given_name or "Imported playlist")[:255], is_public=False)
+    session.add(pl)
+    await session.flush()
+    matched, unmatched = 0, []
+    for entry in entries:
+        media_id = await _match(session, entry)
+        if media_id is None:
+            unmatched.append(entry.location[:1024])
+            continue
+        session.add(PlaylistItem(playlist_id=pl.id, media_id=media_id, position=matched))
+        matched += 1
+    await session.commit()
+    return pl, matched, unmatched
+
+
+async def _match(session: AsyncSession, entry: m3u.Entry) -> int | None:
+    alive = Media.deleted_at.is_(None)
+    location = os.path.normpath(entry.location) if entry.location.startswith("/") else entry.location
+    found = await session.scalar(select(Media.id).where(alive, Media.path == location).limit(1))
+    if found is None and not entry.location.startswith("/") and "://" not in entry.location:
+        # A relative entry ("Artist/Album/01 Song.mp3") matches a library path ending with it.
+        tail = "/" + entry.location.replace("\\", "/").lstrip("./")
+        found = await session.scalar(select(Media.id).where(alive, Media.path.endswith(tail, autoescape=True))
+                                     .order_by(Media.id).limit(1))
+    if found is None and entry.title:
+        found = await _match_tags(session, entry.artist, entry.title)
+    return found
+
+
+async def _match_tags(session: AsyncSession, artist: str | None, title: str) -> int | None:
+    stmt = select(Media.id, Media.artist).where(Media.deleted_at.is_(None), func.lower(Media.title) == title.lower())
+    for media_id, media_artist in await session.execute(stmt.order_by(Media.id).limit(50)):
+        if artist is None or fold(media_artist or "") == fold(artist):
+            return int(media_id)
+    return None

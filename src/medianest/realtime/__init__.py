@@ -1,0 +1,1 @@
+"""Realtime delivery of events to clients."""

@@ -1,0 +1,1 @@
+"""Streaming: file bytes with Range, conditional GETs and the right headers; artwork."""
