@@ -49,7 +49,7 @@ async def list_media(session: AsyncSession, user_id: int, query: MediaQuery, off
     stmt, rank = _filtered(with_state(user_id), query, session.bind.dialect.name)
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     stmt = stmt.order_by(*_ordering(query, rank)).offset(offset).limit(limit)
-    rows = (await session.execute(stmt)).tuples().all()
+    rows = (await session.execute(stmt)).all()
     return list(rows), total
 
 
@@ -79,7 +79,7 @@ def _ordering(query: MediaQuery, rank: Any) -> list[Any]:
 
 
 async def get_media(session: AsyncSession, user_id: int, media_id: int) -> tuple[Media, UserMedia | None]:
-    row = (await session.execute(with_state(user_id).where(Media.id == media_id))).tuples().first()
+    row = (await session.execute(with_state(user_id).where(Media.id == media_id))).first()
     if row is None:
         raise NotFound("media", media_id)
     return row[0], row[1]

@@ -78,7 +78,7 @@ async def history(session: AsyncSession, user_id: int, offset: int, limit: int,
             .where(Play.user_id == user_id, Media.deleted_at.is_(None)))
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = await session.execute(base.order_by(Play.played_at.desc(), Play.id.desc()).offset(offset).limit(limit))
-    return [tuple(r) for r in rows.tuples()], total  # type: ignore[misc]
+    return [(p, m, s) for p, m, s in rows], total
 
 
 async def state_list(session: AsyncSession, user_id: int, kind: str, offset: int, limit: int,
@@ -95,4 +95,4 @@ async def state_list(session: AsyncSession, user_id: int, kind: str, offset: int
         stmt, order = stmt.where(UserMedia.last_played_at.is_not(None)), [UserMedia.last_played_at.desc()]
     total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = await session.execute(stmt.order_by(*order, Media.id.desc()).offset(offset).limit(limit))
-    return list(rows.tuples()), total  # type: ignore[arg-type]
+    return [(m, s) for m, s in rows], total

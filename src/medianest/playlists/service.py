@@ -67,7 +67,7 @@ async def detail(session: AsyncSession, pl: Playlist, user_id: int, signer: Toke
         .outerjoin(UserMedia, own).where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None))
         .order_by(PlaylistItem.position, PlaylistItem.id))
     out.items = [PlaylistItemOut(id=str(i.id), media_id=str(m.id), position=i.position, added_at=i.added_at,
-                                 media=media_out(m, s, signer, user_id)) for i, m, s in rows.tuples()]
+                                 media=media_out(m, s, signer, user_id)) for i, m, s in rows]
     return out
 
 

@@ -1,0 +1,150 @@
+"""Shared fixtures: a real SQLite file (and PostgreSQL when MEDIANEST_TEST_DATABASE_URL is set), real
+media made by ffmpeg, the app with its lifespan, and an HTTP client bound to it in-process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from medianest.app import create_app
+from medianest.config import Settings
+from tests.media import build_library, copy_library
+
+PG_URL = os.environ.get("MEDIANEST_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def media_source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Generated once per run; tests get their own copy."""
+    root = tmp_path_factory.mktemp("media-source")
+    files = build_library(root)
+    return root, {k: str(p.relative_to(root)) for k, p in files.items()}
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path, media_source: tuple[Path, dict[str, str]]) -> Path:
+    dest = tmp_path / "media"
+    copy_library(media_source[0], dest)
+    return dest
+
+
+@pytest.fixture
+def media_files(media_dir: Path, media_source: tuple[Path, dict[str, str]]) -> dict[str, Path]:
+    return {k: media_dir / rel for k, rel in media_source[1].items()}
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'medianest.db'}"
+        return
+    assert PG_URL
+    url = make_url(PG_URL)
+    name = f"medianest_test_{secrets.token_hex(6)}"
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin_dsn)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, media_dir: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", media_dirs=[media_dir], database_url=database_url,
+                    scan_on_start=False, log_format="console", log_level="WARNING")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class Api:
+    """Small helper around the client: sign-up/sign-in and authenticated calls."""
+
+    def __init__(self, client: httpx.AsyncClient, app: FastAPI) -> None:
+        self.client = client
+        self.app = app
+
+    async def setup_admin(self, username: str = "admin") -> str:
+        r = await self.client.post("/api/v1/auth/setup", json={"username": username, "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        token: str = r.json()["data"]["access_token"]
+        return token
+
+    async def create_user(self, admin_token: str, username: str, role: str = "user") -> str:
+        r = await self.client.post("/api/v1/users", json={"username": username, "password": PASSWORD, "role": role},
+                                   headers=bearer(admin_token))
+        assert r.status_code == 201, r.text
+        return await self.login(username)
+
+    async def login(self, username: str, password: str = PASSWORD) -> str:
+        r = await self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert r.status_code == 200, r.text
+        token: str = r.json()["data"]["access_token"]
+        return token
+
+    async def scan(self) -> dict[str, Any]:
+        runner = self.app.state.scans
+        scan = await runner.start(requested_by=None)
+        await runner.wait()
+        return (await runner.get(scan.id)).__dict__
+
+    async def all_media(self, token: str, **params: Any) -> list[dict[str, Any]]:
+        r = await self.client.get("/api/v1/media", params={"per_page": 100, **params}, headers=bearer(token))
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["data"]
+        return items
+
+    async def media_by_title(self, token: str, title: str) -> dict[str, Any]:
+        for item in await self.all_media(token):
+            if item["title"] == title:
+                return item
+        raise AssertionError(f"no media titled {title!r}")
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, app: FastAPI) -> Api:
+    return Api(client, app)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def free_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    yield port
