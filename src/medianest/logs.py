@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -12,7 +13,7 @@ from asgi_correlation_id import correlation_id
 from medianest.config import Settings
 
 
-def _request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     request_id = correlation_id.get()
     if request_id:
         event.setdefault("request_id", request_id)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from medianest.accounts import users
-from medianest.accounts.schemas import Credentials, Done, RefreshIn, TokenPair, UserCreate, UserOut, UserPatch
+from medianest.accounts.schemas import (
+    Credentials,
+    Done,
+    NewAccount,
+    RefreshIn,
+    TokenPair,
+    UserCreate,
+    UserOut,
+    UserPatch,
+)
 from medianest.api.deps import AdminUser, AuthDep, CurrentUser, PageDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 
@@ -14,7 +23,7 @@ users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=error
 
 
 @auth_router.post("/setup", status_code=201, responses=errors(409))
-async def setup(body: Credentials, session: SessionDep, auth: AuthDep) -> Envelope[TokenPair]:
+async def setup(body: NewAccount, session: SessionDep, auth: AuthDep) -> Envelope[TokenPair]:
     """Create the first (admin) account; only while the server has no user."""
     return ok(await auth.setup(session, body.username, body.password))
 

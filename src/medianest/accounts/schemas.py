@@ -9,12 +9,20 @@ from pydantic import BaseModel, Field
 
 from medianest.accounts.models import User
 
+from medianest.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
 USERNAME_PATTERN = r"^[\w.@+-]{1,64}$"
+NEW_PASSWORD = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
+                     description=f"at least {MIN_PASSWORD_LENGTH} characters")
 
 
 class Credentials(BaseModel):
     username: str = Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class NewAccount(Credentials):
+    password: str = NEW_PASSWORD
 
 
 class RefreshIn(BaseModel):
@@ -31,8 +39,8 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=str(user.id), username=user.username, role=user.role,  # type: ignore[arg-type]
-                   status=user.status, created_at=user.created_at,  # type: ignore[arg-type]
+        return cls(id=str(user.id), username=user.username, role=user.role,
+                   status=user.status, created_at=user.created_at,
                    last_login_at=user.last_login_at)
 
 
@@ -44,14 +52,14 @@ class TokenPair(BaseModel):
     user: UserOut
 
 
-class UserCreate(Credentials):
+class UserCreate(NewAccount):
     role: Literal["admin", "user"] = "user"
 
 
 class UserPatch(BaseModel):
     role: Literal["admin", "user"] | None = None
     status: Literal["active", "suspended"] | None = None
-    password: str | None = Field(default=None, min_length=1, max_length=1024)
+    password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
 
 class Done(BaseModel):

@@ -38,10 +38,6 @@ def error_response(
 ) -> JSONResponse:
     request_id = correlation_id.get()
     body = {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
-    headers = dict(headers or {})
-    if request_id:
-        # Set here too: a 500 is rendered outside the middleware that adds it to other responses.
-        headers.setdefault("X-Request-ID", request_id)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -73,7 +69,10 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
-    return error_response(500, "INTERNAL_ERROR", "internal server error")
+    request_id = correlation_id.get()
+    # A 500 is rendered outside the middleware that adds the header to every other response.
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return error_response(500, "INTERNAL_ERROR", "internal server error", headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -11,7 +11,16 @@ from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, Sett
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.library import service
 from medianest.library.scans import ScanRunner
-from medianest.library.schemas import AlbumOut, FolderOut, MediaOut, MediaPatch, NameCount, ScanOut, SortField, media_out
+from medianest.library.schemas import (
+    AlbumOut,
+    FolderOut,
+    MediaOut,
+    MediaPatch,
+    NameCount,
+    ScanOut,
+    SortField,
+    media_out,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["library"], responses=errors(401, 403))
 

@@ -13,7 +13,7 @@ from medianest.db.engine import SessionFactory
 from medianest.errors import NotFound
 from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRESS_INTERVAL_S, Notifier
 from medianest.library.models import SCAN_COMPLETED, SCAN_FAILED, SCAN_QUEUED, SCAN_RUNNING, Scan
-from medianest.library.scanner import Scanner, ScanStats, Throttle
+from medianest.library.scanner import ProgressFn, Scanner, ScanStats, Throttle
 
 log = structlog.get_logger(__name__)
 
@@ -26,7 +26,7 @@ class ScanRunner:
         self.scanner = Scanner(sessions, roots, artwork_dir)
         self.notifier = notifier
         self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[ScanStats | None]] = set()
         self._current: int | None = None
 
     async def start(self, requested_by: int | None) -> Scan:
@@ -83,7 +83,7 @@ class ScanRunner:
             task.cancel()
         await self.wait()
 
-    def _progress(self, scan_id: int):  # type: ignore[no-untyped-def]
+    def _progress(self, scan_id: int) -> ProgressFn:
         throttle = Throttle(SCAN_PROGRESS_INTERVAL_S)
 
         async def report(stats: ScanStats) -> None:

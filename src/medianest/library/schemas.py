@@ -50,7 +50,7 @@ def media_out(media: Media, state: UserMedia | None, signer: TokenSigner, user_i
     token = signer.media_token(user_id, media.id)
     base = f"/api/v1/media/{media.id}"
     return MediaOut(
-        id=str(media.id), kind=media.kind,  # type: ignore[arg-type]
+        id=str(media.id), kind=media.kind,
         title=media.title, artist=media.artist, album=media.album, album_artist=media.album_artist,
         track=media.track, disc=media.disc, year=media.year, genre=media.genre, duration_s=media.duration_s,
         mime=media.mime, size=media.size, width=media.width, height=media.height, container=media.container,
@@ -103,7 +103,7 @@ class ScanOut(BaseModel):
 
     @classmethod
     def of(cls, scan: Scan) -> ScanOut:
-        return cls(id=str(scan.id), status=scan.status,  # type: ignore[arg-type]
+        return cls(id=str(scan.id), status=scan.status,
                    total=scan.total, processed=scan.processed, added=scan.added, updated=scan.updated,
                    removed=scan.removed, failed=scan.failed, error=scan.error, created_at=scan.created_at,
                    started_at=scan.started_at, finished_at=scan.finished_at)

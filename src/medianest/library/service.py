@@ -38,7 +38,7 @@ class MediaQuery:
     order: str | None = None
 
 
-def with_state(user_id: int) -> Select[tuple[Media, UserMedia]]:
+def with_state(user_id: int) -> Select:
     """Visible media with the given user's own state (None where the user has none)."""
     own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == user_id)
     return select(Media, UserMedia).outerjoin(UserMedia, own).where(Media.deleted_at.is_(None))
@@ -46,7 +46,7 @@ def with_state(user_id: int) -> Select[tuple[Media, UserMedia]]:
 
 async def list_media(session: AsyncSession, user_id: int, query: MediaQuery, offset: int, limit: int,
                      ) -> tuple[list[tuple[Media, UserMedia | None]], int]:
-    stmt, rank = _filtered(with_state(user_id), query, session.bind.dialect.name)
+    stmt, rank = _filtered(with_state(user_id), query, dialect_of(session))
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     stmt = stmt.order_by(*_ordering(query, rank)).offset(offset).limit(limit)
     rows = (await session.execute(stmt)).all()
@@ -82,7 +82,8 @@ async def get_media(session: AsyncSession, user_id: int, media_id: int) -> tuple
     row = (await session.execute(with_state(user_id).where(Media.id == media_id))).first()
     if row is None:
         raise NotFound("media", media_id)
-    return row[0], row[1]
+    media, state = row
+    return media, state
 
 
 async def visible_media(session: AsyncSession, media_id: int) -> Media:
@@ -170,6 +171,11 @@ def servable_path(media: Media, roots: list[Path]) -> str:
     if not inside(real, [str(r) for r in roots]) or not os.path.isfile(real):
         raise NotFound("media", media.id)
     return real
+
+
+def dialect_of(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
 
 
 def _like(text: str) -> str:

@@ -1,0 +1,92 @@
+"""A real `medianest serve` process on 127.0.0.1 with a generated library, shared by this folder's tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, PG_URL
+from tests.media import copy_library
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    token: str
+    data_dir: Path
+    media_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not become healthy")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[Path, dict[str, str]],
+                ) -> Iterator[LiveServer]:
+    root = tmp_path_factory.mktemp("live")
+    media = root / "media"
+    copy_library(media_source[0], media)
+    port = _port()
+    env = {**os.environ, "MEDIANEST_DATA_DIR": str(root / "data"), "MEDIANEST_MEDIA_DIRS": str(media),
+           "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING"}
+    env.pop("MEDIANEST_DATABASE_URL", None)
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "medianest", "serve"], env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        r = httpx.post(f"{url}/api/v1/auth/setup", json={"username": "admin", "password": PASSWORD})
+        r.raise_for_status()
+        _wait_scanned(url, r.json()["data"]["access_token"])
+        yield LiveServer(url, r.json()["data"]["access_token"], root / "data", media, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _wait_scanned(url: str, token: str, timeout_s: float = 60) -> None:
+    """The start-up scan runs in the background; wait until the library has items."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        r = httpx.get(f"{url}/api/v1/media", headers={"Authorization": f"Bearer {token}"})
+        if r.json()["meta"]["total"] >= 7:
+            return
+        time.sleep(0.2)
+    raise RuntimeError("start-up scan did not index the library")
+
+
+__all__ = ["PG_URL", "LiveServer"]
