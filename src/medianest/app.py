@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
 from medianest import __version__
@@ -16,6 +16,7 @@ from medianest.accounts.routes import auth_router, users_router
 from medianest.accounts.service import Auth
 from medianest.accounts.tokens import TokenSigner
 from medianest.api import errors
+from medianest.api.inputs import no_nul_in_url
 from medianest.config import Settings
 from medianest.db.engine import create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
@@ -69,6 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="MediaNest", version=__version__, lifespan=lifespan,
         openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
         description="A self-hosted media hub. Authenticate with `Authorization: Bearer <access token>`.",
+        dependencies=[Depends(no_nul_in_url)],
     )
     app.state.settings = settings
     app.state.metrics = Metrics()

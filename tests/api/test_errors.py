@@ -75,3 +75,14 @@ async def test_health_is_503_when_the_database_is_gone(app: FastAPI, api: Api) -
         app.state.sessions = original
     assert r.status_code == 503
     assert r.json()["checks"]["database"]["status"] == "fail"
+
+
+async def test_nul_characters_are_refused_before_they_reach_the_database(api: Api) -> None:
+    token = await api.setup_admin()
+    r = await api.client.get("/api/v1/media", params={"q": "a\x00b"}, headers=bearer(token))
+    assert r.status_code == 422 and r.json()["error"]["details"]["fields"][0]["field"] == "q"
+    r = await api.client.post("/api/v1/users", json={"username": "x", "password": "pass\x00word-long"},
+                              headers=bearer(token))
+    assert r.status_code == 422
+    r = await api.client.get("/api/v1/users/1%00", headers=bearer(token))
+    assert r.status_code in (404, 422)

@@ -8,15 +8,15 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from medianest.accounts.models import User
-
 from medianest.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from medianest.api.inputs import Input
 
 USERNAME_PATTERN = r"^[\w.@+-]{1,64}$"
 NEW_PASSWORD = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
                      description=f"at least {MIN_PASSWORD_LENGTH} characters")
 
 
-class Credentials(BaseModel):
+class Credentials(Input):
     username: str = Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
@@ -25,7 +25,7 @@ class NewAccount(Credentials):
     password: str = NEW_PASSWORD
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Input):
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
@@ -56,7 +56,7 @@ class UserCreate(NewAccount):
     role: Literal["admin", "user"] = "user"
 
 
-class UserPatch(BaseModel):
+class UserPatch(Input):
     role: Literal["admin", "user"] | None = None
     status: Literal["active", "suspended"] | None = None
     password: str | None = Field(default=None, min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from medianest.accounts.tokens import TokenSigner
+from medianest.api.inputs import Input
 from medianest.library.models import Media, Scan
 from medianest.playback.models import UserMedia
 
@@ -63,7 +64,7 @@ def media_out(media: Media, state: UserMedia | None, signer: TokenSigner, user_i
     )
 
 
-class MediaPatch(BaseModel):
+class MediaPatch(Input):
     title: str | None = Field(default=None, min_length=1, max_length=1024)
     artist: str | None = Field(default=None, max_length=1024)
     album: str | None = Field(default=None, max_length=1024)
