@@ -11,7 +11,6 @@ from mutagen.easyid3 import EasyID3
 from sqlalchemy import select
 
 from medianest.library.models import Media
-
 from tests.conftest import Api, bearer
 from tests.media import LONG_NAME
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +124,8 @@ async def delete_media(session: AsyncSession, media_id: int, purge: bool, artwor
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 async def artists(session: AsyncSession, offset: int, limit: int, q: str | None) -> tuple[list[NameCount], int]:
