@@ -17,8 +17,10 @@ class UserMedia(Base):
         Index("ix_user_media_user_last_played", "user_id", "last_played_at"),
     )
 
-    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"),
+                                          primary_key=True)
     liked: Mapped[bool] = mapped_column(Boolean, default=False)
     liked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     play_count: Mapped[int] = mapped_column(Integer, default=0)

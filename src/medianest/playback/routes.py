@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import APIRouter, Response
 
 from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id
@@ -27,11 +29,13 @@ async def unlike(media_id: str, user: CurrentUser, session: SessionDep) -> Respo
 
 
 @router.post("/media/{media_id}/plays", status_code=201, responses=errors(404, 422))
-async def record_play(media_id: str, body: PlayIn, user: CurrentUser, session: SessionDep) -> Envelope[PlayOut]:
+async def record_play(media_id: str, body: PlayIn, user: CurrentUser, session: SessionDep,
+                      ) -> Envelope[PlayOut]:
     """Report a play: adds to history and updates play_count and last_played_at together."""
     play, count = await service.record_play(session, user.id, parse_id(media_id, "media"), body)
-    return ok(PlayOut(id=str(play.id), media_id=media_id, played_at=play.played_at, position_s=play.position_s,
-                      listened_s=play.listened_s, completed=play.completed, play_count=count))
+    return ok(PlayOut(id=str(play.id), media_id=media_id, played_at=play.played_at,
+                      position_s=play.position_s, listened_s=play.listened_s, completed=play.completed,
+                      play_count=count))
 
 
 @router.get("/media/{media_id}/progress", responses=errors(404))
@@ -58,7 +62,7 @@ async def history(user: CurrentUser, session: SessionDep, signer: SignerDep, pag
     return page(items, page=paging.page, per_page=paging.per_page, total=total)
 
 
-def _lister(kind: str):  # type: ignore[no-untyped-def]
+def _lister(kind: str) -> Callable[..., Awaitable[Page[MediaOut]]]:
     async def handler(user: CurrentUser, session: SessionDep, signer: SignerDep, paging: PageDep,
                       ) -> Page[MediaOut]:
         rows, total = await service.state_list(session, user.id, kind, paging.offset, paging.per_page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
@@ -13,16 +14,23 @@ from medianest.library.service import visible_media, with_state
 from medianest.playback.models import Play, UserMedia
 from medianest.playback.schemas import PlayIn
 
-# A resume point this close to the end means "finished": start from the top next time.
+# A resume point this close to the end means "finished": start from the top next time. Capped at a
+# fraction of the duration so short clips (a 3 s sample) can still be resumed at all.
 RESUME_TAIL_S = 10.0
+RESUME_TAIL_FRACTION = 0.05
 
 
 async def _state(session: AsyncSession, user_id: int, media_id: int) -> UserMedia:
+    """The user's row for the item, created if missing."""
     await visible_media(session, media_id)
-    state = await session.get(UserMedia, (user_id, media_id))
-    if state is None:
-        state = UserMedia(user_id=user_id, media_id=media_id, liked=False, play_count=0)
-        session.add(state)
+    # INSERT ... ON CONFLICT DO NOTHING, not get-then-add: two first reports for one item at once (two
+    # tabs, a retry) would otherwise both insert and one would fail on the primary key.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(UserMedia)
+    await session.execute(insert.values(user_id=user_id, media_id=media_id, liked=False, play_count=0,
+                                        updated_at=utcnow()).on_conflict_do_nothing())
+    state = await session.get(UserMedia, (user_id, media_id), populate_existing=True)
+    assert state is not None  # inserted above, or already there
     return state
 
 
@@ -43,18 +51,21 @@ async def record_play(session: AsyncSession, user_id: int, media_id: int, body: 
     session.add(play)
     await session.flush()
     # An UPDATE ... SET play_count = play_count + 1 so two players reporting at once both count.
-    await session.execute(update(UserMedia).where(UserMedia.user_id == user_id, UserMedia.media_id == media_id)
-                          .values(play_count=UserMedia.play_count + 1, last_played_at=now,
-                                  position_s=_resume_point(media.duration_s, body)))
+    mine = (UserMedia.user_id == user_id, UserMedia.media_id == media_id)
+    resume = _resume_point(media.duration_s, body, state.position_s)
+    await session.execute(update(UserMedia).where(*mine).values(
+        play_count=UserMedia.play_count + 1, last_played_at=now, position_s=resume))
     await session.commit()
     await session.refresh(state)
     return play, state.play_count
 
 
-def _resume_point(duration_s: float | None, body: PlayIn) -> float | None:
-    if body.completed or body.position_s is None:
+def _resume_point(duration_s: float | None, body: PlayIn, current: float | None) -> float | None:
+    if body.completed:
         return None
-    if duration_s and body.position_s >= duration_s - RESUME_TAIL_S:
+    if body.position_s is None:
+        return current  # the report says nothing about where playback stopped
+    if duration_s and body.position_s >= duration_s - min(RESUME_TAIL_S, duration_s * RESUME_TAIL_FRACTION):
         return None
     return body.position_s
 
@@ -77,7 +88,8 @@ async def history(session: AsyncSession, user_id: int, offset: int, limit: int,
     base = (select(Play, Media, UserMedia).join(Media, Media.id == Play.media_id).outerjoin(UserMedia, own)
             .where(Play.user_id == user_id, Media.deleted_at.is_(None)))
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = await session.execute(base.order_by(Play.played_at.desc(), Play.id.desc()).offset(offset).limit(limit))
+    newest_first = (Play.played_at.desc(), Play.id.desc())
+    rows = await session.execute(base.order_by(*newest_first).offset(offset).limit(limit))
     return [(p, m, s) for p, m, s in rows], total
 
 

@@ -20,7 +20,7 @@ def write(name: str, entries: list[Entry]) -> str:
     for e in entries:
         label = " - ".join(_one_line(p) for p in (e.artist, e.title) if p)
         lines.append(f"#EXTINF:{round(e.duration_s) if e.duration_s else -1},{label}")
-        lines.append(_one_line(e.location))
+        lines.append(_no_breaks(e.location))  # a path is kept as is: "a  b.mp3" is not "a b.mp3"
     return "\n".join(lines) + "\n"
 
 
@@ -29,7 +29,9 @@ def read(text: str) -> tuple[str | None, list[Entry]]:
     name, entries = None, []
     artist = title = None
     duration: float | None = None
-    for raw in text.lstrip("\ufeff").splitlines():
+    # Only CR/LF end a line: str.splitlines() would also split at U+2028, U+0085 and the like, which are
+    # legal in file names.
+    for raw in text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = raw.strip()
         if not line:
             continue
@@ -59,3 +61,7 @@ def _extinf(value: str) -> tuple[float | None, str | None, str | None]:
 
 def _one_line(text: str | None) -> str:
     return " ".join((text or "").split())
+
+
+def _no_breaks(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")

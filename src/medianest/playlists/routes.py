@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -11,12 +12,22 @@ from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.errors import BadRequest, PayloadTooLarge
 from medianest.library.routes import SignerDep
 from medianest.playlists import service
-from medianest.playlists.schemas import ImportResult, ItemIn, ItemMove, PlaylistIn, PlaylistOut, PlaylistPatch
+from medianest.playlists.schemas import (
+    NAME_PATTERN,
+    ImportResult,
+    ItemIn,
+    ItemMove,
+    PlaylistIn,
+    PlaylistOut,
+    PlaylistPatch,
+)
 from medianest.streaming.response import content_disposition
 
 router = APIRouter(prefix="/api/v1/playlists", tags=["playlists"], responses=errors(401, 403))
 
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL, except tab, LF and CR
+ImportName = Annotated[str | None, Query(min_length=1, max_length=255, pattern=NAME_PATTERN)]
 M3U_BODY = {"requestBody": {"required": True, "content": {
     "audio/x-mpegurl": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}}
 
@@ -37,7 +48,7 @@ async def create_playlist(body: PlaylistIn, user: CurrentUser, session: SessionD
 
 @router.post("/import", status_code=201, openapi_extra=M3U_BODY, responses=errors(400, 413, 422))
 async def import_playlist(request: Request, user: CurrentUser, session: SessionDep,
-                          name: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+                          name: ImportName = None,
                           ) -> Envelope[ImportResult]:
     """Create a private playlist from an M3U8 body; entries match by path, then by artist and title."""
     text = await _read_text(request)
@@ -65,7 +76,7 @@ async def delete_playlist(playlist_id: str, user: CurrentUser, session: SessionD
     return Response(status_code=204)
 
 
-@router.post("/{playlist_id}/items", status_code=201, responses=errors(404, 422))
+@router.post("/{playlist_id}/items", status_code=201, responses=errors(404, 409, 422))
 async def add_item(playlist_id: str, body: ItemIn, user: CurrentUser, session: SessionDep, signer: SignerDep,
                    ) -> Envelope[PlaylistOut]:
     """Insert an item at `position` (0-based; the end when omitted); returns the playlist."""
@@ -89,9 +100,11 @@ async def remove_item(playlist_id: str, item_id: str, user: CurrentUser, session
     return Response(status_code=204)
 
 
-@router.get("/{playlist_id}/export.m3u8", responses={
-    200: {"description": "Extended M3U, UTF-8", "content": {"audio/x-mpegurl": {"schema": {"type": "string"}}}},
-    **errors(404)})
+M3U_TEXT = {"audio/x-mpegurl": {"schema": {"type": "string"}}}
+
+
+@router.get("/{playlist_id}/export.m3u8",
+            responses={200: {"description": "Extended M3U, UTF-8", "content": M3U_TEXT}, **errors(404)})
 async def export_playlist(playlist_id: str, user: CurrentUser, session: SessionDep) -> Response:
     name, text = await service.export_m3u8(session, user.id, parse_id(playlist_id, "playlist"))
     return Response(text, media_type="audio/x-mpegurl; charset=utf-8",
@@ -104,10 +117,21 @@ async def _read_text(request: Request) -> str:
         body += chunk
         if len(body) > MAX_IMPORT_BYTES:
             raise PayloadTooLarge(f"playlists larger than {MAX_IMPORT_BYTES // 1024} KiB are not accepted")
+    text = _decode(bytes(body))
+    if not text.strip():
+        raise BadRequest("the playlist is empty")
+    # Text playlists never hold control characters; binary data sent by mistake does (and PostgreSQL
+    # refuses NUL in text, which would surface as a 500).
+    if CONTROL.search(text):
+        raise BadRequest("the playlist is not text: it contains control characters")
+    return text
+
+
+def _decode(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
         try:
             return body.decode("cp1252")  # plain .m3u files from Windows players
         except UnicodeDecodeError as exc:
-            raise BadRequest("the playlist is not UTF-8 text") from exc
+            raise BadRequest("the playlist is neither UTF-8 nor Windows-1252 text") from exc

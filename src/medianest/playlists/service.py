@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import delete as sql_delete  # `delete` below is the playlist operation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.tokens import TokenSigner
 from medianest.db.base import utcnow
-from medianest.errors import Forbidden, NotFound
+from medianest.errors import Conflict, Forbidden, NotFound
 from medianest.library.models import Media
 from medianest.library.probe import fold
 from medianest.library.schemas import media_out
@@ -20,6 +23,7 @@ from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.playlists.schemas import ItemIn, PlaylistIn, PlaylistItemOut, PlaylistOut, PlaylistPatch
 
 MAX_ITEMS = 10_000
+TAG_CANDIDATES = 50  # per import entry; bounds the work one line of a playlist can cause
 
 
 async def readable(session: AsyncSession, user_id: int, playlist_id: int) -> Playlist:
@@ -37,7 +41,32 @@ async def owned(session: AsyncSession, user_id: int, playlist_id: int) -> Playli
     return pl
 
 
-def visible_to(user_id: int) -> Select[tuple[Playlist]]:
+async def _editing(session: AsyncSession, user_id: int, playlist_id: int) -> Playlist:
+    """The owner's playlist, locked for an item change, without items whose media was soft-deleted."""
+    pl = await owned(session, user_id, playlist_id)
+    # Writing the row first takes a lock (the row on PostgreSQL, the database on SQLite): two item changes
+    # to one playlist at once then run one after the other instead of both computing the same positions.
+    await session.execute(update(Playlist).where(Playlist.id == pl.id).values(updated_at=utcnow()))
+    await _prune(session, pl.id)
+    return pl
+
+
+async def _prune(session: AsyncSession, playlist_id: int) -> None:
+    """Drop items of soft-deleted media and close the gaps: readers never see those items, so the
+    positions they see (0..n-1 over the rest) must be the stored ones that changes are made against."""
+    dead = list(await session.scalars(
+        select(PlaylistItem.id).join(Media, Media.id == PlaylistItem.media_id)
+        .where(PlaylistItem.playlist_id == playlist_id, Media.deleted_at.is_not(None))))
+    if not dead:
+        return
+    await session.execute(sql_delete(PlaylistItem).where(PlaylistItem.id.in_(dead)))
+    ids = list(await session.scalars(select(PlaylistItem.id).where(PlaylistItem.playlist_id == playlist_id)
+                                     .order_by(PlaylistItem.position, PlaylistItem.id)))
+    if ids:
+        await session.execute(update(PlaylistItem), [{"id": i, "position": n} for n, i in enumerate(ids)])
+
+
+def visible_to(user_id: int) -> Select[Playlist]:
     return select(Playlist).where(or_(Playlist.owner_id == user_id, Playlist.is_public.is_(True)))
 
 
@@ -55,8 +84,9 @@ async def summary(session: AsyncSession, pl: Playlist) -> PlaylistOut:
         .join(Media, Media.id == PlaylistItem.media_id)
         .where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None)))).one()
     return PlaylistOut(id=str(pl.id), name=pl.name, description=pl.description, is_public=pl.is_public,
-                       owner_id=str(pl.owner_id), item_count=count, duration_s=round(float(duration), 3),
-                       created_at=pl.created_at, updated_at=pl.updated_at)
+                       owner_id=str(pl.owner_id), item_count=count,
+                       duration_s=round(float(duration or 0.0), 3), created_at=pl.created_at,
+                       updated_at=pl.updated_at)
 
 
 async def detail(session: AsyncSession, pl: Playlist, user_id: int, signer: TokenSigner) -> PlaylistOut:
@@ -66,13 +96,15 @@ async def detail(session: AsyncSession, pl: Playlist, user_id: int, signer: Toke
         select(PlaylistItem, Media, UserMedia).join(Media, Media.id == PlaylistItem.media_id)
         .outerjoin(UserMedia, own).where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None))
         .order_by(PlaylistItem.position, PlaylistItem.id))
-    out.items = [PlaylistItemOut(id=str(i.id), media_id=str(m.id), position=i.position, added_at=i.added_at,
-                                 media=media_out(m, s, signer, user_id)) for i, m, s in rows]
+    # Numbered over the visible items: stored positions may still have gaps left by soft-deleted media
+    # (pruned on the owner's next change), and clients send these numbers back.
+    out.items = [PlaylistItemOut(id=str(i.id), media_id=str(m.id), position=n, added_at=i.added_at,
+                                 media=media_out(m, s, signer, user_id)) for n, (i, m, s) in enumerate(rows)]
     return out
 
 
 async def create(session: AsyncSession, user_id: int, body: PlaylistIn) -> Playlist:
-    pl = Playlist(owner_id=user_id, name=body.name.strip() or body.name, description=body.description,
+    pl = Playlist(owner_id=user_id, name=body.name, description=body.description,
                   is_public=body.is_public)
     session.add(pl)
     await session.commit()
@@ -99,22 +131,22 @@ async def _count(session: AsyncSession, playlist_id: int) -> int:
 
 async def add_item(session: AsyncSession, user_id: int, playlist_id: int, body: ItemIn, media_id: int,
                    ) -> PlaylistItem:
-    pl = await owned(session, user_id, playlist_id)
+    pl = await _editing(session, user_id, playlist_id)
     await visible_media(session, media_id)
     count = await _count(session, pl.id)
     if count >= MAX_ITEMS:
-        raise Forbidden(f"a playlist holds at most {MAX_ITEMS} items")
+        raise Conflict(f"a playlist holds at most {MAX_ITEMS} items")
     position = count if body.position is None else min(body.position, count)
     await _shift(session, pl.id, position, None, +1)
     item = PlaylistItem(playlist_id=pl.id, media_id=media_id, position=position)
     session.add(item)
-    pl.updated_at = utcnow()
     await session.commit()
     return item
 
 
-async def move_item(session: AsyncSession, user_id: int, playlist_id: int, item_id: int, position: int) -> None:
-    pl = await owned(session, user_id, playlist_id)
+async def move_item(session: AsyncSession, user_id: int, playlist_id: int, item_id: int, position: int,
+                    ) -> None:
+    pl = await _editing(session, user_id, playlist_id)
     item = await _item(session, pl.id, item_id)
     target = min(position, await _count(session, pl.id) - 1)
     if target > item.position:
@@ -122,17 +154,15 @@ async def move_item(session: AsyncSession, user_id: int, playlist_id: int, item_
     elif target < item.position:
         await _shift(session, pl.id, target, item.position - 1, +1)
     item.position = target
-    pl.updated_at = utcnow()
     await session.commit()
 
 
 async def remove_item(session: AsyncSession, user_id: int, playlist_id: int, item_id: int) -> None:
-    pl = await owned(session, user_id, playlist_id)
+    pl = await _editing(session, user_id, playlist_id)
     item = await _item(session, pl.id, item_id)
     await session.delete(item)
     await session.flush()
     await _shift(session, pl.id, item.position + 1, None, -1)
-    pl.updated_at = utcnow()
     await session.commit()
 
 
@@ -165,7 +195,8 @@ async def import_m3u8(session: AsyncSession, user_id: int, text: str, name: str 
                       ) -> tuple[Playlist, int, list[str]]:
     """Create a playlist from M3U8 text, matching entries by path, then by artist + title."""
     given_name, entries = m3u.read(text)
-    pl = Playlist(owner_id=user_id, name=(name or given_name or "Imported playlist")[:255], is_public=False)
+    title = (name or "").strip() or given_name or "Imported playlist"
+    pl = Playlist(owner_id=user_id, name=title[:255], is_public=False)
     session.add(pl)
     await session.flush()
     matched, unmatched = 0, []
@@ -181,22 +212,43 @@ async def import_m3u8(session: AsyncSession, user_id: int, text: str, name: str 
 
 
 async def _match(session: AsyncSession, entry: m3u.Entry) -> int | None:
-    alive = Media.deleted_at.is_(None)
-    location = os.path.normpath(entry.location) if entry.location.startswith("/") else entry.location
-    found = await session.scalar(select(Media.id).where(alive, Media.path == location).limit(1))
-    if found is None and not entry.location.startswith("/") and "://" not in entry.location:
-        # A relative entry ("Artist/Album/01 Song.mp3") matches a library path ending with it.
-        tail = "/" + entry.location.replace("\\", "/").lstrip("./")
-        found = await session.scalar(select(Media.id).where(alive, Media.path.endswith(tail, autoescape=True))
-                                     .order_by(Media.id).limit(1))
+    location = _local_path(entry.location)
+    found = await _match_path(session, location) if location else None
     if found is None and entry.title:
         found = await _match_tags(session, entry.artist, entry.title)
     return found
 
 
+def _local_path(location: str) -> str | None:
+    """The file path an entry names: as written, or from a file:// URI; None for other URLs (streams)."""
+    if location.lower().startswith("file://"):
+        return unquote(urlsplit(location).path) or None
+    return None if "://" in location else location
+
+
+async def _match_path(session: AsyncSession, location: str) -> int | None:
+    alive = Media.deleted_at.is_(None)
+    if location.startswith("/"):
+        return await session.scalar(select(Media.id).where(alive, Media.path == os.path.normpath(location)))
+    # A relative entry ("Artist/Album/01 Song.mp3", "C:\Music\Artist\...") matches a library path ending
+    # with it, once "./", "../" and a Windows drive are taken off the front.
+    relative = re.sub(r"^([A-Za-z]:)?(\.{1,2}/|/)*", "", location.replace("\\", "/"))
+    if not relative:
+        return None
+    ending = Media.path.endswith("/" + relative, autoescape=True)
+    return await session.scalar(select(Media.id).where(alive, ending).order_by(Media.id).limit(1))
+
+
 async def _match_tags(session: AsyncSession, artist: str | None, title: str) -> int | None:
-    stmt = select(Media.id, Media.artist).where(Media.deleted_at.is_(None), func.lower(Media.title) == title.lower())
-    for media_id, media_artist in await session.execute(stmt.order_by(Media.id).limit(50)):
-        if artist is None or fold(media_artist or "") == fold(artist):
+    """The same title and, when the entry names one, the same artist, ignoring case and accents."""
+    wanted = fold(title)
+    # Candidates come from the folded search_text: lower() only folds ASCII on SQLite ("ÉTÉ" != "été").
+    # The nearest title lengths come first so that exact titles are not crowded out by longer ones.
+    parts = [wanted, *([fold(artist)] if artist else [])]
+    contains = [Media.search_text.contains(p, autoescape=True) for p in parts]
+    stmt = (select(Media.id, Media.title, Media.artist).where(Media.deleted_at.is_(None), *contains)
+            .order_by(func.abs(func.length(Media.title) - len(title)), Media.id).limit(TAG_CANDIDATES))
+    for media_id, media_title, media_artist in await session.execute(stmt):
+        if fold(media_title) == wanted and (artist is None or fold(media_artist or "") == fold(artist)):
             return int(media_id)
     return None
