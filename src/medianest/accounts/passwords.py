@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
@@ -22,12 +24,17 @@ def check_rules(password: str) -> None:
         raise InvalidInput("password", f"must be at most {MAX_PASSWORD_LENGTH} characters")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+async def hash_password(password: str) -> str:
+    # Argon2 is deliberately slow (tens of ms, far more on a busy box): keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
 
 
-def verify_password(password: str, password_hash: str | None) -> bool:
+async def verify_password(password: str, password_hash: str | None) -> bool:
     """Constant-time check; also spends the same time when there is no hash at all."""
+    return await asyncio.to_thread(_verify, password, password_hash)
+
+
+def _verify(password: str, password_hash: str | None) -> bool:
     if password_hash is None:
         _hasher.verify(password, _DUMMY_HASH)
         return False

@@ -37,7 +37,7 @@ class Auth:
     async def login(self, session: AsyncSession, username: str, password: str) -> TokenPair:
         user = await session.scalar(select(User).where(User.username_key == username.lower()))
         # Same message and the same hashing work whether the user exists or not.
-        if not verify_password(password, user.password_hash if user else None) or user is None:
+        if not await verify_password(password, user.password_hash if user else None) or user is None:
             raise Unauthorized(BAD_LOGIN)
         if user.status != STATUS_ACTIVE:
             raise Forbidden("this account is suspended")
@@ -112,7 +112,7 @@ async def create_user(session: AsyncSession, username: str, password: str, role:
     check_rules(password)
     if await session.scalar(select(User.id).where(User.username_key == username.lower())):
         raise Conflict(f"username {username!r} is taken")
-    user = User(username=username, username_key=username.lower(), password_hash=hash_password(password),
+    user = User(username=username, username_key=username.lower(), password_hash=await hash_password(password),
                 role=role, status=STATUS_ACTIVE)
     session.add(user)
     await session.flush()

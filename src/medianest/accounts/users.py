@@ -44,7 +44,7 @@ async def patch_user(session: AsyncSession, user_id: int, patch: UserPatch) -> U
         user.status = patch.status
     if patch.password is not None:
         check_rules(patch.password)
-        user.password_hash = hash_password(patch.password)
+        user.password_hash = await hash_password(patch.password)
         await revoke_user_tokens(session, user.id)
     await session.commit()
     return user
