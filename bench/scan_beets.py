@@ -7,6 +7,7 @@ Everything it writes (config, library, state) stays under bench/.work via BEETSD
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -53,16 +54,19 @@ def _run(beet: Path, home: Path, *args: str) -> subprocess.CompletedProcess[byte
                           capture_output=True, check=True, timeout=3600)
 
 
-def first_import(beet: Path, home: Path, root: Path) -> tuple[float, int]:
-    """Seconds for `beet import -A -C -q` into a fresh library, and how many items it indexed."""
+def first_import(beet: Path, home: Path, root: Path) -> tuple[float, float, int]:
+    """`beet import -A -C -q` into a fresh library: seconds, CPU seconds, and items indexed."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     _config(home)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     _run(beet, home, "import", "-A", "-C", "-q", str(root))
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     items = _run(beet, home, "ls", "-f", "$id").stdout.split()
-    return seconds, len(items)
+    return seconds, cpu, len(items)
 
 
 def startup_seconds(beet: Path, home: Path) -> float:

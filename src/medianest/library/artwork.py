@@ -17,8 +17,10 @@ def extension(data: bytes) -> str:
 def store(cache: Path, data: bytes) -> str:
     """Write `data` to the cache (atomically, once) and return its file name."""
     name = hashlib.sha256(data).hexdigest()[:40] + extension(data)
-    dest = cache / name
-    if not dest.exists():
+    # os.path, not pathlib: this runs for every file with a cover, mostly to find it already stored,
+    # and building Path objects cost more than the check itself.
+    dest = os.path.join(cache, name)
+    if not os.path.exists(dest):
         cache.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:

@@ -105,9 +105,7 @@ def _read_mutagen(path: Path, result: ProbeResult) -> bool:
     if audio.tags is not None:
         _apply_tags(result, _tag_map(audio))
         result.artwork = _mutagen_picture(audio)
-    if result.duration_s is None:
-        return False
-    return True
+    return result.duration_s is not None  # no length: let PyAV have a look
 
 
 def _mutagen_codec(audio: Any, container: str) -> str:
@@ -165,10 +163,10 @@ def _mutagen_picture(audio: Any) -> bytes | None:
     for key in getattr(tags, "keys", list)():
         if key.startswith("APIC"):
             return bytes(tags[key].data)
-    if "covr" in tags and tags["covr"]:
+    if tags.get("covr"):
         return bytes(tags["covr"][0])
     for key in ("metadata_block_picture", "METADATA_BLOCK_PICTURE"):
-        if key in tags and tags[key]:
+        if tags.get(key):
             try:
                 return bytes(Picture(base64.b64decode(tags[key][0])).data)
             except Exception:  # a damaged picture block must not fail the whole file

@@ -1,18 +1,20 @@
 """The library scan: walk the folders, compare with the DB, probe what is new or changed, write in batches.
 
-Unchanged files cost one stat each and no DB work, so a no-change rescan is about as fast as a walk.
+Unchanged files cost one stat each and one row of the index read back, and no writes: a no-change
+rescan takes about twice a bare os.scandir walk of the same folders (bench/scan_bench.py measures it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,10 +24,11 @@ from medianest.db.engine import SessionFactory
 from medianest.library import artwork
 from medianest.library.models import Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
-from medianest.library.walk import FileStat, WalkResult, inside, walk
+from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
 
 # Files probed per thread hop and rows written per statement: big enough to amortise the hop and
-# the round trip, small enough that progress moves and a crash loses little.
+# the round trip, small enough that progress moves and a crash loses little. (500 with a time limit
+# was measured too: no faster, the hops are not where the time goes.)
 BATCH = 64
 
 
@@ -44,15 +47,21 @@ class ScanStats:
 
 
 ProgressFn = Callable[[ScanStats], Awaitable[None]]
+# A file to probe, with its id when it is indexed already; and the same with its ProbeResult, or the
+# reason it cannot be read.
+Work = tuple[int | None, FileStat]
+Probed = tuple[int | None, FileStat, Any]
 
 
 @dataclass
 class _Plan:
     new: list[FileStat]
-    changed: list[tuple[int, FileStat]]
-    removed_ids: list[int]
+    changed: list[Work]
+    removed: list[str]
     still_bad: int
     gone_bad: list[str]
+    # Paths the index lists as unreadable: one of them read fine now has its stale reason dropped.
+    bad: set[str]
 
 
 class Scanner:
@@ -64,7 +73,9 @@ class Scanner:
     async def run(self, on_progress: ProgressFn | None = None) -> ScanStats:
         found = await asyncio.to_thread(walk, self.roots)
         async with self.sessions() as session:
-            plan = await self._plan(session, found)
+            # Walking while reading the index was tried: both threads want the GIL most of the time
+            # and the overlap was no faster (measured by bench/scan_bench.py), so they take turns.
+            plan = await self._plan(session, found, await _load_index(session))
             stats = ScanStats(total=len(found.files) + len(found.failures))
             stats.unchanged = len(found.files) - len(plan.new) - len(plan.changed) - plan.still_bad
             stats.failed = len(found.failures) + plan.still_bad
@@ -75,28 +86,25 @@ class Scanner:
         await self._probe_and_write(plan, stats, on_progress)
         return stats
 
-    async def _plan(self, session: AsyncSession, found: WalkResult) -> _Plan:
-        known = {p: (i, s, m) for i, p, s, m in await session.execute(
-            select(Media.id, Media.path, Media.size, Media.mtime))}
-        bad = {p: (s, m) for p, s, m in await session.execute(
-            select(UnreadableFile.path, UnreadableFile.size, UnreadableFile.mtime))}
-        new: list[FileStat] = []
-        changed: list[tuple[int, FileStat]] = []
-        still_bad = 0
-        for f in found.files:
-            row = known.get(f.path)
-            if row is not None:
-                if row[1] != f.size or row[2] != f.mtime:
-                    changed.append((row[0], f))
-            elif bad.get(f.path) == (f.size, f.mtime):
-                still_bad += 1
-            else:
-                new.append(f)
-        seen = {f.path for f in found.files}
-        removed = [i for p, (i, _, _) in known.items() if p not in seen and self._gone(p, found)]
+    async def _plan(self, session: AsyncSession, found: WalkResult, known: Listing) -> _Plan:
+        bad = await _load_unreadable(session)
+        files = found.files
         failed_now = {p for p, _ in found.failures}
-        gone_bad = [p for p in bad if p not in seen and p not in failed_now]
-        return _Plan(new, changed, removed, still_bad, gone_bad)
+        # Files that failed again in the walk say nothing about what changed among the others.
+        expected_bad = {p: st for p, st in bad.items() if p not in failed_now}
+        if _nothing_changed(files, known, expected_bad):
+            return _Plan([], [], [], len(expected_bad), [], set(bad))
+        missing = known.sizes.keys() - files.sizes.keys()
+        differ = _differ(files, known, missing)
+        still_bad = {p for p in differ if p not in known and bad.get(p) == files.stat(p)}
+        todo = differ - still_bad
+        ordered = [p for p in files if p in todo] if todo else []  # probe in walk order, as listed
+        ids = await _ids_of(session, [p for p in ordered if p in known])
+        new = [FileStat(p, *files.stat(p)) for p in ordered if p not in known]
+        changed = [(ids.get(p), FileStat(p, *files.stat(p))) for p in ordered if p in known]
+        removed = [p for p in missing if self._gone(p, found)]
+        gone_bad = [p for p in bad if p not in files and p not in failed_now]
+        return _Plan(new, changed, removed, len(still_bad), gone_bad, set(bad))
 
     def _gone(self, path: str, found: WalkResult) -> bool:
         """A missing file is removed if its folder was walked, or it is under no configured folder."""
@@ -104,41 +112,48 @@ class Scanner:
         return inside(path, found.walked_roots) or not inside(path, roots)
 
     async def _remove(self, session: AsyncSession, plan: _Plan, stats: ScanStats) -> None:
-        for chunk in _chunks(plan.removed_ids, 500):
-            await session.execute(delete(Media).where(Media.id.in_(chunk)))
+        for chunk in _chunks(plan.removed, 500):
+            await session.execute(delete(Media).where(Media.path.in_(chunk)))
         for chunk in _chunks(plan.gone_bad, 500):
             await session.execute(delete(UnreadableFile).where(UnreadableFile.path.in_(chunk)))
-        stats.removed = len(plan.removed_ids)
+        stats.removed = len(plan.removed)
 
     async def _probe_and_write(self, plan: _Plan, stats: ScanStats, on_progress: ProgressFn | None) -> None:
-        work: list[tuple[int | None, FileStat]] = [(None, f) for f in plan.new] + list(plan.changed)
+        work: list[Work] = [(None, f) for f in plan.new] + list(plan.changed)
         if on_progress:
             await on_progress(stats)
+        # Probing the next batch while writing this one was measured (bench/scan_bench.py): no faster,
+        # as both halves hold the GIL most of the time; so they take turns.
         for chunk in _chunks(work, BATCH):
             probed = await asyncio.to_thread(self._probe_batch, chunk)
-            async with self.sessions() as session:
-                await self._write(session, probed, stats)
-                await session.commit()
+            await self._write_batch(probed, stats, plan.bad)
             if on_progress:
                 await on_progress(stats)
 
-    def _probe_batch(self, chunk: list[tuple[int | None, FileStat]]) -> list[tuple[int | None, FileStat, Any]]:
-        out: list[tuple[int | None, FileStat, Any]] = []
-        for media_id, f in chunk:
-            try:
-                result: Any = probe(Path(f.path), f.size)
-                if result.artwork:
-                    result.artwork_name = artwork.store(self.artwork_dir, result.artwork)
-            except Unreadable as exc:
-                result = exc.reason
-            except OSError as exc:
-                result = "permission denied" if isinstance(exc, PermissionError) else f"cannot read: {exc}"
-            out.append((media_id, f, result))
-        return out
+    async def _write_batch(self, probed: list[Probed], stats: ScanStats, bad: set[str]) -> None:
+        async with self.sessions() as session:
+            await self._write(session, probed, stats, bad)
+            await session.commit()
 
-    async def _write(self, session: AsyncSession, probed: list[tuple[int | None, FileStat, Any]],
-                     stats: ScanStats) -> None:
-        inserts, updates, failures, broken = [], [], [], []
+    def _probe_batch(self, chunk: Sequence[Work]) -> list[Probed]:
+        return [(media_id, f, self._probe_one(f)) for media_id, f in chunk]
+
+    def _probe_one(self, f: FileStat) -> ProbeResult | str:
+        """The file's facts, or why it cannot be read."""
+        try:
+            result = probe(Path(f.path), f.size)
+            if result.artwork:
+                result.artwork_name = artwork.store(self.artwork_dir, result.artwork)
+            return result
+        except Unreadable as exc:
+            return exc.reason
+        except OSError as exc:
+            return "permission denied" if isinstance(exc, PermissionError) else f"cannot read: {exc}"
+
+    async def _write(self, session: AsyncSession, probed: list[Probed],
+                     stats: ScanStats, bad: set[str]) -> None:
+        inserts, updates, broken = [], [], []
+        failures: list[tuple[str, str, int | None, float | None]] = []
         for media_id, f, result in probed:
             if isinstance(result, str):
                 failures.append((f.path, result, f.size, f.mtime))
@@ -147,14 +162,18 @@ class Scanner:
             elif media_id is None:
                 inserts.append(_row(f, result))
             else:
-                updates.append({"id": media_id, **_row(f, result)})
+                row = _row(f, result)
+                del row["added_at"]  # a re-tagged file is not a newly added one
+                updates.append({"id": media_id, **row})
         if inserts:
-            await session.execute(_upsert(session, inserts))
+            await _upsert(session, inserts)
         if updates:
             await session.execute(update(Media), updates)
         if broken:
             await session.execute(delete(Media).where(Media.id.in_(broken)))
         await _store_failures(session, failures)
+        fixed = [f.path for _, f, result in probed if f.path in bad and not isinstance(result, str)]
+        await _forget_fixed(session, fixed)
         stats.added += len(inserts)
         stats.updated += len(updates)
         stats.failed += len(failures)
@@ -162,6 +181,57 @@ class Scanner:
 
     async def _record_failures(self, session: AsyncSession, failures: list[tuple[str, str]]) -> None:
         await _store_failures(session, [(p, reason, None, None) for p, reason in failures])
+
+
+def _nothing_changed(files: Listing, known: Listing, bad: dict[str, tuple[int | None, float | None]]) -> bool:
+    """The usual rescan: nothing new, changed, removed or repaired, decided by dict comparisons in C
+    instead of sets of every path. Files still unreadable are expected unchanged too."""
+    if bad:
+        if not bad.keys().isdisjoint(known.sizes.keys()):  # a view: iterates the shorter side
+            return False  # an old record of a file both indexed and unreadable: take the long way
+        sizes: dict[str, Any] = known.sizes | {p: s for p, (s, _) in bad.items()}
+        mtimes: dict[str, Any] = known.mtimes | {p: m for p, (_, m) in bad.items()}
+        known = Listing(sizes, mtimes)
+    return files.same_as(known)
+
+
+def _differ(files: Listing, known: Listing, missing: set[str]) -> set[str]:
+    """Paths that are new, or whose size or mtime differ from the index; the shared paths are
+    compared in C first, and one by one only when something among them changed."""
+    added = files.sizes.keys() - known.sizes.keys()
+    on_disk, indexed = files.without(added), known.without(missing)
+    if on_disk.same_as(indexed):
+        return added
+    return added | {p for p in on_disk if on_disk.stat(p) != indexed.stat(p)}
+
+
+async def _load_index(session: AsyncSession) -> Listing:
+    """Every indexed file's size and mtime, by path.
+
+    Core rows, not ORM ones, and dicts built by zip in C: at 100k items this load is a large part
+    of a no-change rescan. Ids are left out (a fifth of the cost); `_ids_of` fetches the few needed.
+    """
+    table = Media.__table__.c
+    conn = await session.connection()
+    rows = (await conn.execute(select(table.path, table.size, table.mtime))).all()
+    if not rows:
+        return Listing()
+    paths, sizes, mtimes = zip(*rows, strict=True)
+    return Listing(dict(zip(paths, sizes, strict=True)), dict(zip(paths, mtimes, strict=True)))
+
+
+async def _load_unreadable(session: AsyncSession) -> dict[str, tuple[int | None, float | None]]:
+    table = UnreadableFile.__table__.c  # Core, as in _load_index: this runs on every rescan
+    conn = await session.connection()
+    return {p: (s, m) for p, s, m in await conn.execute(select(table.path, table.size, table.mtime))}
+
+
+async def _ids_of(session: AsyncSession, paths: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in _chunks(paths, 500):
+        rows = await session.execute(select(Media.path, Media.id).where(Media.path.in_(chunk)))
+        ids.update((p, i) for p, i in rows)
+    return ids
 
 
 def _row(f: FileStat, r: ProbeResult) -> dict[str, Any]:
@@ -176,11 +246,20 @@ def _row(f: FileStat, r: ProbeResult) -> dict[str, Any]:
     }
 
 
-def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
-    """INSERT, or UPDATE when another scan (say the CLI's, while the server runs) added the path first."""
-    dialect = session.bind.dialect.name
-    stmt = (sqlite_insert if dialect == "sqlite" else pg_insert)(Media).values(rows)
-    fields = {k: stmt.excluded[k] for k in rows[0] if k not in ("path", "added_at")}
+async def _upsert(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """INSERT, or UPDATE when another scan (say the CLI's, while the server runs) added the path first.
+
+    One statement run with many parameter sets (executemany) on the Core table: SQLAlchemy compiles it
+    once and caches it. A multi-row VALUES clause, or the ORM's bulk path, re-does ~25 bind parameters'
+    Python work per row on every batch, which cost more than reading the files' tags.
+    """
+    await session.execute(_upsert_statement(session.get_bind().dialect.name, tuple(rows[0])), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
+    stmt = (sqlite_insert if dialect == "sqlite" else pg_insert)(cast(Table, Media.__table__))
+    fields = {k: stmt.excluded[k] for k in columns if k not in ("path", "added_at")}
     return stmt.on_conflict_do_update(index_elements=["path"], set_=fields)
 
 
@@ -192,6 +271,12 @@ async def _store_failures(session: AsyncSession, rows: list[tuple[str, str, int 
             {"path": p, "reason": reason[:1000], "size": size, "mtime": mtime, "seen_at": utcnow()}
             for p, reason, size, mtime in chunk
         ])
+
+
+async def _forget_fixed(session: AsyncSession, paths: list[str]) -> None:
+    """Drop the unreadable-file record of files that read fine now (repaired or replaced)."""
+    for chunk in _chunks(paths, 500):
+        await session.execute(delete(UnreadableFile).where(UnreadableFile.path.in_(chunk)))
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

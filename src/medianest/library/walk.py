@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from medianest.library.formats import format_of
+from medianest.library.formats import FORMATS, format_of
+
+# The file types to index, by extension (dot included, lower case), for the walk's inner loop.
+MEDIA_EXTENSIONS = frozenset(FORMATS)
+# Listing a folder from an open handle needs scandir(fd) and O_DIRECTORY (POSIX; not Windows).
+_LIST_BY_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
 
 
 class FileStat(NamedTuple):
@@ -22,8 +28,48 @@ class FileStat(NamedTuple):
 
 
 @dataclass
+class Listing:
+    """Media files' size and mtime by path: as found on disk, or as the index has them.
+
+    Two dicts rather than one of (size, mtime) tuples: a tuple per file is an allocation the garbage
+    collector tracks, and at 10k+ files those alone kept setting off full collections in rescans.
+    Dicts also let the scanner compare a whole listing with the index in C.
+    """
+
+    sizes: dict[str, int] = field(default_factory=dict)
+    mtimes: dict[str, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.sizes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sizes)
+
+    def stat(self, path: str) -> tuple[int, float]:
+        return self.sizes[path], self.mtimes[path]
+
+    def same_as(self, other: Listing) -> bool:
+        return self.sizes == other.sizes and self.mtimes == other.mtimes
+
+    def without(self, paths: set[str]) -> Listing:
+        return Listing(_without(self.sizes, paths), _without(self.mtimes, paths)) if paths else self
+
+
+def _without(d: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    if len(keys) > len(d) // 2:
+        return {k: v for k, v in d.items() if k not in keys}
+    rest = dict(d)  # a C-level copy, then a few deletions
+    for k in keys:
+        rest.pop(k, None)
+    return rest
+
+
+@dataclass
 class WalkResult:
-    files: list[FileStat] = field(default_factory=list)
+    files: Listing = field(default_factory=Listing)
     failures: list[tuple[str, str]] = field(default_factory=list)
     # Roots that exist and were listed; files under a missing root (an unmounted disk) are kept.
     walked_roots: list[str] = field(default_factory=list)
@@ -46,54 +92,85 @@ def walk(roots: list[Path]) -> WalkResult:
 
 
 def _walk_dir(top: str, roots: list[str], visited: set[str], result: WalkResult) -> None:
-    stack = [top]
+    # Each folder travels with its resolved path, so a folder reached through a symlink and directly
+    # is listed once. Only roots and symlinks need os.path.realpath (an lstat per path component);
+    # a plain subfolder's resolved path is its parent's plus its name.
+    stack = [(top, os.path.realpath(top))]
     while stack:
-        directory = stack.pop()
-        real = os.path.realpath(directory)
+        directory, real = stack.pop()
         if real in visited:
             continue
         visited.add(real)
         try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    _visit(entry, roots, stack, result)
+            _list_dir(directory, real, roots, stack, result)
         except OSError as exc:
             result.failures.append((directory, _reason(exc)))
 
 
-def _visit(entry: os.DirEntry[str], roots: list[str], stack: list[str], result: WalkResult) -> None:
-    if entry.name.startswith("."):
-        return  # hidden files and folders (.Trash, .thumbnails, partial downloads)
+def _list_dir(directory: str, real: str, roots: list[str], stack: list[tuple[str, str]],
+              result: WalkResult) -> None:
+    if not _LIST_BY_FD:
+        with os.scandir(directory) as entries:
+            _list(entries, directory, real, roots, stack, result)
+        return
+    # Listed through an open handle, each entry's stat() is relative to it (fstatat): the kernel
+    # looks up one name instead of every component of the path, a tenth of a rescan's walk.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        if entry.is_symlink():
-            _visit_link(entry, roots, stack, result)
-        elif entry.is_dir(follow_symlinks=False):
-            stack.append(entry.path)
-        elif format_of(entry.name) is not None:
-            st = entry.stat(follow_symlinks=False)
-            _add_file(entry.path, st.st_size, st.st_mtime, result)
-    except OSError as exc:
-        if format_of(entry.name) is not None:
-            result.failures.append((entry.path, _reason(exc)))
+        with os.scandir(fd) as entries:
+            _list(entries, directory, real, roots, stack, result)
+    finally:
+        os.close(fd)  # the entries' stat() uses it, so only once they are all done
 
 
-def _visit_link(entry: os.DirEntry[str], roots: list[str], stack: list[str], result: WalkResult) -> None:
-    is_media = format_of(entry.name) is not None
+def _list(entries: Iterator[os.DirEntry[str]], directory: str, real: str, roots: list[str],
+          stack: list[tuple[str, str]], result: WalkResult) -> None:
+    """One folder's entries. This loop runs once per file of the library, so it is kept flat: the
+    common cases (a folder, a media file, anything else) cost no extra calls; is_dir and is_symlink
+    come from the directory listing itself, so only media files cost a stat. Entries listed from a
+    handle carry no path, so paths are built here, as scandir would (folder + separator + name)."""
+    prefix = directory if directory.endswith(os.sep) else directory + os.sep
+    real_prefix = real if real.endswith(os.sep) else real + os.sep
+    sizes, mtimes = result.files.sizes, result.files.mtimes
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue  # hidden files and folders (.Trash, .thumbnails, partial downloads)
+        try:
+            if entry.is_dir(follow_symlinks=False):  # False for symlinks, which come next
+                stack.append((prefix + name, real_prefix + name))
+            elif entry.is_symlink():
+                _visit_link(prefix + name, roots, stack, result)
+            elif name[name.rfind("."):].lower() in MEDIA_EXTENSIONS:  # format_of(name), inlined
+                st = entry.stat(follow_symlinks=False)
+                path = prefix + name
+                if path.isascii():  # O(1), a flag on the string: valid UTF-8, so _add_file's test is moot
+                    sizes[path] = st.st_size
+                    mtimes[path] = st.st_mtime
+                else:
+                    _add_file(path, st.st_size, st.st_mtime, result)
+        except OSError as exc:
+            if format_of(name) is not None:
+                result.failures.append((prefix + name, _reason(exc)))
+
+
+def _visit_link(path: str, roots: list[str], stack: list[tuple[str, str]], result: WalkResult) -> None:
+    is_media = format_of(os.path.basename(path)) is not None
     try:
-        st = os.stat(entry.path)  # follows the link; raises on broken links and loops
+        st = os.stat(path)  # follows the link; raises on broken links and loops
     except OSError as exc:
         if is_media or exc.errno == errno.ELOOP:
-            result.failures.append((entry.path, _reason(exc, link=True)))
+            result.failures.append((path, _reason(exc, link=True)))
         return
-    target = os.path.realpath(entry.path)
+    target = os.path.realpath(path)
     if not inside(target, roots):
         if is_media:
-            result.failures.append((entry.path, "symlink points outside the media folders"))
+            result.failures.append((path, "symlink points outside the media folders"))
         return
     if os.path.isdir(target):
-        stack.append(entry.path)
+        stack.append((path, target))
     elif is_media:
-        _add_file(entry.path, st.st_size, st.st_mtime, result)
+        _add_file(path, st.st_size, st.st_mtime, result)
 
 
 def _add_file(path: str, size: int, mtime: float, result: WalkResult) -> None:
@@ -103,7 +180,8 @@ def _add_file(path: str, size: int, mtime: float, result: WalkResult) -> None:
         # Not valid UTF-8 on disk: it cannot be stored or served by name; report and skip.
         result.failures.append((path.encode("utf-8", "replace").decode(), "file name is not valid UTF-8"))
         return
-    result.files.append(FileStat(path, size, mtime))
+    result.files.sizes[path] = size
+    result.files.mtimes[path] = mtime
 
 
 def _reason(exc: OSError, link: bool = False) -> str:
