@@ -29,6 +29,7 @@ from medianest.playback.routes import router as playback_router
 from medianest.playlists.routes import router as playlists_router
 from medianest.realtime.notifier import LogNotifier
 from medianest.streaming.access import StreamAccess
+from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
         description="A self-hosted media hub. Authenticate with `Authorization: Bearer <access token>`.",
         dependencies=[Depends(no_nul_in_url)],
+        # No OpenTelemetry here: skip FastAPI's per-request provider check.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -79,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
                    playback_router, playlists_router):
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
+    app.add_middleware(StreamFastPath)  # innermost: request ids and metrics still see every request
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", validator=_sane_request_id)
     return app

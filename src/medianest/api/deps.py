@@ -23,12 +23,12 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _auth(request: Request) -> Auth:
+async def _auth(request: Request) -> Auth:
     auth: Auth = request.app.state.auth
     return auth
 
@@ -69,7 +69,7 @@ class Pagination:
         return (self.page - 1) * self.per_page
 
 
-def _pagination(
+async def _pagination(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> Pagination:

@@ -66,7 +66,7 @@ def _inputs(sample: Sample, cover: Path | None) -> list[str]:
 def _codecs(suffix: str, with_cover: bool) -> list[str]:
     cover_map = ["-map", "0:a", "-map", "1:v", "-c:v", "copy", "-disposition:v", "attached_pic"]
     table = {
-        ".mp3": ["-c:a", "libmp3lame", "-b:a", "128k", *(cover_map + ["-id3v2_version", "3"] if with_cover else [])],
+        ".mp3": ["-c:a", "libmp3lame", "-b:a", "128k", *([*cover_map, "-id3v2_version", "3"] if with_cover else [])],
         ".m4a": ["-c:a", "aac", "-b:a", "96k", *(cover_map if with_cover else [])],
         ".flac": ["-c:a", "flac", *(cover_map if with_cover else [])],
         ".opus": ["-c:a", "libopus", "-b:a", "64k"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,18 @@ class Metrics:
                                 registry=self.registry)
         self.latency = Histogram("medianest_http_request_seconds", "Time to the response headers",
                                  ["endpoint"], registry=self.registry)
+
+        # labels() lookups cost more than the increment; keep the children per label set.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, endpoint: str, status: int, seconds: float) -> None:
+        key = (method, endpoint, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, endpoint, str(status)), self.latency.labels(endpoint))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -33,8 +46,7 @@ class MetricsMiddleware:
         async def observe(message: Message) -> None:
             if message["type"] == "http.response.start":
                 endpoint = getattr(scope.get("endpoint"), "__name__", "unmatched")
-                self.metrics.requests.labels(scope["method"], endpoint, str(message["status"])).inc()
-                self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+                self.metrics.observe(scope["method"], endpoint, message["status"], time.perf_counter() - start)
             await send(message)
 
         await self.app(scope, receive, observe)

@@ -1,19 +1,24 @@
 """Who may read which file: a bearer access token or a media token bound to the item (`?token=`).
 
 Byte requests come in bursts (a player seeks, a browser asks for many ranges), so the lookups behind
-them are cached for a moment. The cache is dropped at once when this process suspends or deletes a
-user or changes media; another process sees such a change within `TTL_S`.
+them are cached for a moment. The cache is dropped whenever this process commits to the database (so a
+suspension, a deleted user or a deleted item here takes effect at once, without every writer having to
+know about this cache); another process sees such a change within `TTL_S`.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from medianest.accounts.models import STATUS_ACTIVE, User
-from medianest.accounts.tokens import ACCESS, MEDIA, TokenSigner
+from medianest.accounts.tokens import ACCESS, MEDIA, Claims, TokenSigner
 from medianest.db.engine import SessionFactory
 from medianest.errors import Forbidden, NotFound, Unauthorized
 from medianest.library.models import Media
@@ -22,6 +27,7 @@ from medianest.streaming.response import FileInfo
 
 TTL_S = 2.0
 MAX_ENTRIES = 10_000
+T = TypeVar("T")
 
 
 class StreamAccess:
@@ -29,20 +35,33 @@ class StreamAccess:
         self.sessions = sessions
         self.signer = signer
         self.roots = roots
+        self._tokens: dict[tuple[str, str], Claims] = {}
         self._users: dict[int, tuple[float, str | None]] = {}
-        self._media: dict[int, tuple[float, Media | None]] = {}
+        self._media: dict[int, tuple[float, tuple[Media, str | None] | None]] = {}
+        event.listen(sessions.kw["bind"].sync_engine, "commit", self._on_commit)
 
     def user_id(self, media_id: int, token: str | None, bearer: str | None) -> int:
         """The caller's user id from either credential; the media token must name this item."""
         if token:
-            claims = self.signer.verify(token, MEDIA)
+            claims = self.claims(token, MEDIA)
             if claims is not None and claims.media_id == media_id:
                 return claims.user_id
         if bearer:
-            claims = self.signer.verify(bearer, ACCESS)
+            claims = self.claims(bearer, ACCESS)
             if claims is not None:
                 return claims.user_id
         raise Unauthorized("a valid access token or media token is required")
+
+    def claims(self, token: str, scope: str) -> Claims | None:
+        """`TokenSigner.verify`, remembered: a player sends the same token with every range request,
+        and a verified token string stays valid until its expiry (the secret never changes while we run)."""
+        claims = self._tokens.get((token, scope))
+        if claims is None:
+            claims = self.signer.verify(token, scope)
+            if claims is None:
+                return None  # refusals are not cached, so junk tokens cannot fill the cache
+            _bounded(self._tokens)[(token, scope)] = claims
+        return claims if claims.expires_at > time.time() else None
 
     async def check_user(self, user_id: int) -> None:
         status = await self._cached(self._users, user_id, self._load_user_status)
@@ -52,14 +71,12 @@ class StreamAccess:
             raise Forbidden("this account is suspended")
 
     async def media(self, media_id: int) -> Media:
-        media = await self._cached(self._media, media_id, self._load_media)
-        if media is None or media.deleted_at is not None:
-            raise NotFound("media", media_id)
-        return media
+        return (await self._visible(media_id))[0]
 
     async def file(self, media_id: int) -> tuple[Media, FileInfo]:
-        media = await self.media(media_id)
-        path = servable_path(media, self.roots)
+        media, path = await self._visible(media_id)
+        if path is None:
+            raise NotFound("media", media_id)
         st = _stat(path, media_id)
         return media, FileInfo(path, st.st_size, st.st_mtime, media.mime)
 
@@ -68,15 +85,24 @@ class StreamAccess:
         self._users.clear()
         self._media.clear()
 
-    async def _cached(self, cache: dict, key: int, load):  # type: ignore[no-untyped-def,type-arg]
+    def _on_commit(self, _conn: object) -> None:
+        # Commits are rare next to byte requests (reads here never commit), so a full drop is cheap.
+        self.forget()
+
+    async def _visible(self, media_id: int) -> tuple[Media, str | None]:
+        entry = await self._cached(self._media, media_id, self._load_media)
+        if entry is None:
+            raise NotFound("media", media_id)
+        return entry
+
+    async def _cached(self, cache: dict[int, tuple[float, T]], key: int,
+                      load: Callable[[int], Awaitable[T]]) -> T:
         now = time.monotonic()
         hit = cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
         value = await load(key)
-        if len(cache) >= MAX_ENTRIES:
-            cache.clear()
-        cache[key] = (now + TTL_S, value)
+        _bounded(cache)[key] = (now + TTL_S, value)
         return value
 
     async def _load_user_status(self, user_id: int) -> str | None:
@@ -84,15 +110,32 @@ class StreamAccess:
             status: str | None = await session.scalar(select(User.status).where(User.id == user_id))
             return status
 
-    async def _load_media(self, media_id: int) -> Media | None:
+    async def _load_media(self, media_id: int) -> tuple[Media, str | None] | None:
+        """The visible item and its real path, resolved once per cache entry (realpath is a syscall
+        per path component); None when the item is gone or hidden."""
         async with self.sessions() as session:
-            return await session.get(Media, media_id)
+            media = await session.get(Media, media_id)
+        if media is None or media.deleted_at is not None:
+            return None
+        try:
+            return media, servable_path(media, self.roots)
+        except NotFound:
+            return media, None
 
 
-def _stat(path: str, media_id: int):  # type: ignore[no-untyped-def]
-    import os
+def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
+    """The cache, emptied first when full: simpler than LRU, and a refill costs one query per key."""
+    if len(cache) >= MAX_ENTRIES:
+        cache.clear()
+    return cache
 
+
+def _stat(path: str, media_id: int) -> os.stat_result:
+    """Checked on every request: the file may have gone (or become a folder) since it was cached."""
     try:
-        return os.stat(path)
+        st = os.stat(path)
     except OSError as exc:
         raise NotFound("media", media_id) from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise NotFound("media", media_id)
+    return st

@@ -1,9 +1,10 @@
 """`MediaFileResponse`: a file with single and multi Range, If-Range, ETag/Last-Modified and 304s.
 
-Range parsing and the multipart body layout are Starlette's (`FileResponse`); what changes is how bytes
-move and how bad input is treated:
-- reads are `os.pread` on one descriptor: small ranges are read inline (a page-cache hit costs less
-  than a hop to a worker thread), large ones in a thread, 1 MiB at a time;
+The multipart/byteranges layout is Starlette's (`FileResponse.generate_multipart`); the Range header
+is parsed strictly (`ranges.py`), and what changes is how bytes move and how bad input is treated:
+- reads are `os.pread` on one descriptor, 1 MiB at a time: on the event loop when the bytes are in
+  the page cache (a copy costs less than a hop to a worker thread), in a thread when they are not;
+- a client that goes away mid-body stops the reading (uvicorn would drop the data silently);
 - a malformed Range is ignored and the whole file is sent (RFC 9110 §14.2), never a 400 or 500;
 - an unsatisfiable Range is a 416 in the API's error envelope with `Content-Range: bytes */size`.
 """
@@ -15,19 +16,23 @@ import json
 import os
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
+from functools import lru_cache
 from secrets import token_hex
+from typing import Any
 from urllib.parse import quote
 
 from asgi_correlation_id import correlation_id
-from starlette.datastructures import Headers
-from starlette.responses import FileResponse, MalformedRangeHeader
-from starlette.responses import RangeNotSatisfiable as _Unsatisfiable
+from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
-# Reads up to this size happen on the event loop: a page-cache memcpy of 64 KiB takes a few µs,
-# far less than handing the read to a thread. Bigger reads go to a thread so the loop stays free.
-INLINE_READ = 64 * 1024
+from medianest.streaming.ranges import Unsatisfiable, parse_range
+
 CHUNK = 1024 * 1024
+# Where the kernel cannot say whether a read would wait for the disk, reads up to this size happen on
+# the event loop anyway (a page-cache copy of 64 KiB takes a few µs) and bigger ones in a thread.
+INLINE_READ = 64 * 1024
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)  # Linux >= 4.14
+_PROBE = bytearray(1)  # scratch for the probes below; what they read is never looked at
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,13 @@ class FileInfo:
 
     @property
     def last_modified(self) -> str:
-        return formatdate(self.mtime, usegmt=True)
+        return _http_date(self.mtime)
+
+
+@lru_cache(maxsize=4096)
+def _http_date(mtime: float) -> str:
+    # Formatting a date costs more than the rest of a small range request's headers together.
+    return formatdate(mtime, usegmt=True)
 
 
 def content_disposition(filename: str, kind: str = "attachment") -> str:
@@ -52,43 +63,57 @@ def content_disposition(filename: str, kind: str = "attachment") -> str:
     return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+# The request headers a byte response looks at, found in one pass over the raw list.
+_WANTED = frozenset((b"range", b"if-range", b"if-none-match", b"if-modified-since"))
+
+
 class MediaFileResponse(FileResponse):
     def __init__(self, info: FileInfo, headers: dict[str, str] | None = None) -> None:
         self.info = info
-        base = {"accept-ranges": "bytes", "etag": info.etag, "last-modified": info.last_modified,
-                "content-length": str(info.size), **(headers or {})}
         self.path, self.status_code, self.filename, self.background = info.path, 200, None, None
-        self.media_type = info.mime
-        self.init_headers(base)
-        self.stat_result = None
+        self.media_type, self.stat_result = info.mime, None
+        base = {"content-type": info.mime, "accept-ranges": "bytes", "etag": info.etag,
+                "last-modified": info.last_modified, "content-length": str(info.size), **(headers or {})}
+        # Built directly rather than by `init_headers`: these are all ASCII, and no charset applies.
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in base.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope)
+        headers = _request_headers(scope)
         head = scope["method"] == "HEAD"
         if self._not_modified(headers):
             return await self._send_not_modified(send)
         ranges = self._ranges(headers)
         if ranges is None:
-            return await self._send_unsatisfiable(send)
-        fd = os.open(self.info.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            return await self._send_unsatisfiable(send, head)
         try:
-            if not ranges:
-                await self._send_whole(send, fd, head)
-            elif len(ranges) == 1:
-                await self._send_single(send, fd, ranges[0], head)
-            else:
-                await self._send_multi(send, fd, ranges, head)
+            fd = os.open(self.info.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # removed since it was looked up: as if it had been gone then
+            return await self._send_gone(send, head)
+        self._client = _Client(receive)
+        try:
+            await self._send_ranges(send, fd, ranges, head)
+        except _ClientGone:
+            pass
         finally:
+            self._client.close()
             os.close(fd)
+
+    async def _send_ranges(self, send: Send, fd: int, ranges: list[tuple[int, int]], head: bool) -> None:
+        if not ranges:
+            await self._send_whole(send, fd, head)
+        elif len(ranges) == 1:
+            await self._send_single(send, fd, ranges[0], head)
+        else:
+            await self._send_multi(send, fd, ranges, head)
 
     # --- decisions -----------------------------------------------------------------------------------
 
-    def _not_modified(self, headers: Headers) -> bool:
-        inm = headers.get("if-none-match")
-        if inm is not None:
+    def _not_modified(self, headers: dict[bytes, str]) -> bool:
+        inm = headers.get(b"if-none-match")
+        if inm is not None:  # weak comparison (RFC 9110 §13.1.2); it overrides If-Modified-Since
             tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
             return "*" in tags or self.info.etag in tags
-        ims = headers.get("if-modified-since")
+        ims = headers.get(b"if-modified-since")
         if ims is None:
             return False
         try:
@@ -97,20 +122,22 @@ class MediaFileResponse(FileResponse):
             return False
         return int(self.info.mtime) <= since
 
-    def _ranges(self, headers: Headers) -> list[tuple[int, int]] | None:
+    def _ranges(self, headers: dict[bytes, str]) -> list[tuple[int, int]] | None:
         """[] for the whole file, None when unsatisfiable, else merged (start, end) pairs."""
-        http_range = headers.get("range")
+        http_range = headers.get(b"range")
         if http_range is None or self.info.size == 0:
             return []
-        if_range = headers.get("if-range")
-        if if_range is not None and not self._should_use_range(if_range):
+        if_range = headers.get(b"if-range")
+        if if_range is not None and not self._if_range_matches(if_range):
             return []
         try:
-            return self._parse_range_header(http_range, self.info.size)
-        except MalformedRangeHeader:
-            return []
-        except _Unsatisfiable:
+            return parse_range(http_range, self.info.size)
+        except Unsatisfiable:
             return None
+
+    def _if_range_matches(self, if_range: str) -> bool:
+        """A strong match of the ETag or an exact Last-Modified date (RFC 9110 §13.1.5)."""
+        return if_range == self.info.etag or if_range == self.info.last_modified
 
     # --- senders -------------------------------------------------------------------------------------
 
@@ -144,12 +171,16 @@ class MediaFileResponse(FileResponse):
             if last:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             return
+        first = start
         while start < end:
+            if start > first and self._client.gone():
+                raise _ClientGone
             size = min(CHUNK, end - start)
-            if size <= INLINE_READ:
+            if _in_page_cache(fd, start, size):
                 chunk = os.pread(fd, size, start)
             else:
-                chunk = await asyncio.to_thread(os.pread, fd, size, start)
+                # No context copy (as `to_thread` makes): a read needs none.
+                chunk = await asyncio.get_running_loop().run_in_executor(None, os.pread, fd, size, start)
             if not chunk:
                 raise OSError(f"{self.info.path} shrank while being sent")
             start += len(chunk)
@@ -161,16 +192,83 @@ class MediaFileResponse(FileResponse):
         await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _send_unsatisfiable(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "RANGE_NOT_SATISFIABLE", "message": "requested range not satisfiable",
-                                     "details": {"size": self.info.size},
-                                     "request_id": correlation_id.get()}}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"content-range", f"bytes */{self.info.size}".encode()), (b"accept-ranges", b"bytes")]
-        await send({"type": "http.response.start", "status": 416, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+    async def _send_unsatisfiable(self, send: Send, head: bool) -> None:
+        await _send_error(send, head, 416, "RANGE_NOT_SATISFIABLE", "requested range not satisfiable",
+                          {"size": self.info.size},
+                          [(b"content-range", f"bytes */{self.info.size}".encode()),
+                           (b"accept-ranges", b"bytes")])
+
+    async def _send_gone(self, send: Send, head: bool) -> None:
+        await _send_error(send, head, 404, "NOT_FOUND", "media not found", {"kind": "media"}, [])
 
     def _with(self, *pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
         names = {k.encode() for k, _ in pairs}
         kept = [(k, v) for k, v in self.raw_headers if k not in names]
         return kept + [(k.encode(), v.encode()) for k, v in pairs]
+
+
+def _in_page_cache(fd: int, start: int, size: int) -> bool:
+    """Whether a read can be done on the event loop: its bytes are in the page cache, so it is a copy
+    (about 70 µs per MiB), cheaper than a hop to a thread and back; a read that would wait for the
+    disk goes to a thread so the loop stays free. The kernel is asked without blocking (RWF_NOWAIT) for
+    the first and last byte: readahead fills runs of 128 KiB and more, so both ends cached almost
+    always means all of it, and a wrong guess costs one blocking read, never a wrong byte."""
+    if _NOWAIT is None:
+        return size <= INLINE_READ
+    try:
+        return all(os.preadv(fd, [_PROBE], at, _NOWAIT) == 1 for at in (start, start + size - 1))
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system that does not support the flag
+        return size <= INLINE_READ
+
+
+class _ClientGone(Exception):
+    """The client closed the connection mid-body: stop reading the file."""
+
+
+class _Client:
+    """Notices a client that goes away during a long body. uvicorn's `send` then drops data without a
+    word, so a player that seeks (closing the old connection) would otherwise have us read the rest
+    of a range of perhaps gigabytes for nobody. Watching costs a task, so it starts only when a body
+    needs a second chunk; single-chunk responses never pay for it."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._watch: asyncio.Task[None] | None = None
+
+    def gone(self) -> bool:
+        if self._watch is None:
+            self._watch = asyncio.ensure_future(self._until_disconnect())
+            return False
+        return self._watch.done()
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+
+    async def _until_disconnect(self) -> None:
+        try:
+            while (await self._receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # noqa: S110 - a connection that cannot even be read from is gone too
+            pass
+
+
+def _request_headers(scope: Scope) -> dict[bytes, str]:
+    """The first value of each header in `_WANTED` (as Starlette's `Headers.get` would give it)."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
+
+
+async def _send_error(send: Send, head: bool, status: int, code: str, message: str, details: dict[str, Any],
+                      extra: list[tuple[bytes, bytes]]) -> None:
+    """An error in the API's envelope, from inside a response that has already been chosen."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": details,
+                                 "request_id": correlation_id.get()}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from medianest.api.deps import SettingsDep, parse_id
+from medianest.api.deps import parse_id
 from medianest.api.envelope import errors
+from medianest.config import Settings
 from medianest.errors import NotFound
 from medianest.library import artwork
+from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
+from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.response import FileInfo, MediaFileResponse, content_disposition
 
 router = APIRouter(prefix="/api/v1/media", tags=["streaming"])
 _bearer = HTTPBearer(auto_error=False)
 
-BYTES = {
-    200: {"description": "The whole file", "content": {"application/octet-stream": {}}},
+# Every MIME type the library serves, so clients (and schemathesis) know what a stream can carry.
+_MEDIA_TYPES: dict[str, dict[str, Any]] = {
+    mime: {} for mime in sorted({f.mime for f in FORMATS.values()} | set(AUDIO_ONLY_MIME.values()))}
+BYTES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole file", "content": _MEDIA_TYPES},
     206: {"description": "Partial content: one range, or multipart/byteranges for several",
-          "content": {"application/octet-stream": {}}},
+          "content": {**_MEDIA_TYPES, "multipart/byteranges": {}}},
     304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
     **errors(401, 403, 404, 416),
 }
@@ -29,12 +35,20 @@ TokenQuery = Annotated[str | None, Query(description="media token from an item's
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def _access(request: Request) -> StreamAccess:
+# Both dependencies are `async def` although they never wait: FastAPI runs a plain `def` dependency
+# in a worker thread, and a thread hop per byte request costs more than everything else it does.
+async def _access(request: Request) -> StreamAccess:
     access: StreamAccess = request.app.state.stream_access
     return access
 
 
+async def _artwork_dir(request: Request) -> Path:
+    settings: Settings = request.app.state.settings
+    return settings.artwork_dir
+
+
 AccessDep = Annotated[StreamAccess, Depends(_access)]
+ArtworkDir = Annotated[Path, Depends(_artwork_dir)]
 
 
 async def _authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer) -> int:
@@ -48,20 +62,28 @@ async def stream(media_id: str, access: AccessDep, bearer: Bearer, token: TokenQ
                  download: bool = False) -> MediaFileResponse:
     """The file's bytes: Range (single and multi), If-Range, ETag, Last-Modified and 304s."""
     media, info = await access.file(await _authorize(access, media_id, token, bearer))
+    return stream_response(media, info, download)
+
+
+def stream_response(media: Media, info: FileInfo, download: bool = False) -> MediaFileResponse:
+    """The response for an authorized stream request (shared with the fast path in `fastpath.py`)."""
     headers = {"cache-control": "private, max-age=3600"}
     if download:
         headers["content-disposition"] = content_disposition(_download_name(media.title, media.path))
     return MediaFileResponse(info, headers)
 
 
-async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, settings: SettingsDep,
+async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, artwork_dir: ArtworkDir,
                       token: TokenQuery = None) -> MediaFileResponse:
     """Cover art (audio) or a thumbnail (video); 404 when the item has none."""
     media = await access.media(await _authorize(access, media_id, token, bearer))
-    path = artwork.path_of(settings.artwork_dir, media.artwork or "")
-    if path is None:
+    path = artwork.path_of(artwork_dir, media.artwork or "")
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:  # removed from the cache since path_of looked
+        st = None
+    if path is None or st is None:
         raise NotFound("artwork", media_id)
-    st = path.stat()
     mime = "image/png" if path.suffix == ".png" else "image/jpeg"
     # Named by content hash, so the bytes behind a name never change.
     info = FileInfo(str(path), st.st_size, st.st_mtime, mime)
@@ -74,11 +96,13 @@ def _download_name(title: str, path: str) -> str:
     return safe[:200] + ext
 
 
-ARTWORK = {**BYTES, 200: {"description": "Cover art or thumbnail", "content": {"image/jpeg": {}, "image/png": {}}}}
+ARTWORK: dict[int | str, dict[str, Any]] = {
+    **BYTES, 200: {"description": "Cover art or thumbnail", "content": {"image/jpeg": {}, "image/png": {}}}}
 
 # GET and HEAD are registered apart so each has its own OpenAPI operation id.
 for _method in ("GET", "HEAD"):
     router.add_api_route("/{media_id}/stream", stream, methods=[_method], response_class=MediaFileResponse,
                          status_code=200, responses=BYTES, operation_id=f"stream_media_{_method.lower()}")
-    router.add_api_route("/{media_id}/artwork", get_artwork, methods=[_method], response_class=MediaFileResponse,
-                         status_code=200, responses=ARTWORK, operation_id=f"media_artwork_{_method.lower()}")
+    router.add_api_route("/{media_id}/artwork", get_artwork, methods=[_method],
+                         response_class=MediaFileResponse, status_code=200, responses=ARTWORK,
+                         operation_id=f"media_artwork_{_method.lower()}")
