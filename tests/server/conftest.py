@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -11,8 +14,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import PASSWORD, PG_URL
 from tests.media import copy_library
@@ -53,6 +58,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[Path, dict[str, str]],
                 ) -> Iterator[LiveServer]:
+    with contextlib.ExitStack() as stack:
+        yield from _serve(stack, tmp_path_factory, media_source)
+
+
+def _serve(stack: contextlib.ExitStack, tmp_path_factory: pytest.TempPathFactory,
+           media_source: tuple[Path, dict[str, str]]) -> Iterator[LiveServer]:
     root = tmp_path_factory.mktemp("live")
     media = root / "media"
     copy_library(media_source[0], media)
@@ -60,7 +71,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[Pa
     env = {**os.environ, "MEDIANEST_DATA_DIR": str(root / "data"), "MEDIANEST_MEDIA_DIRS": str(media),
            "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING"}
     env.pop("MEDIANEST_DATABASE_URL", None)
-    log = (root / "server.log").open("wb")
+    if PG_URL:  # in CI the live server (and so schemathesis) runs on PostgreSQL
+        env["MEDIANEST_DATABASE_URL"] = stack.enter_context(_fresh_pg_database(PG_URL))
+    log = stack.enter_context((root / "server.log").open("wb"))
     proc = subprocess.Popen([sys.executable, "-m", "medianest", "serve"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,7 +88,26 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[Pa
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+
+
+@contextlib.contextmanager
+def _fresh_pg_database(server_url: str) -> Iterator[str]:
+    url = make_url(server_url)
+    name = f"medianest_live_{secrets.token_hex(6)}"
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def execute(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _wait_scanned(url: str, token: str, timeout_s: float = 60) -> None:
@@ -88,5 +120,3 @@ def _wait_scanned(url: str, token: str, timeout_s: float = 60) -> None:
         time.sleep(0.2)
     raise RuntimeError("start-up scan did not index the library")
 
-
-__all__ = ["PG_URL", "LiveServer"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import PG_URL
 from tests.server.conftest import LiveServer
 
 
@@ -37,3 +38,8 @@ def test_metrics_count_requests(live_server: LiveServer) -> None:
     httpx.get(f"{live_server.base_url}/api/v1/version")
     text = httpx.get(f"{live_server.base_url}/metrics").text
     assert 'medianest_http_requests_total{endpoint="version",method="GET",status="200"}' in text
+
+
+def test_the_server_runs_on_the_configured_database(live_server: LiveServer) -> None:
+    version = httpx.get(f"{live_server.base_url}/api/v1/version").json()["data"]
+    assert version["database"] == ("postgresql" if PG_URL else "sqlite")
