@@ -9,15 +9,26 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from medianest.errors import InvalidInput
 
 NUL = "\x00"
+NO_NUL = r"^[^\x00]*$"  # the rule as a pattern, so the OpenAPI document states it too
+
+
+def _document_no_nul(schema: dict[str, Any]) -> None:
+    """Give every string property without a pattern of its own the NO_NUL pattern."""
+    for prop in schema.get("properties", {}).values():
+        for variant in [prop, *prop.get("anyOf", [])]:
+            if variant.get("type") == "string" and "pattern" not in variant and "enum" not in variant:
+                variant["pattern"] = NO_NUL
 
 
 class Input(BaseModel):
     """Base for request bodies."""
+
+    model_config = ConfigDict(json_schema_extra=_document_no_nul)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -28,7 +39,7 @@ class Input(BaseModel):
 
 
 async def no_nul_in_url(request: Request) -> None:
-    """Global dependency: refuse NUL in the query string and path parameters."""
-    for name, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+    """Global dependency: refuse NUL in the query string (path parameters are ids, parsed as numbers)."""
+    for name, value in request.query_params.multi_items():
         if NUL in str(value):
             raise InvalidInput(name, "must not contain NUL characters")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from medianest.accounts.tokens import TokenSigner
 from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
+from medianest.api.inputs import NO_NUL
 from medianest.library import service
 from medianest.library.scans import ScanRunner
 from medianest.library.schemas import (
@@ -37,12 +38,12 @@ def _scans(request: Request) -> ScanRunner:
 
 SignerDep = Annotated[TokenSigner, Depends(_signer)]
 ScansDep = Annotated[ScanRunner, Depends(_scans)]
-Text = Annotated[str | None, Query(max_length=1024)]
+Text = Annotated[str | None, Query(max_length=1024, pattern=NO_NUL)]
 
 
 def _media_query(
     kind: Literal["audio", "video"] | None = None, liked: bool | None = None,
-    q: Annotated[str | None, Query(max_length=256, description="words to search; prefixes match")] = None,
+    q: Annotated[str | None, Query(max_length=256, pattern=NO_NUL, description="words; prefixes match")] = None,
     artist: Text = None, album: Text = None, genre: Text = None,
     sort: SortField | None = None, order: Literal["asc", "desc"] | None = None,
 ) -> service.MediaQuery:

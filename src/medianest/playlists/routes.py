@@ -28,8 +28,11 @@ router = APIRouter(prefix="/api/v1/playlists", tags=["playlists"], responses=err
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL, except tab, LF and CR
 ImportName = Annotated[str | None, Query(min_length=1, max_length=255, pattern=NAME_PATTERN)]
+# Text with something visible in it and no control characters but tabs and line breaks (see _read_text).
+_LINE_CHAR, _VISIBLE = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", r"[^\s\x00-\x1f\x7f]"
+_M3U_TEXT = {"type": "string", "pattern": f"^{_LINE_CHAR}*{_VISIBLE}{_LINE_CHAR}*$"}
 M3U_BODY = {"requestBody": {"required": True, "content": {
-    "audio/x-mpegurl": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}}}
+    "audio/x-mpegurl": {"schema": _M3U_TEXT}, "text/plain": {"schema": _M3U_TEXT}}}}
 
 
 @router.get("", responses=errors(422))

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from medianest.api.deps import parse_id
 from medianest.api.envelope import errors
+from medianest.api.inputs import NO_NUL
 from medianest.config import Settings
 from medianest.errors import NotFound
 from medianest.library import artwork
@@ -31,7 +32,7 @@ BYTES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
     **errors(401, 403, 404, 416),
 }
-TokenQuery = Annotated[str | None, Query(description="media token from an item's stream_url")]
+TokenQuery = Annotated[str | None, Query(pattern=NO_NUL, description="media token from an item's stream_url")]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
