@@ -136,11 +136,6 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def free_port() -> Iterator[int]:
     import socket
 

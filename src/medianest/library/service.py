@@ -12,6 +12,7 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
+from medianest.db.queries import count_rows
 from medianest.errors import NotFound
 from medianest.library import artwork, search
 from medianest.library.models import Media, UnreadableFile
@@ -48,7 +49,7 @@ def with_state(user_id: int) -> Select:
 async def list_media(session: AsyncSession, user_id: int, query: MediaQuery, offset: int, limit: int,
                      ) -> tuple[list[tuple[Media, UserMedia | None]], int]:
     stmt, rank = _filtered(with_state(user_id), query, dialect_of(session))
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = await count_rows(session, stmt)
     stmt = stmt.order_by(*_ordering(query, rank)).offset(offset).limit(limit)
     rows = (await session.execute(stmt)).all()
     return list(rows), total
@@ -133,7 +134,7 @@ async def artists(session: AsyncSession, offset: int, limit: int, q: str | None)
     if q:
         stmt = stmt.where(Media.artist.ilike(f"%{_like(q)}%", escape="\\"))
     stmt = stmt.group_by(Media.artist)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.execute(stmt.order_by(Media.artist).offset(offset).limit(limit))
     return [NameCount(name=name, media_count=count) for name, count in rows], total
 
@@ -146,7 +147,7 @@ async def albums(session: AsyncSession, offset: int, limit: int, artist: str | N
     if artist:
         stmt = stmt.where(who == artist)
     stmt = stmt.group_by(Media.album, who)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.execute(stmt.order_by(Media.album).offset(offset).limit(limit))
     return [AlbumOut(name=a, artist=w, year=y, media_count=c, duration_s=d) for a, w, y, c, d in rows], total
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
+from medianest.db.queries import count_rows
 from medianest.library.models import Media
 from medianest.library.service import visible_media, with_state
 from medianest.playback.models import Play, UserMedia
@@ -87,7 +88,7 @@ async def history(session: AsyncSession, user_id: int, offset: int, limit: int,
     own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == user_id)
     base = (select(Play, Media, UserMedia).join(Media, Media.id == Play.media_id).outerjoin(UserMedia, own)
             .where(Play.user_id == user_id, Media.deleted_at.is_(None)))
-    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    total = await count_rows(session, base)
     newest_first = (Play.played_at.desc(), Play.id.desc())
     rows = await session.execute(base.order_by(*newest_first).offset(offset).limit(limit))
     return [(p, m, s) for p, m, s in rows], total
@@ -105,6 +106,6 @@ async def state_list(session: AsyncSession, user_id: int, kind: str, offset: int
                                                             UserMedia.last_played_at.desc()]
     else:
         stmt, order = stmt.where(UserMedia.last_played_at.is_not(None)), [UserMedia.last_played_at.desc()]
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = await session.execute(stmt.order_by(*order, Media.id.desc()).offset(offset).limit(limit))
     return [(m, s) for m, s in rows], total

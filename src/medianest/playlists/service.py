@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.tokens import TokenSigner
 from medianest.db.base import utcnow
+from medianest.db.queries import count_rows
 from medianest.errors import Conflict, Forbidden, NotFound
 from medianest.library.models import Media
 from medianest.library.probe import fold
@@ -73,7 +74,7 @@ def visible_to(user_id: int) -> Select[Playlist]:
 async def list_playlists(session: AsyncSession, user_id: int, offset: int, limit: int, mine: bool,
                          ) -> tuple[list[PlaylistOut], int]:
     stmt = select(Playlist).where(Playlist.owner_id == user_id) if mine else visible_to(user_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    total = await count_rows(session, stmt)
     rows = list(await session.scalars(stmt.order_by(Playlist.name, Playlist.id).offset(offset).limit(limit)))
     return [await summary(session, pl) for pl in rows], total
 
