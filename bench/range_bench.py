@@ -7,9 +7,10 @@ One ~100 MB WAV (made once with ffmpeg, kept in bench/.work/range/) is served by
 (1) nginx with its own minimal config on 127.0.0.1 (worker_processes auto, sendfile on) - the peer;
 (2) a real `medianest serve` (temp data dir, the file's folder as the library, rate limits off; an
     admin is set up through the API and the item's signed `stream_url` is what wrk requests);
-and two reference rows on uvicorn with the same loop and parser: (3) Starlette's stock FileResponse in
-a tiny app on one worker, and (4) a bare ASGI app that does nothing but one pread per range (no
-routing, auth or checks) on as many workers as MediaNest - the ceiling for any app on this server.
+and two reference rows: (3) Starlette's stock FileResponse in a tiny app on one uvicorn worker (uvloop,
+httptools) - the baseline the issue quotes; and (4) a bare ASGI app that does nothing but one pread per
+range (no routing, auth or checks) on granian with as many workers as MediaNest - the ceiling for any
+app on MediaNest's server.
 wrk (16 connections, one thread per core) asks each for random-offset single ranges of 1 MiB and of
 4 KiB for --seconds each, after a short warm-up; all servers run in the same run, on the same cores as
 wrk, with the file in the page cache. With --rounds N each server is measured N times, interleaved,
@@ -159,7 +160,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             continue
     with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # leftovers in the group (uvicorn workers) if any
+        os.killpg(proc.pid, signal.SIGKILL)  # leftovers in the group (server workers) if any
 
 
 def wait_http(url: str, timeout_s: float = 240) -> None:
@@ -253,7 +254,7 @@ def medianest_stream_url(base: str) -> str:
 
 @contextmanager
 def reference(kind: str, path: Path, workers: int) -> Iterator[str]:
-    """One of the reference apps below, on uvicorn with MediaNest's loop and parser settings."""
+    """One of the reference apps below, served as the module docstring says."""
     port = free_port()
     env = {**os.environ, "BENCH_FILE": str(path)}
     cmd = [sys.executable, __file__, "--reference-app", kind, str(port), str(workers)]
@@ -263,6 +264,15 @@ def reference(kind: str, path: Path, workers: int) -> Iterator[str]:
 
 
 def serve_reference(kind: str, port: int, workers: int) -> None:
+    if kind == "bare":  # on MediaNest's own server and settings
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+        from granian.log import LogLevels
+
+        Granian(f"range_bench:{kind}_app", factory=True, interface=Interfaces.ASGI, address="127.0.0.1",
+                port=port, workers=workers, loop=Loops.uvloop, log_level=LogLevels.warning,
+                working_dir=Path(__file__).parent).serve()
+        return
     import uvicorn
 
     uvicorn.run(f"range_bench:{kind}_app", app_dir=str(Path(__file__).parent), factory=True, host="127.0.0.1",
@@ -377,6 +387,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="measure every server this many times, interleaved, and keep each one's best")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference rows")
+    parser.add_argument("--case", choices=list(CASES), action="append", help="measure only this case (repeatable)")
     parser.add_argument("--reference-app", nargs=3, metavar=("KIND", "PORT", "WORKERS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -398,7 +409,7 @@ def run_all(path: Path, args: argparse.Namespace) -> list[Result]:
         servers[f"MediaNest ({args.workers} workers)"] = base + medianest_stream_url(base)
         if not args.no_reference:
             stock = stack.enter_context(reference("starlette", path, 1))
-            servers["Starlette FileResponse (1 worker)"] = stock
+            servers["Starlette FileResponse (1 uvicorn worker)"] = stock
             servers[f"bare ASGI pread ({args.workers} workers)"] = stack.enter_context(
                 reference("bare", path, args.workers))
         for url in servers.values():
@@ -413,7 +424,7 @@ def best_runs(servers: dict[str, str], size: int, args: argparse.Namespace) -> l
     from elsewhere on the machine hits all of them alike."""
     best: dict[tuple[str, str], Result] = {}
     for _ in range(args.rounds):
-        for case in CASES:
+        for case in args.case or CASES:
             for name, url in servers.items():
                 r = measure(case, name, url, size, args)
                 if (case, name) not in best or r.requests_s > best[case, name].requests_s:

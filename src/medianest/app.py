@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
@@ -23,7 +21,8 @@ from medianest.db.migrate import upgrade_async
 from medianest.library.routes import router as library_router
 from medianest.library.scans import ScanRunner
 from medianest.logs import configure as configure_logs
-from medianest.meta.metrics import Metrics, MetricsMiddleware
+from medianest.meta.metrics import Metrics
+from medianest.meta.requests import RequestObserver
 from medianest.meta.routes import router as meta_router
 from medianest.playback.routes import router as playback_router
 from medianest.playlists.routes import router as playlists_router
@@ -33,11 +32,6 @@ from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
 
 log = structlog.get_logger(__name__)
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def _sane_request_id(value: str) -> bool:
-    return bool(_SANE_REQUEST_ID.match(value))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -83,8 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(StreamFastPath)  # innermost: request ids and metrics still see every request
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID", validator=_sane_request_id)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics)
     return app
 
 

@@ -1,4 +1,7 @@
-"""Entry point for ASGI servers: `uvicorn --factory medianest.asgi:app_factory` (settings from the env)."""
+"""Entry point for ASGI servers (settings from the env):
+`granian --interface asgi --factory medianest.asgi:app_factory`."""
+
+import gc
 
 from fastapi import FastAPI
 
@@ -7,4 +10,8 @@ from medianest.config import Settings
 
 
 def app_factory() -> FastAPI:
-    return create_app(Settings())
+    app = create_app(Settings())
+    # Everything built so far (modules, the app, its routes and models) lives as long as the process:
+    # moved out of the collector's sight, it is no longer traversed by every full collection.
+    gc.freeze()
+    return app

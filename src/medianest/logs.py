@@ -8,15 +8,15 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from asgi_correlation_id import correlation_id
 
 from medianest.config import Settings
+from medianest.meta.requests import request_id
 
 
 def _request_id(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    request_id = correlation_id.get()
-    if request_id:
-        event.setdefault("request_id", request_id)
+    rid = request_id.get()
+    if rid:
+        event.setdefault("request_id", rid)
     return event
 
 

@@ -1,4 +1,4 @@
-"""The stream endpoint through a real `medianest serve` (uvicorn, httptools, the fast path) on 127.0.0.1."""
+"""The stream endpoint through a real `medianest serve` (granian, the fast path) on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -21,7 +22,7 @@ HUGE = 1024**3  # a sparse file: reading it costs no disk, and its size makes an
 
 @pytest.fixture
 def server(tmp_path: Path, media_dir: Path, free_port: int) -> Iterator[tuple[str, int]]:
-    """A real server on one worker (so the serving process is the one we start), stopped afterwards."""
+    """A real server on one worker, stopped afterwards."""
     huge = media_dir / "Big" / "huge.wav"
     huge.parent.mkdir()
     run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "pcm_s16le", str(huge)])
@@ -61,11 +62,29 @@ def _items(base: str, headers: dict[str, str], count: int) -> dict[str, dict[str
 
 
 def _read_chars(pid: int) -> int:
-    """Bytes the process has read with read(2)/pread(2) so far (Linux /proc/<pid>/io)."""
-    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
-        if line.startswith("rchar:"):
-            return int(line.split()[1])
-    raise AssertionError("no rchar")
+    """Bytes the process and its descendants (the server's workers) have read with read(2)/pread(2) so
+    far (Linux /proc/<pid>/io)."""
+    total = 0
+    for member in _process_tree(pid):
+        with suppress(OSError):  # a process that has just exited
+            total += next(int(line.split()[1]) for line in Path(f"/proc/{member}/io").read_text().splitlines()
+                          if line.startswith("rchar:"))
+    return total
+
+
+def _process_tree(pid: int) -> set[int]:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            # The field after the command name, which is in parentheses and may hold spaces.
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    tree, grew = {pid}, True
+    while grew:
+        found = {child for child, parent in parents.items() if parent in tree}
+        grew = not found <= tree
+        tree |= found
+    assert len(tree) > 1, "the server has no worker process"
+    return tree
 
 
 def _settled_read_chars(pid: int) -> int:

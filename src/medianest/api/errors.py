@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medianest.errors import DomainError, RangeNotSatisfiable
+from medianest.meta.requests import request_id
 
 log = structlog.get_logger(__name__)
 
@@ -36,8 +36,7 @@ def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    request_id = correlation_id.get()
-    body = {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
+    body = {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id.get()}}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -69,9 +68,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
-    request_id = correlation_id.get()
+    rid = request_id.get()
     # A 500 is rendered outside the middleware that adds the header to every other response.
-    headers = {"X-Request-ID": request_id} if request_id else None
+    headers = {"X-Request-ID": rid} if rid else None
     return error_response(500, "INTERNAL_ERROR", "internal server error", headers=headers)
 
 

@@ -1,12 +1,10 @@
-"""Prometheus metrics: a pure ASGI middleware (no per-request task or body buffering) and /metrics."""
+"""Prometheus metrics of HTTP requests (recorded by `meta.requests.RequestObserver`) and /metrics."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Metrics:
@@ -31,22 +29,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        start = time.perf_counter()
-
-        async def observe(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                endpoint = getattr(scope.get("endpoint"), "__name__", "unmatched")
-                self.metrics.observe(scope["method"], endpoint, message["status"], time.perf_counter() - start)
-            await send(message)
-
-        await self.app(scope, receive, observe)

@@ -17,6 +17,8 @@ _SPEC = re.compile(r"([0-9]+)-([0-9]*)|-([0-9]+)")
 # Positions this long are past the end of any file; capping them keeps `int` away from huge strings.
 _MAX_DIGITS = 18
 _BEYOND = 10**_MAX_DIGITS
+# What players send nearly always (`bytes=123-` or `bytes=123-456`), read in one match.
+_COMMON = re.compile(r"bytes=([0-9]{1,18})-([0-9]{0,18})")
 
 
 class Unsatisfiable(Exception):
@@ -32,6 +34,9 @@ def parse_range(header: str, size: int) -> list[tuple[int, int]]:
 
     Raises `Unsatisfiable` when the header is valid but no range overlaps a file of `size` bytes.
     """
+    common = _COMMON.fullmatch(header)
+    if common is not None:
+        return _first_last(common.group(1), common.group(2), size)
     try:
         ranges = [rng for rng in (_one(part, size) for part in _parts(header)) if rng is not None]
     except _Ignored:
@@ -61,11 +66,26 @@ def _one(part: str, size: int) -> tuple[int, int] | None:
     if suffix is not None:
         length = _number(suffix)
         return (max(size - length, 0), size) if length > 0 and size > 0 else None
+    return _clip(first, last, size)
+
+
+def _clip(first: str, last: str, size: int) -> tuple[int, int] | None:
     start = _number(first)
     end = _number(last) + 1 if last else size
     if last and end <= start:
         raise _Ignored  # last-pos < first-pos makes the whole header invalid (§14.1.2)
     return (start, min(end, size)) if start < size else None
+
+
+def _first_last(first: str, last: str, size: int) -> list[tuple[int, int]]:
+    """`parse_range` for a header of one `first-[last]` range."""
+    try:
+        rng = _clip(first, last, size)
+    except _Ignored:
+        return []
+    if rng is None:
+        raise Unsatisfiable
+    return [rng]
 
 
 def _number(digits: str) -> int:

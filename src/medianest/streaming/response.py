@@ -4,7 +4,7 @@ The multipart/byteranges layout is Starlette's (`FileResponse.generate_multipart
 is parsed strictly (`ranges.py`), and what changes is how bytes move and how bad input is treated:
 - reads are `os.pread` on one descriptor, 1 MiB at a time: on the event loop when the bytes are in
   the page cache (a copy costs less than a hop to a worker thread), in a thread when they are not;
-- a client that goes away mid-body stops the reading (uvicorn would drop the data silently);
+- a client that goes away mid-body stops the reading (the server would drop the data silently);
 - a malformed Range is ignored and the whole file is sent (RFC 9110 §14.2), never a 400 or 500;
 - an unsatisfiable Range is a 416 in the API's error envelope with `Content-Range: bytes */size`.
 """
@@ -21,10 +21,10 @@ from secrets import token_hex
 from typing import Any
 from urllib.parse import quote
 
-from asgi_correlation_id import correlation_id
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
+from medianest.meta.requests import request_id
 from medianest.streaming.ranges import Unsatisfiable, parse_range
 
 CHUNK = 1024 * 1024
@@ -72,10 +72,9 @@ class MediaFileResponse(FileResponse):
         self.info = info
         self.path, self.status_code, self.filename, self.background = info.path, 200, None, None
         self.media_type, self.stat_result = info.mime, None
-        base = {"content-type": info.mime, "accept-ranges": "bytes", "etag": info.etag,
-                "last-modified": info.last_modified, "content-length": str(info.size), **(headers or {})}
-        # Built directly rather than by `init_headers`: these are all ASCII, and no charset applies.
-        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in base.items()]
+        extra = tuple(headers.items()) if headers else ()
+        self._common = _common_headers(info, extra)
+        self.raw_headers = [*self._common, (b"content-length", str(info.size).encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _request_headers(scope)
@@ -147,8 +146,8 @@ class MediaFileResponse(FileResponse):
 
     async def _send_single(self, send: Send, fd: int, rng: tuple[int, int], head: bool) -> None:
         start, end = rng
-        headers = self._with(("content-range", f"bytes {start}-{end - 1}/{self.info.size}"),
-                             ("content-length", str(end - start)))
+        headers = [*self._common, (b"content-range", f"bytes {start}-{end - 1}/{self.info.size}".encode()),
+                   (b"content-length", str(end - start).encode())]
         await send({"type": "http.response.start", "status": 206, "headers": headers})
         await self._send_bytes(send, fd, start, end, head, last=True)
 
@@ -173,12 +172,15 @@ class MediaFileResponse(FileResponse):
             return
         first = start
         while start < end:
-            if start > first and self._client.gone():
-                raise _ClientGone
+            if start > first:
+                # A yield per MiB: a send to a closed connection can return without ever suspending
+                # (granian's does), and the watcher must get a turn to see the disconnect.
+                await asyncio.sleep(0)
+                if self._client.gone():
+                    raise _ClientGone
             size = min(CHUNK, end - start)
-            if _in_page_cache(fd, start, size):
-                chunk = os.pread(fd, size, start)
-            else:
+            chunk = _read_cached(fd, start, size)
+            if chunk is None:
                 # No context copy (as `to_thread` makes): a read needs none.
                 chunk = await asyncio.get_running_loop().run_in_executor(None, os.pread, fd, size, start)
             if not chunk:
@@ -202,9 +204,34 @@ class MediaFileResponse(FileResponse):
         await _send_error(send, head, 404, "NOT_FOUND", "media not found", {"kind": "media"}, [])
 
     def _with(self, *pairs: tuple[str, str]) -> list[tuple[bytes, bytes]]:
+        """The common headers plus `pairs` (which replace any of the same name)."""
         names = {k.encode() for k, _ in pairs}
-        kept = [(k, v) for k, v in self.raw_headers if k not in names]
+        kept = [(k, v) for k, v in self._common if k not in names]
         return kept + [(k.encode(), v.encode()) for k, v in pairs]
+
+
+@lru_cache(maxsize=4096)
+def _common_headers(info: FileInfo, extra: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """Every header but the length, built once per file version: a player's burst of ranges of one
+    file shares them. Encoded directly rather than by `init_headers`: all ASCII, and no charset applies."""
+    base = {"content-type": info.mime, "accept-ranges": "bytes", "etag": info.etag,
+            "last-modified": info.last_modified, **dict(extra)}
+    return tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in base.items())
+
+
+def _read_cached(fd: int, start: int, size: int) -> bytes | None:
+    """The bytes, read on the event loop when the page cache holds them; None when the read would wait
+    for the disk (the caller reads in a thread then)."""
+    if _NOWAIT is not None and size <= INLINE_READ:
+        # Small: one non-blocking read, whose copy out of the buffer costs less than two probes.
+        buf = bytearray(size)
+        try:
+            return bytes(buf) if os.preadv(fd, [buf], start, _NOWAIT) == size else None
+        except BlockingIOError:
+            return None
+        except OSError:  # a file system that does not support the flag: small reads stay on the loop
+            return os.pread(fd, size, start)
+    return os.pread(fd, size, start) if _in_page_cache(fd, start, size) else None
 
 
 def _in_page_cache(fd: int, start: int, size: int) -> bool:
@@ -228,8 +255,8 @@ class _ClientGone(Exception):
 
 
 class _Client:
-    """Notices a client that goes away during a long body. uvicorn's `send` then drops data without a
-    word, so a player that seeks (closing the old connection) would otherwise have us read the rest
+    """Notices a client that goes away during a long body. The server's `send` then drops data without
+    a word, so a player that seeks (closing the old connection) would otherwise have us read the rest
     of a range of perhaps gigabytes for nobody. Watching costs a task, so it starts only when a body
     needs a second chunk; single-chunk responses never pay for it."""
 
@@ -268,7 +295,7 @@ async def _send_error(send: Send, head: bool, status: int, code: str, message: s
                       extra: list[tuple[bytes, bytes]]) -> None:
     """An error in the API's envelope, from inside a response that has already been chosen."""
     body = json.dumps({"error": {"code": code, "message": message, "details": details,
-                                 "request_id": correlation_id.get()}}).encode()
+                                 "request_id": request_id.get()}}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
