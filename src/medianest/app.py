@@ -18,6 +18,8 @@ from medianest.api.inputs import no_nul_in_url
 from medianest.config import Settings
 from medianest.db.engine import create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
+from medianest.downloads.routes import router as downloads_router
+from medianest.downloads.running import downloads_running
 from medianest.library.routes import router as library_router
 from medianest.library.scans import ScanRunner
 from medianest.logs import configure as configure_logs
@@ -26,7 +28,8 @@ from medianest.meta.requests import RequestObserver
 from medianest.meta.routes import router as meta_router
 from medianest.playback.routes import router as playback_router
 from medianest.playlists.routes import router as playlists_router
-from medianest.realtime.notifier import LogNotifier
+from medianest.realtime.server import SocketNotifier, create_server
+from medianest.realtime.server import asgi_app as socketio_app
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
@@ -47,19 +50,20 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = create_session_factory(engine)
         signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
         app.state.sessions = sessions
-        app.state.notifier = LogNotifier()
+        app.state.notifier = SocketNotifier(sio)
         app.state.auth = Auth(signer, settings.refresh_token_ttl_s)
         app.state.stream_access = StreamAccess(sessions, signer, settings.library_dirs)
         app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier)
         if settings.scan_on_start:
             await app.state.scans.start(requested_by=None)
-        log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
-                 media_dirs=[str(d) for d in settings.library_dirs])
-        try:
-            yield
-        finally:
-            await app.state.scans.stop()
-            await engine.dispose()
+        async with downloads_running(app, settings, sessions):
+            log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
+                     media_dirs=[str(d) for d in settings.library_dirs], consumes_queue=settings.consumes_queue)
+            try:
+                yield
+            finally:
+                await app.state.scans.stop()
+        await engine.dispose()
 
     app = FastAPI(
         title="MediaNest", version=__version__, lifespan=lifespan,
@@ -71,9 +75,11 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    sio = create_server(settings, app.state)
+    app.mount("/socket.io", socketio_app(sio))
     errors.install(app)
     for router in (meta_router, auth_router, users_router, library_router, streaming_router,
-                   playback_router, playlists_router):
+                   playback_router, playlists_router, downloads_router):
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
     app.add_middleware(StreamFastPath)  # innermost: request ids and metrics still see every request

@@ -12,6 +12,8 @@ from platformdirs import user_data_dir
 from pydantic import Field, computed_field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from medianest.downloads.names import DEFAULT_TEMPLATE, validate_template
+
 SECRET_FILE = "secret.key"
 
 
@@ -46,12 +48,48 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     ffmpeg_path: str | None = None
 
+    # Downloads (see downloads/): how many run at once per consumer, where files land, what is allowed.
+    downloads_concurrency: int = Field(default=2, ge=1, le=32)
+    downloads_template: str = DEFAULT_TEMPLATE
+    downloads_allowed_sites: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    downloads_max_filesize_mb: int | None = Field(default=None, ge=1)
+    downloads_rate_limit: str = "5/hour"
+    downloads_retry_backoff_s: float = Field(default=2.0, ge=0)
+    # A running download whose worker has not written a heartbeat for this long is queued again.
+    downloads_stale_after_s: float = Field(default=60.0, ge=1)
+    # "auto": `serve` consumes the queue itself unless Redis is set (then `medianest worker` does).
+    queue_consumer: Literal["auto", "on", "off"] = "auto"
+    # The queue's name in Redis: two installations (or test runs) sharing one Redis keep apart.
+    queue_name: str = Field(default="medianest", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+
     @field_validator("media_dirs", mode="before")
     @classmethod
     def _split_media_dirs(cls, value: object) -> object:
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part.strip()]
         return value
+
+    @field_validator("downloads_allowed_sites", mode="before")
+    @classmethod
+    def _split_sites(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("downloads_template")
+    @classmethod
+    def _check_template(cls, value: str) -> str:
+        validate_template(value)
+        return value
+
+    @property
+    def consumes_queue(self) -> bool:
+        """Whether `serve` runs download jobs itself (the embedded mode)."""
+        return self.queue_consumer == "on" or (self.queue_consumer == "auto" and not self.redis_url)
+
+    @property
+    def downloads_tmp_dir(self) -> Path:
+        return self.data_dir / "downloads-tmp"
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -9,6 +9,7 @@
     ├── BadRequest(message)           400 BAD_REQUEST
     ├── PayloadTooLarge(message)      413 PAYLOAD_TOO_LARGE
     ├── RangeNotSatisfiable(size)     416 RANGE_NOT_SATISFIABLE
+    ├── RateLimited(retry_after_s)    429 RATE_LIMITED (+ Retry-After)
     └── UpstreamUnavailable(service)  503 UNAVAILABLE
 """
 
@@ -67,6 +68,14 @@ class RangeNotSatisfiable(DomainError):
     def __init__(self, size: int) -> None:
         super().__init__("requested range not satisfiable", {"size": size})
         self.size = size
+
+
+class RateLimited(DomainError):
+    code, status = "RATE_LIMITED", 429
+
+    def __init__(self, what: str, retry_after_s: int) -> None:
+        super().__init__(f"too many {what}; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamUnavailable(DomainError):

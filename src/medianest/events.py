@@ -9,12 +9,21 @@ from typing import Any, Protocol
 
 LIBRARY_SCAN_PROGRESS = "library:scan-progress"
 LIBRARY_UPDATED = "library:updated"
+DOWNLOAD_QUEUED = "download:queued"
+DOWNLOAD_STARTED = "download:started"
+DOWNLOAD_PROGRESS = "download:progress"
+DOWNLOAD_COMPLETED = "download:completed"
+DOWNLOAD_FAILED = "download:failed"
+DOWNLOAD_CANCELED = "download:canceled"
 
 # A scan of 10,000 files would otherwise send 10,000 events; a UI needs a few per second at most.
 SCAN_PROGRESS_INTERVAL_S = 0.25
+# API.md: at most 4 progress events per second per download (yt-dlp reports many times a second).
+DOWNLOAD_PROGRESS_INTERVAL_S = 0.25
 
 
 class Notifier(Protocol):
-    async def emit(self, event: str, payload: dict[str, Any], room: str | None = None) -> None:
-        """Send `event` to `room` (a user's `user:{id}`, `status`, ...) or to everyone when None."""
+    async def emit(self, event: str, payload: dict[str, Any], room: str | list[str] | None = None) -> None:
+        """Send `event` to `room` (a user's `user:{id}`, `status`, ...; with a list, each client in any of
+        them gets it once) or to everyone when None."""
         ...

@@ -69,7 +69,10 @@ def _serve(stack: contextlib.ExitStack, tmp_path_factory: pytest.TempPathFactory
     copy_library(media_source[0], media)
     port = _port()
     env = {**os.environ, "MEDIANEST_DATA_DIR": str(root / "data"), "MEDIANEST_MEDIA_DIRS": str(media),
-           "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING"}
+           "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING",
+           # Fuzzed download URLs must never make the server look up or fetch a real host: only
+           # localhost passes the allow-list (no DNS), and then is refused as a private address.
+           "MEDIANEST_DOWNLOADS_ALLOWED_SITES": "localhost"}
     env.pop("MEDIANEST_DATABASE_URL", None)
     if PG_URL:  # in CI the live server (and so schemathesis) runs on PostgreSQL
         env["MEDIANEST_DATABASE_URL"] = stack.enter_context(_fresh_pg_database(PG_URL))

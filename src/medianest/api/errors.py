@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medianest.errors import DomainError, RangeNotSatisfiable
+from medianest.errors import DomainError, RangeNotSatisfiable, RateLimited
 from medianest.meta.requests import request_id
 
 log = structlog.get_logger(__name__)
@@ -45,6 +45,8 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)

@@ -2,9 +2,10 @@
 
 from medianest.accounts.models import RefreshToken, User
 from medianest.db.base import Base
+from medianest.downloads.models import Download, DownloadItem
 from medianest.library.models import Media, Scan, UnreadableFile
 from medianest.playback.models import Play, UserMedia
 from medianest.playlists.models import Playlist, PlaylistItem
 
-__all__ = ["Base", "Media", "Play", "Playlist", "PlaylistItem", "RefreshToken", "Scan", "UnreadableFile",
-           "User", "UserMedia"]
+__all__ = ["Base", "Download", "DownloadItem", "Media", "Play", "Playlist", "PlaylistItem", "RefreshToken", "Scan",
+           "UnreadableFile", "User", "UserMedia"]

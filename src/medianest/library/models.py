@@ -19,6 +19,7 @@ class Media(IdMixin, Base):
         Index("ix_media_artist", "artist"),
         Index("ix_media_album", "album"),
         Index("ix_media_added_at", "added_at"),
+        Index("ix_media_source", "source_site", "source_id"),
     )
 
     kind: Mapped[str] = mapped_column(String(8))

@@ -86,6 +86,22 @@ class Scanner:
         await self._probe_and_write(plan, stats, on_progress)
         return stats
 
+    async def ingest(self, path: Path, extra: dict[str, Any] | None = None) -> int:
+        """Index one file now (a finished download) with the scan's own probe and write; its media id.
+        `extra` sets further columns (a download's source). Raises `Unreadable` for a file it cannot read."""
+        st = path.stat()
+        f = FileStat(str(path), st.st_size, st.st_mtime)
+        result = await asyncio.to_thread(self._probe_one, f)
+        if isinstance(result, str):
+            raise Unreadable(result)
+        async with self.sessions() as session:
+            await _upsert(session, [_row(f, result)])
+            media_id = (await _ids_of(session, [f.path]))[f.path]
+            if extra:
+                await session.execute(update(Media).where(Media.id == media_id).values(**extra))
+            await session.commit()
+        return media_id
+
     async def _plan(self, session: AsyncSession, found: WalkResult, known: Listing) -> _Plan:
         bad = await _load_unreadable(session)
         files = found.files

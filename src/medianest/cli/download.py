@@ -1,0 +1,87 @@
+"""`medianest download URL`: queue a download as the server would, and follow it with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.accounts.models import ROLE_ADMIN, User
+from medianest.cli.common import console, database
+from medianest.config import Settings
+from medianest.db.engine import SessionFactory
+from medianest.downloads import service
+from medianest.downloads.jobs import DownloadQueue
+from medianest.downloads.limits import DownloadLimiter
+from medianest.downloads.models import FINISHED, Download
+from medianest.downloads.schemas import DownloadIn
+from medianest.realtime.notifier import LogNotifier
+
+POLL_S = 0.25
+
+
+def download(url: str,
+             audio: str | None = typer.Option(None, help="audio only, converted to mp3, m4a, opus or flac"),
+             quality: str = typer.Option("best", help="best, 2160p, 1440p, 1080p, 720p, 480p or 360p"),
+             user: str | None = typer.Option(None, help="owner of the download [default: the first admin]"),
+             run_here: bool = typer.Option(False, "--run-here",
+                                           help="also run the job in this process (when no server or worker is)"),
+             ) -> None:
+    """Queue URL for download (a running server or worker picks it up) and show its progress."""
+    settings = Settings()
+    body = DownloadIn.model_validate({"url": url, "mode": "audio" if audio else "video", "quality": quality,
+                                      "audio_format": audio})
+    status = asyncio.run(_download(settings, body, user, run_here))
+    raise typer.Exit(0 if status == "completed" else 1)
+
+
+async def _download(settings: Settings, body: DownloadIn, username: str | None, run_here: bool) -> str:
+    async with database(settings) as sessions:
+        queue = DownloadQueue(settings)
+        ctx = service.Downloads(settings, queue, DownloadLimiter(settings), LogNotifier())
+        async with sessions() as session:
+            owner = await _owner(session, username)
+            dl = await service.create(ctx, session, owner, body)
+        consumer = queue.consumer() if run_here else None
+        if consumer is not None:
+            consumer.start()
+        try:
+            return await _follow(sessions, dl.id)
+        finally:
+            if consumer is not None:
+                await asyncio.to_thread(queue.shutdown, consumer)
+
+
+async def _owner(session: AsyncSession, username: str | None) -> User:
+    """The named user, or the first admin: the CLI acts for someone, as the API always does."""
+    query = select(User).where(User.username == username) if username else \
+        select(User).where(User.role == ROLE_ADMIN).order_by(User.id).limit(1)
+    owner = await session.scalar(query)
+    if owner is None:
+        console.print("[red]no such user[/] (create one with `medianest user create`)")
+        raise typer.Exit(2)
+    return owner
+
+
+async def _follow(sessions: SessionFactory, download_id: int) -> str:
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("queued", total=None)
+        while True:
+            async with sessions() as session:
+                dl = await session.get(Download, download_id)
+            assert dl is not None
+            progress.update(task, description=_label(dl), total=dl.total_bytes, completed=dl.downloaded_bytes)
+            if dl.status in FINISHED:
+                break
+            await asyncio.sleep(POLL_S)
+    console.print(f"{dl.status}" + (f": {dl.error}" if dl.error else ""))
+    return dl.status
+
+
+def _label(dl: Download) -> str:
+    return f"{dl.title or dl.url}"[:40] + f" [{dl.phase or dl.status}]"

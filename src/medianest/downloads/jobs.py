@@ -1,0 +1,367 @@
+"""Download jobs: the huey queue that dispatches them, and the runner that carries one out.
+
+huey only carries "run download N"; the state is the `downloads` row. A runner claims the row
+(queued -> running) so a message delivered twice runs once, keeps a heartbeat while it works, polls
+for a cancel, retries transient failures with backoff (yt-dlp resumes the `.part` file), and on
+success moves the file into the library and indexes it with the scanner's own code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+from sqlalchemy import ColumnElement, or_, select, update
+
+from medianest.config import Settings
+from medianest.db.base import utcnow
+from medianest.db.engine import SessionFactory, create_engine, create_session_factory
+from medianest.downloads import events
+from medianest.downloads.models import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, Download, DownloadItem
+from medianest.downloads.placement import place
+from medianest.downloads.process import Child
+from medianest.downloads.ytdlp import Failure, Spec, entries
+from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED, Notifier
+from medianest.library.models import KIND_AUDIO, KIND_VIDEO, Media
+from medianest.library.probe import Unreadable
+from medianest.library.scanner import Scanner
+
+log = structlog.get_logger(__name__)
+
+ATTEMPTS = 3
+# A cancel is a flag in the row; looking twice a second keeps the promised stop within 2 s.
+CANCEL_POLL_S = 0.5
+HEARTBEAT_S = 5.0
+CHILD_POLL_S = 0.05
+TASK = "medianest.download"
+
+
+class Canceled(Exception):
+    """The user canceled the download while it ran."""
+
+
+class Interrupted(Exception):
+    """This process is shutting down: the download goes back to the queue, its `.part` file kept."""
+
+
+class DownloadQueue:
+    """The huey instance (SQLite file embedded, Redis when configured) and the one task it runs."""
+
+    def __init__(self, settings: Settings, notifier: Callable[[], Notifier] | None = None) -> None:
+        self.settings = settings
+        # Called inside each job's own event loop: a notifier may hold loop-bound resources (Redis).
+        self.notifier = notifier or _null_notifier
+        self.huey = _make_huey(settings)
+        self._task = self.huey.task(name=TASK)(self._run)
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def enqueue(self, download_id: int) -> None:
+        self._task(download_id)
+
+    def consumer(self) -> EmbeddedConsumer:
+        return EmbeddedConsumer(self.huey, workers=self.settings.downloads_concurrency, worker_type="thread",
+                                periodic=False, initial_delay=0.05, max_delay=1.0, shutdown_timeout=10)
+
+    def shutdown(self, consumer: Consumer, timeout_s: float = 10) -> None:
+        """Stop taking jobs; running ones kill their child and return to the queue for the next start.
+        Waits for those only: huey's graceful stop would also wait out each idle thread's poll delay."""
+        self.stopping.set()
+        deadline = time.monotonic() + timeout_s
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        consumer.stop(graceful=False)
+
+    def _run(self, download_id: int) -> None:
+        # A huey worker thread: its own event loop and database engine for the job's lifetime.
+        with self._lock:
+            self._running += 1
+        try:
+            asyncio.run(self._run_async(download_id))
+        finally:
+            with self._lock:
+                self._running -= 1
+
+    async def _run_async(self, download_id: int) -> None:
+        engine = create_engine(self.settings.db_url)
+        try:
+            runner = Runner(create_session_factory(engine), self.settings, self.notifier(), self.stopping)
+            await runner.run(download_id)
+        finally:
+            await engine.dispose()
+
+
+class EmbeddedConsumer(Consumer):
+    """huey's consumer inside another server: that server owns the process's signals."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def _make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(settings.queue_name, filename=str(settings.data_dir / "jobs.db"), results=False)
+
+
+def _null_notifier() -> Notifier:
+    from medianest.realtime.notifier import LogNotifier
+
+    return LogNotifier()
+
+
+async def requeue_stale(sessions: SessionFactory, queue: DownloadQueue, stale_after_s: float,
+                        include_queued: bool = False) -> list[int]:
+    """Queue again what a dead worker left behind: running rows without a recent heartbeat, and (at
+    start-up) queued rows, whose message may have died with the worker that had taken it. A duplicate
+    message is harmless: only one runner can claim a row."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    async with sessions() as session:
+        silent = or_(Download.heartbeat_at.is_(None), Download.heartbeat_at < cutoff)
+        stale: ColumnElement[bool] = (Download.status == RUNNING) & silent
+        if include_queued:
+            stale = or_(stale, Download.status == QUEUED)
+        ids = list((await session.scalars(select(Download.id).where(stale))).all())
+        if ids:
+            await session.execute(update(Download).where(Download.id.in_(ids), Download.status == RUNNING)
+                                  .values(status=QUEUED))
+            await session.commit()
+    for download_id in ids:
+        queue.enqueue(download_id)
+    return ids
+
+
+@dataclass
+class _Progress:
+    """Where the job is, across the items of a playlist; percent never goes back."""
+
+    items: int
+    done: int = 0
+    percent: float = 0.0
+    last_sent: float = 0.0
+
+
+class Runner:
+    def __init__(self, sessions: SessionFactory, settings: Settings, notifier: Notifier,
+                 stopping: threading.Event | None = None) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.notifier = notifier
+        self.stopping = stopping or threading.Event()
+        # Several heartbeats fit in the staleness window, so a slow write never makes a live job look dead.
+        self.heartbeat_s = min(HEARTBEAT_S, settings.downloads_stale_after_s / 4)
+        self.scanner = Scanner(sessions, settings.library_dirs, settings.artwork_dir)
+
+    async def run(self, download_id: int) -> None:
+        dl = await self._claim(download_id)
+        if dl is None:
+            return  # canceled, finished, or another worker has it
+        await events.announce(self.notifier, dl)
+        tmp = self.settings.downloads_tmp_dir / str(download_id)
+        keep_tmp = False
+        try:
+            await self._fetch_all(dl, tmp)
+            await self._finish(dl, COMPLETED)
+        except Interrupted:
+            keep_tmp = True
+            await self._update(download_id, status=QUEUED, heartbeat_at=None, phase=None)
+        except Canceled:
+            await events.announce(self.notifier, await self._get(download_id))
+        except Failure as failure:
+            await self._finish(dl, FAILED, error=failure.reason)
+        except Exception as exc:
+            log.exception("download crashed", download_id=download_id)
+            await self._finish(dl, FAILED, error=f"internal error: {type(exc).__name__}")
+        finally:
+            if not keep_tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    async def _claim(self, download_id: int) -> Download | None:
+        now = utcnow()
+        async with self.sessions() as session:
+            claimed = await session.execute(
+                update(Download).where(Download.id == download_id, Download.status == QUEUED)
+                .values(status=RUNNING, started_at=now, heartbeat_at=now, error=None))
+            await session.commit()
+        return await self._get(download_id) if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    async def _get(self, download_id: int) -> Download:
+        async with self.sessions() as session:
+            dl = await session.get(Download, download_id)
+        assert dl is not None
+        return dl
+
+    async def _fetch_all(self, dl: Download, tmp: Path) -> None:
+        items = await self._items(dl)
+        progress = _Progress(items=len(items))
+        for item in items:
+            if item.media_id is None and not await self._link_existing(dl, item):
+                await self._fetch_item(dl, item, tmp / str(item.position), progress)
+            progress.done += 1
+
+    async def _items(self, dl: Download) -> list[DownloadItem]:
+        """The download's items, found once (a playlist's entries, or the one video) and stored."""
+        async with self.sessions() as session:
+            items = list((await session.scalars(select(DownloadItem).where(DownloadItem.download_id == dl.id)
+                                                .order_by(DownloadItem.position))).all())
+        if items:
+            return items
+        info = await asyncio.to_thread(entries, dl.url, dl.playlist_limit, self.settings.ffmpeg_path)
+        found = info["entries"] if info["is_playlist"] else [info | {"url": dl.url}]
+        async with self.sessions() as session:
+            items = [DownloadItem(download_id=dl.id, position=i, url=e["url"], title=e.get("title"),
+                                  source_site=e.get("site") or info.get("site"), source_id=e.get("id") or None)
+                     for i, e in enumerate(found)]
+            session.add_all(items)
+            await session.execute(update(Download).where(Download.id == dl.id).values(title=info.get("title")))
+            await session.commit()
+        if not items:
+            raise Failure("the playlist has no entries", transient=False)
+        return items
+
+    async def _link_existing(self, dl: Download, item: DownloadItem) -> bool:
+        """The same source in the same mode already in the library: link it instead of downloading."""
+        if not item.source_id or not item.source_site:
+            return False
+        kind = KIND_AUDIO if dl.mode == "audio" else KIND_VIDEO
+        async with self.sessions() as session:
+            media_id = await session.scalar(select(Media.id).where(
+                Media.source_site == item.source_site, Media.source_id == item.source_id, Media.kind == kind,
+                Media.deleted_at.is_(None)).limit(1))
+            if media_id is None:
+                return False
+            await session.execute(update(DownloadItem).where(DownloadItem.id == item.id).values(media_id=media_id))
+            await session.commit()
+        return True
+
+    async def _fetch_item(self, dl: Download, item: DownloadItem, tmp: Path, progress: _Progress) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        spec = Spec(url=item.url, mode=dl.mode, quality=dl.quality, audio_format=dl.audio_format,
+                    audio_quality=dl.audio_quality, tmp_dir=str(tmp), ffmpeg_path=self._ffmpeg(),
+                    max_filesize=(self.settings.downloads_max_filesize_mb or 0) * 1024 * 1024 or None)
+        for attempt in range(1, ATTEMPTS + 1):
+            await self._update(dl.id, attempts=Download.attempts + 1, phase="downloading")
+            try:
+                result = await self._attempt(dl, spec, progress)
+                break
+            except Failure as failure:
+                if not failure.transient or attempt == ATTEMPTS:
+                    raise
+                log.info("download retry", download_id=dl.id, attempt=attempt, reason=failure.reason)
+                await self._wait_or_cancel(dl.id, self.settings.downloads_retry_backoff_s * 2 ** (attempt - 1))
+        await self._update(dl.id, phase="processing")
+        await self._store(dl, item, result)
+
+    def _ffmpeg(self) -> str:
+        from medianest.library.ffmpeg import ffmpeg_exe
+
+        return self.settings.ffmpeg_path or ffmpeg_exe()
+
+    async def _attempt(self, dl: Download, spec: Spec, progress: _Progress) -> dict[str, Any]:
+        """One run of the child process, watched: progress out, cancel in, heartbeat kept."""
+        child = Child(spec)
+        next_check = time.monotonic() + CANCEL_POLL_S
+        next_beat = time.monotonic() + self.heartbeat_s
+        try:
+            while True:
+                for message in child.messages():
+                    if message["type"] == "done":
+                        return dict(message["result"])
+                    if message["type"] == "failed":
+                        raise Failure(message["reason"], transient=message["transient"])
+                    await self._on_message(dl, message, progress)
+                if self.stopping.is_set():
+                    raise Interrupted
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + CANCEL_POLL_S
+                    if await self._canceled(dl.id):
+                        child.kill()
+                        raise Canceled
+                if now >= next_beat:
+                    next_beat = now + self.heartbeat_s
+                    await self._update(dl.id, heartbeat_at=utcnow())
+                await asyncio.sleep(CHILD_POLL_S)
+        finally:
+            child.kill()
+
+    async def _on_message(self, dl: Download, message: dict[str, Any], progress: _Progress) -> None:
+        if message["type"] == "phase":
+            await self._update(dl.id, phase=message["phase"])
+            return
+        total = message.get("total") or 0
+        fraction = min(message["downloaded"] / total, 1.0) if total else 0.0
+        progress.percent = max(progress.percent, round(100 * (progress.done + fraction) / progress.items, 1))
+        now = time.monotonic()
+        if now - progress.last_sent < DOWNLOAD_PROGRESS_INTERVAL_S:
+            return
+        progress.last_sent = now
+        values = {"percent": progress.percent, "downloaded_bytes": message["downloaded"], "total_bytes": total or None,
+                  "speed_bps": message.get("speed"), "eta_s": message.get("eta"), "phase": "downloading",
+                  "heartbeat_at": utcnow()}
+        await self._update(dl.id, **values)
+        await events.progress(self.notifier, dl, values)
+
+    async def _store(self, dl: Download, item: DownloadItem, result: dict[str, Any]) -> None:
+        """Move the file into the library, index it, and link the item to the new media."""
+        path = place(Path(result["file"]), self.settings.library_dirs[0], self.settings.downloads_template, result)
+        extra = {"source_url": result.get("url") or item.url, "source_site": result.get("site"),
+                 "source_id": result.get("id") or None, "channel": result.get("channel")}
+        if result.get("uploaded_at"):
+            from datetime import datetime
+
+            extra["uploaded_at"] = datetime.fromisoformat(result["uploaded_at"])
+        try:
+            media_id = await self.scanner.ingest(path, extra)
+        except Unreadable as exc:
+            path.unlink(missing_ok=True)
+            raise Failure(f"the downloaded file is not playable media: {exc.reason}", transient=False) from None
+        async with self.sessions() as session:
+            await session.execute(update(DownloadItem).where(DownloadItem.id == item.id)
+                                  .values(media_id=media_id, title=result.get("title") or item.title))
+            await session.commit()
+        await self.notifier.emit(LIBRARY_UPDATED, {"added": 1, "media_ids": [str(media_id)]})
+
+    async def _finish(self, dl: Download, status: str, error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error, "phase": None,
+                                  "speed_bps": None, "eta_s": None}
+        if status == COMPLETED:
+            values["percent"] = 100.0
+        async with self.sessions() as session:
+            # Only a running row: a cancel that landed meanwhile wins.
+            await session.execute(update(Download).where(Download.id == dl.id, Download.status == RUNNING)
+                                  .values(**values))
+            await session.commit()
+        final = await self._get(dl.id)
+        await events.announce(self.notifier, final)
+
+    async def _canceled(self, download_id: int) -> bool:
+        async with self.sessions() as session:
+            status = await session.scalar(select(Download.status).where(Download.id == download_id))
+        return status in (CANCELED, None)
+
+    async def _wait_or_cancel(self, download_id: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.stopping.is_set():
+                raise Interrupted
+            if await self._canceled(download_id):
+                raise Canceled
+            await asyncio.sleep(min(CANCEL_POLL_S, max(deadline - time.monotonic(), 0)))
+
+    async def _update(self, download_id: int, **values: Any) -> None:
+        async with self.sessions() as session:
+            await session.execute(update(Download).where(Download.id == download_id).values(**values))
+            await session.commit()

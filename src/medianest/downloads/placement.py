@@ -1,0 +1,28 @@
+"""A finished download's file moved into the library under the configured template, atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from medianest.downloads.names import render_template, unique_path
+
+
+def place(src: Path, root: Path, template: str, source: dict[str, Any]) -> Path:
+    """Where `src` ends up: `root/<template>` (a free name if taken). A scan running at the same time
+    never sees a half-copied file: the bytes go to a hidden name in the target folder first."""
+    fields = {"channel": source.get("channel"), "title": source.get("title"), "id": source.get("id"),
+              "site": source.get("site"), "uploader": source.get("channel"),
+              "upload_date": (source.get("uploaded_at") or "")[:10] or None}
+    dest = unique_path(root / render_template(template, fields, src.suffix.lstrip(".")))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    hidden = dest.with_name(f".{dest.name}.medianest-part")
+    try:
+        os.replace(src, hidden)  # same file system: a rename
+    except OSError:
+        shutil.copyfile(src, hidden)  # another one (the data dir on another disk): copy, then rename
+        src.unlink()
+    os.replace(hidden, dest)
+    return dest

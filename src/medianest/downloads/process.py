@@ -1,0 +1,78 @@
+"""One child process per download attempt, so a cancel can kill yt-dlp and its ffmpeg children at once.
+
+The child leads its own process group (ffmpeg inherits it), and a cancel kills the group. Children
+come from a fork server that has imported yt-dlp once: a fresh interpreter per job would spend about
+a second importing it before the first byte. Messages come back over a pipe as plain dicts.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import multiprocessing
+import os
+import signal
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from typing import Any
+
+from medianest.downloads import ytdlp
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_CTX = multiprocessing.get_context("forkserver")
+_CTX.set_forkserver_preload(["medianest.downloads.ytdlp"])
+
+
+class Child:
+    def __init__(self, spec: ytdlp.Spec) -> None:
+        self._conn, child_end = _CTX.Pipe(duplex=False)
+        self.process = _CTX.Process(target=_main, args=(spec, child_end), daemon=True)
+        self.process.start()
+        child_end.close()  # ours closed, so a dead child reads as EOF instead of a hang
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Whatever the child has sent so far, without waiting; an exit without a word is a failure."""
+        out: list[dict[str, Any]] = []
+        try:
+            while self._conn.poll():
+                out.append(self._conn.recv())
+        except (EOFError, OSError):
+            if not out or out[-1]["type"] not in ("done", "failed"):
+                out.append({"type": "failed", "reason": _exit_reason(self.process.exitcode), "transient": True})
+        return out
+
+    def kill(self) -> None:
+        with suppress(ProcessLookupError, PermissionError):  # already gone
+            os.killpg(self.process.pid or 0, signal.SIGKILL)
+        self.close()
+
+    def close(self) -> None:
+        self.process.join(5)
+        self._conn.close()
+
+
+def _main(spec: ytdlp.Spec, conn: Connection) -> None:
+    os.setsid()
+    _die_with_parent()
+    try:
+        result = ytdlp.download(spec, conn.send)
+        conn.send({"type": "done", "result": result})
+    except ytdlp.Failure as failure:
+        conn.send({"type": "failed", "reason": failure.reason, "transient": failure.transient})
+    except Exception as exc:  # anything else is reported, not a silent dead child
+        conn.send({"type": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500], "transient": False})
+    finally:
+        conn.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the fork server goes, which it does when the worker that owns it dies - even
+    by kill -9. Otherwise an orphan would go on writing the `.part` file that the job, queued again,
+    resumes. (Elsewhere the next progress report fails on the closed pipe and ends the child.)"""
+    with suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _exit_reason(code: int | None) -> str:
+    return "the download process was killed" if code is not None and code < 0 else "the download process died"

@@ -1,0 +1,189 @@
+"""The check a pasted download URL must pass before the server fetches anything.
+
+The threat is server-side request forgery: MediaNest fetches whatever URL a user pastes, from inside the
+server's network. Unchecked, a user could make it read what only the server can reach: admin pages on
+127.0.0.1, a router or NAS on 192.168.x.x, other containers, or the cloud metadata service at
+169.254.169.254, which hands out the machine's credentials.
+
+`check_url` refuses anything but plain http(s) URLs to a named host, applies the admin's allow-list of
+sites, and resolves the host, refusing it when any address it resolves to is not public. IP literals in
+every notation are covered by resolution itself: the system resolver reads `2130706433`, `0x7f.1` and
+`0177.0.0.1` as 127.0.0.1.
+
+Known limit: this is a pre-check of one URL at one moment. It does not see HTTP redirects, DNS rebinding
+(the name resolving to a public address now and to 127.0.0.1 when the download connects), nor the media,
+manifest and API URLs that yt-dlp's extractors fetch on their own. Those must be refused where the
+connection is made: the download child process (`downloads/ytdlp.py`) has to check the peer address of
+every outgoing connection with `is_public_address` (a guarded socket connect or a yt-dlp request handler),
+or send all traffic through a proxy that enforces the same rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from medianest.errors import InvalidInput
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# (host, port) -> every IP address (as text) the host resolves to; raises OSError when it cannot.
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+MAX_URL_LENGTH = 2048
+# A resolver slower than this is treated as a failed lookup, so a request never hangs on DNS.
+RESOLVE_TIMEOUT_SECONDS = 10.0
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Cloud instance-metadata endpoints serve credentials and never media, so they stay refused even when
+# the admin allows private addresses (for a NAS on the LAN, say).
+_METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"})
+_METADATA_ADDRESSES = frozenset(map(ipaddress.ip_address, ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")))
+# A host name after IDNA encoding; this also refuses `%`, `\` and other characters parsers disagree on.
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+# yt-dlp reads data "smuggled" in this fragment as trusted options for its extractors.
+_SMUGGLE_MARKER = "__youtubedl_smuggle"
+# The well-known NAT64 prefix (RFC 6052): the last 32 bits are the IPv4 address actually reached.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+async def check_url(
+    url: str, *, allow_private: bool, allowed_sites: Sequence[str] = (), resolver: Resolver | None = None
+) -> str:
+    """The normalized URL (surrounding whitespace dropped, scheme and host lower-case, IDNA host, default
+    port dropped), or `InvalidInput("url", reason)` when it must not be fetched. `allowed_sites`, when not
+    empty, limits hosts to those domains and their subdomains (an entry that is not a valid domain name
+    raises ValueError: validate them at startup). The resolver defaults to the system's."""
+    url = url.strip()
+    _check_text(url)
+    parts = _split(url)
+    host, port = _host(parts), _port(parts)
+    _check_host(host, allowed_sites)
+    for address in await _resolve(host, port, resolver or system_resolver):
+        _check_address(address, allow_private)
+    return _normalized(parts, host, port)
+
+
+def is_public_address(address: IPAddress) -> bool:
+    """True when `address`, or the IPv4 address an IPv4-mapped, NAT64 or 6to4 address carries, is public
+    unicast. The download process must apply this to every connection it makes (see the module doc)."""
+    ip = _embedded_ipv4(address) or address
+    # `is_global` is the "globally reachable" column of IANA's special-purpose registries, so it already
+    # refuses loopback, RFC 1918, 100.64/10, link-local, 0/8, 240/4, documentation ranges, fc00::/7 and
+    # fe80::/10: better kept by the stdlib than by hand. It calls multicast global, hence the extra test;
+    # `is_reserved` refuses IPv6 outside 2000::/3 (for one, the deprecated IPv4-compatible ::a.b.c.d).
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the operating system resolves `host` to (IP literals in any inet_aton form too)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
+
+
+def _check_text(url: str) -> None:
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidInput("url", f"is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in url):
+        raise InvalidInput("url", "must not contain spaces or control characters")
+    if _SMUGGLE_MARKER in url:
+        raise InvalidInput("url", "must not carry yt-dlp's internal smuggled data")
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed `[` around an IPv6 address
+        raise InvalidInput("url", "is not a valid URL") from exc
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise InvalidInput("url", "only http:// and https:// URLs can be downloaded")
+    if "@" in parts.netloc:
+        raise InvalidInput("url", "must not contain a user name or password")
+    return parts
+
+
+def _host(parts: SplitResult) -> str:
+    """The host, lower-case, ASCII (IDNA) and without a trailing dot, or a bare IPv6 address."""
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise InvalidInput("url", "has no host name")
+    if ":" in host:  # only an IPv6 literal keeps a colon in `hostname`
+        return _ipv6_literal(host)
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InvalidInput("url", "host is not a valid domain name") from exc
+    if not _HOST_NAME.fullmatch(host):
+        raise InvalidInput("url", "host is not a valid domain name")
+    return host
+
+
+def _ipv6_literal(host: str) -> str:
+    if "%" in host:
+        raise InvalidInput("url", "IPv6 zone identifiers are not allowed")
+    try:
+        return str(ipaddress.IPv6Address(host))
+    except ValueError as exc:
+        raise InvalidInput("url", "host is not a valid IPv6 address") from exc
+
+
+def _port(parts: SplitResult) -> int:
+    try:
+        port = parts.port
+    except ValueError as exc:  # not a number, or beyond 65535
+        raise InvalidInput("url", "port is not valid") from exc
+    if port == 0:
+        raise InvalidInput("url", "port is not valid")
+    return port or _DEFAULT_PORTS[parts.scheme]
+
+
+def _check_host(host: str, allowed_sites: Sequence[str]) -> None:
+    if host in _METADATA_HOSTS:
+        raise InvalidInput("url", "cloud metadata services cannot be downloaded from")
+    sites = [_site(site) for site in allowed_sites]
+    if sites and not any(host == site or host.endswith("." + site) for site in sites if site):
+        raise InvalidInput("url", "this site is not in the list of sites downloads are allowed from")
+
+
+def _site(site: str) -> str:
+    """An allow-list entry as a bare ASCII domain: ` *.YouTube.com. ` -> `youtube.com`."""
+    return site.strip().lower().lstrip("*").strip(".").encode("idna").decode("ascii")
+
+
+async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            found = await resolver(host, port)
+        addresses = [ipaddress.ip_address(address) for address in found]
+    except (OSError, ValueError) as exc:  # TimeoutError is an OSError, UnicodeError a ValueError
+        raise InvalidInput("url", "host could not be resolved") from exc
+    if not addresses:
+        raise InvalidInput("url", "host could not be resolved")
+    return addresses
+
+
+def _check_address(address: IPAddress, allow_private: bool) -> None:
+    if address in _METADATA_ADDRESSES or _embedded_ipv4(address) in _METADATA_ADDRESSES:
+        raise InvalidInput("url", "cloud metadata services cannot be downloaded from")
+    if not allow_private and not is_public_address(address):
+        raise InvalidInput("url", "host is on a private or local network, which downloads may not reach")
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address really reached through an IPv4-mapped, 6to4 or NAT64 IPv6 address. Unwrapping it
+    here keeps the answer the same across Python versions, which differ on these forms' properties."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
+
+
+def _normalized(parts: SplitResult, host: str, port: int) -> str:
+    netloc = f"[{host}]" if ":" in host else host
+    if port != _DEFAULT_PORTS[parts.scheme]:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, parts.fragment))

@@ -1,0 +1,156 @@
+"""The download flow through the API: yt-dlp in a child process, the queue consumed inside the app."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import av
+from fastapi import FastAPI
+
+from medianest.config import Settings
+from tests.conftest import Api, bearer
+from tests.downloads.conftest import queue, wait_status
+from tests.downloads.mediaserver import MediaServer
+
+
+async def test_a_video_lands_in_the_library_and_streams(api: Api, app: FastAPI, server: MediaServer,
+                                                        sources: dict[str, Path], settings: Settings) -> None:
+    token = await api.setup_admin()
+    queued = await queue(api, token, server.url("/media/clip.mp4"))
+    assert queued["status"] == "queued" and queued["percent"] == 0
+
+    done = await wait_status(api, token, queued["id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    assert done["percent"] == 100 and done["attempts"] == 1 and len(done["media_ids"]) == 1
+
+    media = (await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))).json()["data"]
+    assert media["kind"] == "video" and media["source_url"] == server.url("/media/clip.mp4")
+    body = (await api.client.get(media["stream_url"])).content
+    assert body == sources["clip"].read_bytes()  # the very bytes the site served
+    files = [p for p in settings.library_dirs[0].rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].relative_to(settings.library_dirs[0]).parts[0] == "Downloads"
+    assert files[0].name.endswith("].mp4")
+    assert not any(settings.downloads_tmp_dir.rglob("*"))  # no temporary file left behind
+
+    events = [(e, p) for e, p, _ in app.state.notifier.recent if e.startswith("download:")]
+    names = [e for e, _ in events]
+    assert names[0] == "download:queued" and names[1] == "download:started" and names[-1] == "download:completed"
+    percents = [p["percent"] for e, p in events if e == "download:progress"]
+    assert percents == sorted(percents)  # never goes back
+    assert any(e == "library:updated" for e, _, _ in app.state.notifier.recent)
+
+
+async def test_audio_mode_converts_to_the_chosen_format(api: Api, server: MediaServer, settings: Settings) -> None:
+    token = await api.setup_admin()
+    queued = await queue(api, token, server.url("/media/clip.mp4"), mode="audio", audio_format="opus")
+    done = await wait_status(api, token, queued["id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    media = (await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))).json()["data"]
+    assert media["kind"] == "audio"
+    [path] = [p for p in settings.library_dirs[0].rglob("*") if p.is_file()]
+    with av.open(str(path)) as container:  # the real codec, not the file name
+        assert [s.codec_context.name for s in container.streams] == ["opus"]
+
+
+async def test_private_addresses_are_refused_by_default(api: Api, app: FastAPI, server: MediaServer) -> None:
+    app.state.settings.downloads_allow_private_networks = False  # the default, which the fixture turned off
+    token = await api.setup_admin()
+    for url in (server.url("/media/clip.mp4"), "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"):
+        r = await api.client.post("/api/v1/downloads", json={"url": url}, headers=bearer(token))
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"]["fields"][0]["field"] == "url"
+    listed = (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()
+    assert listed["meta"]["total"] == 0 and server.requests == []  # nothing stored, nothing fetched
+
+
+async def test_cancel_stops_the_download_within_two_seconds(api: Api, server: MediaServer, settings: Settings) -> None:
+    server.throttle("/media/big.mp4", 200_000)
+    token = await api.setup_admin()
+    queued = await queue(api, token, server.url("/media/big.mp4"))
+    deadline = time.monotonic() + 60
+    while server.bytes_sent("/media/big.mp4") < 200_000:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+
+    r = await api.client.delete(f"/api/v1/downloads/{queued['id']}", headers=bearer(token))
+    assert r.status_code == 200 and r.json()["data"]["status"] == "canceled"
+    await asyncio.sleep(2)
+    sent = server.bytes_sent("/media/big.mp4")
+    await asyncio.sleep(1)
+    assert server.bytes_sent("/media/big.mp4") == sent  # the child was killed: nothing more is fetched
+    assert not any(settings.downloads_tmp_dir.rglob("*"))  # its partial file is gone
+    assert not any(p.is_file() for p in settings.library_dirs[0].rglob("*"))
+    final = await wait_status(api, token, queued["id"], "canceled")
+    assert final["media_ids"] == []
+
+
+async def test_a_dropped_connection_is_resumed(api: Api, server: MediaServer, sources: dict[str, Path]) -> None:
+    # Two GETs only look at what the URL is (the job's, then yt-dlp's own before it downloads; each reads
+    # little); the third is the download, and it drops after 1 MB.
+    server.drop_after("/media/big.mp4", 1_000_000, times=3)
+    token = await api.setup_admin()
+    queued = await queue(api, token, server.url("/media/big.mp4"))
+    done = await wait_status(api, token, queued["id"], "completed", "failed")
+    assert done["status"] == "completed" and done["attempts"] == 2, done
+    ranges = [r.range for r in server.requests_for("/media/big.mp4") if r.method == "GET" and r.range]
+    assert ranges and int(ranges[-1].removeprefix("bytes=").split("-")[0]) > 0  # resumed, not restarted
+    media = (await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))).json()["data"]
+    assert (await api.client.get(media["stream_url"])).content == sources["big"].read_bytes()
+
+
+async def test_a_missing_file_fails_at_once_and_can_be_retried(api: Api, server: MediaServer) -> None:
+    server.fail("/media/clip.mp4", 404, times=10)
+    token = await api.setup_admin()
+    queued = await queue(api, token, server.url("/media/clip.mp4"))
+    failed = await wait_status(api, token, queued["id"], "failed", "completed")
+    assert failed["status"] == "failed" and failed["attempts"] <= 1 and "404" in failed["error"]
+
+    server.clear("/media/clip.mp4")
+    r = await api.client.post(f"/api/v1/downloads/{queued['id']}/retry", headers=bearer(token))
+    assert r.status_code == 202 and r.json()["data"]["status"] == "queued"
+    done = await wait_status(api, token, queued["id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    again = await api.client.post(f"/api/v1/downloads/{queued['id']}/retry", headers=bearer(token))
+    assert again.status_code == 409
+
+
+async def test_the_same_source_is_linked_not_downloaded_twice(api: Api, server: MediaServer,
+                                                              settings: Settings) -> None:
+    token = await api.setup_admin()
+    first = await wait_status(api, token, (await queue(api, token, server.url("/media/song.mp3"), mode="audio"))["id"],
+                              "completed", "failed")
+    fetched = server.bytes_sent("/media/song.mp3")
+    second = await wait_status(api, token, (await queue(api, token, server.url("/media/song.mp3"), mode="audio"))["id"],
+                               "completed", "failed")
+    assert first["status"] == second["status"] == "completed"
+    assert second["media_ids"] == first["media_ids"]
+    assert len([p for p in settings.library_dirs[0].rglob("*") if p.is_file()]) == 1
+    assert server.bytes_sent("/media/song.mp3") - fetched < 1_000_000 // 10  # a look, not a second download
+
+
+async def test_others_downloads_are_invisible(api: Api, server: MediaServer) -> None:
+    admin = await api.setup_admin()
+    alice = await api.create_user(admin, "alice")
+    bob = await api.create_user(admin, "bob")
+    mine = await queue(api, alice, server.url("/media/clip.mp4"))
+    for method in ("GET", "DELETE"):
+        r = await api.client.request(method, f"/api/v1/downloads/{mine['id']}", headers=bearer(bob))
+        assert r.status_code == 404
+    r = await api.client.post(f"/api/v1/downloads/{mine['id']}/retry", headers=bearer(bob))
+    assert r.status_code == 404
+    assert (await api.client.get("/api/v1/downloads", headers=bearer(bob))).json()["meta"]["total"] == 0
+    assert (await api.client.get("/api/v1/downloads", headers=bearer(admin))).json()["meta"]["total"] == 1
+    await wait_status(api, alice, mine["id"], "completed", "failed")
+
+
+async def test_the_rate_limit_answers_429_with_retry_after(api: Api, app: FastAPI, server: MediaServer) -> None:
+    token = await api.setup_admin()
+    limiter = app.state.downloads.limiter
+    for _ in range(5):
+        await limiter.hit(1)  # five downloads this hour already (the default limit)
+    r = await api.client.post("/api/v1/downloads", json={"url": server.url("/media/clip.mp4")}, headers=bearer(token))
+    assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED"
+    assert 0 < int(r.headers["retry-after"]) <= 3600
+    assert (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()["meta"]["total"] == 0
