@@ -154,3 +154,63 @@ async def test_the_rate_limit_answers_429_with_retry_after(api: Api, app: FastAP
     assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED"
     assert 0 < int(r.headers["retry-after"]) <= 3600
     assert (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()["meta"]["total"] == 0
+
+
+async def test_preview_describes_a_url_without_downloading_it(api: Api, server: MediaServer,
+                                                              settings: Settings) -> None:
+    token = await api.setup_admin()
+    page = server.html_page("/watch/clip", "/media/clip.mp4", "A Page Title")
+    r = await api.client.get("/api/v1/downloads/preview", params={"url": page}, headers=bearer(token))
+    assert r.status_code == 200, r.text
+    info = r.json()["data"]
+    assert info["title"].startswith("A Page Title") and info["is_playlist"] is False
+    assert info["qualities"][0] == "best" and info["audio_formats"] == ["mp3", "m4a", "opus", "flac"]
+    assert server.requests_for("/media/clip.mp4") == []  # the page was read; the video never fetched
+    assert not any(p.is_file() for p in settings.library_dirs[0].rglob("*"))
+    r = await api.client.get("/api/v1/downloads/preview", params={"url": server.url("/nothing")},
+                             headers=bearer(token))
+    assert r.status_code == 400 and r.json()["error"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_page_with_two_videos_becomes_one_download_with_two_items(api: Api, server: MediaServer) -> None:
+    html = (f"<html><head><title>Two Clips</title></head><body>"
+            f"<video src='{server.url('/media/clip.mp4')}'></video>"
+            f"<video src='{server.url('/media/big.mp4')}'></video></body></html>")
+    page = server.add_bytes("/watch/two", html.encode(), "text/html; charset=utf-8")
+    token = await api.setup_admin()
+    done = await wait_status(api, token, (await queue(api, token, page))["id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    assert [i["position"] for i in done["items"]] == [0, 1] and len(set(done["media_ids"])) == 2
+
+
+async def test_health_reports_the_queue(api: Api, app: FastAPI) -> None:
+    health = (await api.client.get("/health")).json()
+    assert health["checks"]["queue"]["status"] == "ok" and "0 waiting" in health["checks"]["queue"]["detail"]
+
+    def broken() -> int:
+        raise OSError("queue store unreachable")
+
+    app.state.downloads.queue.huey.pending_count = broken
+    r = await api.client.get("/health")
+    assert r.status_code == 503 and r.json()["checks"]["queue"]["status"] == "fail"
+
+
+async def test_server_errors_are_retried_with_backoff(api: Api, server: MediaServer) -> None:
+    server.fail("/media/clip.mp4", 503, times=2)  # the look at the URL fails twice, then all is well
+    token = await api.setup_admin()
+    done = await wait_status(api, token, (await queue(api, token, server.url("/media/clip.mp4")))["id"],
+                             "completed", "failed")
+    assert done["status"] == "completed", done
+    statuses = [r.method for r in server.requests_for("/media/clip.mp4")]
+    assert len(statuses) >= 4  # two refused, then the look and the download
+
+
+async def test_clear_removes_finished_downloads_but_keeps_their_media(api: Api, server: MediaServer) -> None:
+    token = await api.setup_admin()
+    done = await wait_status(api, token, (await queue(api, token, server.url("/media/clip.mp4")))["id"],
+                             "completed", "failed")
+    r = await api.client.delete("/api/v1/downloads", headers=bearer(token))
+    assert r.status_code == 200 and r.json()["data"]["removed"] == 1
+    assert (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()["meta"]["total"] == 0
+    media = await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))
+    assert media.status_code == 200

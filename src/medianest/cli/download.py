@@ -18,6 +18,7 @@ from medianest.downloads.jobs import DownloadQueue
 from medianest.downloads.limits import DownloadLimiter
 from medianest.downloads.models import FINISHED, Download
 from medianest.downloads.schemas import DownloadIn
+from medianest.errors import DomainError
 from medianest.realtime.notifier import LogNotifier
 
 POLL_S = 0.25
@@ -34,7 +35,11 @@ def download(url: str,
     settings = Settings()
     body = DownloadIn.model_validate({"url": url, "mode": "audio" if audio else "video", "quality": quality,
                                       "audio_format": audio})
-    status = asyncio.run(_download(settings, body, user, run_here))
+    try:
+        status = asyncio.run(_download(settings, body, user, run_here))
+    except DomainError as exc:  # a refused URL, the rate limit...: said plainly, no traceback
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from None
     raise typer.Exit(0 if status == "completed" else 1)
 
 

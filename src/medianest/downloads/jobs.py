@@ -12,11 +12,11 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from huey import Huey, RedisHuey, SqliteHuey
@@ -26,11 +26,10 @@ from sqlalchemy import ColumnElement, or_, select, update
 from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory, create_engine, create_session_factory
-from medianest.downloads import events
+from medianest.downloads import events, process
 from medianest.downloads.models import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, Download, DownloadItem
 from medianest.downloads.placement import place
-from medianest.downloads.process import Child
-from medianest.downloads.ytdlp import Failure, Spec, entries
+from medianest.downloads.ytdlp import Failure, Spec
 from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED, Notifier
 from medianest.library.models import KIND_AUDIO, KIND_VIDEO, Media
 from medianest.library.probe import Unreadable
@@ -43,7 +42,10 @@ ATTEMPTS = 3
 CANCEL_POLL_S = 0.5
 HEARTBEAT_S = 5.0
 CHILD_POLL_S = 0.05
+# Looking at what a URL is (a page, a playlist) must not hold a worker forever.
+LOOK_TIMEOUT_S = 120
 TASK = "medianest.download"
+T = TypeVar("T")
 
 
 class Canceled(Exception):
@@ -218,7 +220,9 @@ class Runner:
                                                 .order_by(DownloadItem.position))).all())
         if items:
             return items
-        info = await asyncio.to_thread(entries, dl.url, dl.playlist_limit, self.settings.ffmpeg_path)
+        args = (dl.url, dl.playlist_limit, self.settings.ffmpeg_path)
+        allow = self.settings.downloads_allow_private_networks
+        info = await self._retrying(dl, lambda: process.run("entries", args, allow, LOOK_TIMEOUT_S))
         found = info["entries"] if info["is_playlist"] else [info | {"url": dl.url}]
         async with self.sessions() as session:
             items = [DownloadItem(download_id=dl.id, position=i, url=e["url"], title=e.get("title"),
@@ -251,18 +255,24 @@ class Runner:
         spec = Spec(url=item.url, mode=dl.mode, quality=dl.quality, audio_format=dl.audio_format,
                     audio_quality=dl.audio_quality, tmp_dir=str(tmp), ffmpeg_path=self._ffmpeg(),
                     max_filesize=(self.settings.downloads_max_filesize_mb or 0) * 1024 * 1024 or None)
-        for attempt in range(1, ATTEMPTS + 1):
-            await self._update(dl.id, attempts=Download.attempts + 1, phase="downloading")
-            try:
-                result = await self._attempt(dl, spec, progress)
-                break
-            except Failure as failure:
-                if not failure.transient or attempt == ATTEMPTS:
-                    raise
-                log.info("download retry", download_id=dl.id, attempt=attempt, reason=failure.reason)
-                await self._wait_or_cancel(dl.id, self.settings.downloads_retry_backoff_s * 2 ** (attempt - 1))
+        result = await self._retrying(dl, lambda: self._attempt(dl, spec, progress), counted=True)
         await self._update(dl.id, phase="processing")
         await self._store(dl, item, result)
+
+    async def _retrying(self, dl: Download, attempt: Callable[[], Awaitable[T]], counted: bool = False) -> T:
+        """`attempt` up to ATTEMPTS times, backing off (2 s, 4 s by default) after transient failures;
+        `counted` attempts are the downloads the API shows in `attempts`."""
+        for n in range(1, ATTEMPTS + 1):
+            if counted:
+                await self._update(dl.id, attempts=Download.attempts + 1, phase="downloading")
+            try:
+                return await attempt()
+            except Failure as failure:
+                if not failure.transient or n == ATTEMPTS:
+                    raise
+                log.info("download retry", download_id=dl.id, attempt=n, reason=failure.reason)
+                await self._wait_or_cancel(dl.id, self.settings.downloads_retry_backoff_s * 2 ** (n - 1))
+        raise AssertionError("unreachable")
 
     def _ffmpeg(self) -> str:
         from medianest.library.ffmpeg import ffmpeg_exe
@@ -271,7 +281,7 @@ class Runner:
 
     async def _attempt(self, dl: Download, spec: Spec, progress: _Progress) -> dict[str, Any]:
         """One run of the child process, watched: progress out, cancel in, heartbeat kept."""
-        child = Child(spec)
+        child = process.Child("download", (spec,), self.settings.downloads_allow_private_networks)
         next_check = time.monotonic() + CANCEL_POLL_S
         next_beat = time.monotonic() + self.heartbeat_s
         try:

@@ -7,26 +7,34 @@ a second importing it before the first byte. Messages come back over a pipe as p
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import multiprocessing
 import os
 import signal
+import time
 from contextlib import suppress
 from multiprocessing.connection import Connection
 from typing import Any
 
 from medianest.downloads import ytdlp
+from medianest.downloads.safety import guard_connections
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+POLL_S = 0.05
 _CTX = multiprocessing.get_context("forkserver")
 _CTX.set_forkserver_preload(["medianest.downloads.ytdlp"])
 
 
 class Child:
-    def __init__(self, spec: ytdlp.Spec) -> None:
+    """`ytdlp.<target>(*args)` in its own process: "download" (reports progress, returns the file) or
+    "entries" (what a URL holds). Without `allow_private`, the child can connect to public addresses
+    only (`safety.guard_connections`), whatever redirects or extractors ask for."""
+
+    def __init__(self, target: str, args: tuple[Any, ...], allow_private: bool) -> None:
         self._conn, child_end = _CTX.Pipe(duplex=False)
-        self.process = _CTX.Process(target=_main, args=(spec, child_end), daemon=True)
+        self.process = _CTX.Process(target=_main, args=(target, args, allow_private, child_end), daemon=True)
         self.process.start()
         child_end.close()  # ours closed, so a dead child reads as EOF instead of a hang
 
@@ -51,11 +59,31 @@ class Child:
         self._conn.close()
 
 
-def _main(spec: ytdlp.Spec, conn: Connection) -> None:
+async def run(target: str, args: tuple[Any, ...], allow_private: bool, timeout_s: float) -> dict[str, Any]:
+    """A child's result, waited for without blocking the event loop; `ytdlp.Failure` when it fails,
+    `TimeoutError` (the child killed) when it takes longer than `timeout_s`."""
+    child = Child(target, args, allow_private)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            for message in child.messages():
+                if message["type"] == "done":
+                    return dict(message["result"])
+                if message["type"] == "failed":
+                    raise ytdlp.Failure(message["reason"], transient=message["transient"])
+            await asyncio.sleep(POLL_S)
+        raise TimeoutError
+    finally:
+        child.kill()
+
+
+def _main(target: str, args: tuple[Any, ...], allow_private: bool, conn: Connection) -> None:
     os.setsid()
     _die_with_parent()
+    if not allow_private:
+        guard_connections()
     try:
-        result = ytdlp.download(spec, conn.send)
+        result = ytdlp.download(args[0], conn.send) if target == "download" else ytdlp.entries(*args)
         conn.send({"type": "done", "result": result})
     except ytdlp.Failure as failure:
         conn.send({"type": "failed", "reason": failure.reason, "transient": failure.transient})

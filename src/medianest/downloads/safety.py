@@ -10,12 +10,11 @@ sites, and resolves the host, refusing it when any address it resolves to is not
 every notation are covered by resolution itself: the system resolver reads `2130706433`, `0x7f.1` and
 `0177.0.0.1` as 127.0.0.1.
 
-Known limit: this is a pre-check of one URL at one moment. It does not see HTTP redirects, DNS rebinding
-(the name resolving to a public address now and to 127.0.0.1 when the download connects), nor the media,
-manifest and API URLs that yt-dlp's extractors fetch on their own. Those must be refused where the
-connection is made: the download child process (`downloads/ytdlp.py`) has to check the peer address of
-every outgoing connection with `is_public_address` (a guarded socket connect or a yt-dlp request handler),
-or send all traffic through a proxy that enforces the same rule.
+This pre-check of one URL at one moment cannot see HTTP redirects, DNS rebinding (the name resolving to
+a public address now and to 127.0.0.1 when the download connects), nor the media, manifest and API URLs
+that yt-dlp's extractors fetch on their own. Those are refused where connections are made:
+`guard_connections` makes every name resolution of the yt-dlp child process (`downloads/process.py`)
+drop addresses that are not public, so no connection of that process can reach one.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import re
 import socket
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from medianest.errors import InvalidInput
@@ -76,6 +76,29 @@ def is_public_address(address: IPAddress) -> bool:
     # fe80::/10: better kept by the stdlib than by hand. It calls multicast global, hence the extra test;
     # `is_reserved` refuses IPv6 outside 2000::/3 (for one, the deprecated IPv4-compatible ::a.b.c.d).
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def guard_connections() -> None:
+    """For a process that only fetches downloads: from now on every resolution (hence every connection:
+    redirects, rebinding, extractor requests, IP literals, which resolve too) yields public addresses
+    only, and a host with none fails as unresolvable. Never call it in the server: it would cut the
+    server off from its own database on a private network."""
+    real = socket.getaddrinfo
+
+    def public_only(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        infos = [info for info in real(host, port, *args, **kwargs) if _is_public_text(str(info[4][0]))]
+        if not infos:
+            raise socket.gaierror(socket.EAI_NONAME, f"{host} is a private address; downloads may not reach it")
+        return infos
+
+    socket.getaddrinfo = public_only
+
+
+def _is_public_text(address: str) -> bool:
+    try:
+        return is_public_address(ipaddress.ip_address(address.split("%", 1)[0]))
+    except ValueError:
+        return False
 
 
 async def system_resolver(host: str, port: int) -> list[str]:

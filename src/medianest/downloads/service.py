@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.accounts.models import User
 from medianest.config import Settings
 from medianest.db.base import utcnow
-from medianest.downloads import events, ytdlp
+from medianest.downloads import events, process, ytdlp
 from medianest.downloads.jobs import DownloadQueue
 from medianest.downloads.limits import DownloadLimiter
 from medianest.downloads.models import CANCELED, FAILED, FINISHED, QUEUED, RUNNING, Download, DownloadItem
@@ -41,9 +40,9 @@ class Downloads:
 async def preview(ctx: Downloads, url: str) -> dict[str, object]:
     """What the URL holds (title, qualities, entries...), without downloading it."""
     checked = await ctx.checked_url(url)
-    try:
-        return await asyncio.wait_for(asyncio.to_thread(ytdlp.entries, checked, None, ctx.settings.ffmpeg_path),
-                                      PREVIEW_TIMEOUT_S)
+    args = (checked, None, ctx.settings.ffmpeg_path)
+    try:  # in a child process, guarded like a download's: a redirect cannot reach a private address
+        return await process.run("entries", args, ctx.settings.downloads_allow_private_networks, PREVIEW_TIMEOUT_S)
     except ytdlp.Failure as failure:
         raise BadRequest(f"cannot read this URL: {failure.reason}") from None
     except TimeoutError:

@@ -24,7 +24,8 @@ Report = Callable[[dict[str, Any]], None]
 # Lower-cased fragments of yt-dlp's messages that mean "trying again will not help".
 _PERMANENT = ("unsupported url", "http error 404", "http error 403", "http error 410", "http error 401",
               "private video", "video unavailable", "is not available", "sign in", "requires authentication",
-              "not a valid url", "no video formats", "larger than max-filesize", "unable to extract")
+              "not a valid url", "no video formats", "larger than max-filesize", "unable to extract",
+              "downloads may not reach")  # safety.guard_connections refused a private address
 # ... and those that mean the network or the server had a bad moment.
 _TRANSIENT = ("http error 5", "timed out", "timeout", "connection", "incompleteread", "more expected",
               "temporarily", "reset by peer", "broken pipe", "remote end closed", "eof occurred")

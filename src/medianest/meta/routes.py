@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from medianest import __version__
 from medianest.api.envelope import Envelope, ok
 
 router = APIRouter(tags=["meta"])
+QUEUE_CHECK_TIMEOUT_S = 3
 
 
 class Check(BaseModel):
@@ -44,15 +46,23 @@ async def _database(request: Request) -> Check:
     return Check(status="ok", critical=True, latency_ms=round((time.perf_counter() - start) * 1000, 2))
 
 
-def _queue(request: Request) -> Check:
-    # Scans run as in-process tasks until the job queue (huey) lands with downloads.
-    return Check(status="ok", critical=True, detail="in-process")
+async def _queue(request: Request) -> Check:
+    """The download queue answers (its SQLite file, or Redis), and how many jobs wait in it."""
+    queue = request.app.state.downloads.queue
+    start = time.perf_counter()
+    try:
+        pending = await asyncio.wait_for(asyncio.to_thread(queue.huey.pending_count), QUEUE_CHECK_TIMEOUT_S)
+    except Exception as exc:  # an unreachable Redis, a locked or broken file: the check reports it
+        return Check(status="fail", critical=True, detail=type(exc).__name__)
+    kind = "redis" if request.app.state.settings.redis_url else "sqlite"
+    return Check(status="ok", critical=True, latency_ms=round((time.perf_counter() - start) * 1000, 2),
+                 detail=f"{kind}, {pending} waiting")
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "unhealthy"}})
 async def health(request: Request) -> Any:
     """Liveness and readiness: 503 when a critical dependency fails."""
-    checks = {"database": await _database(request), "queue": _queue(request)}
+    checks = {"database": await _database(request), "queue": await _queue(request)}
     bad = any(c.status != "ok" and c.critical for c in checks.values())
     body = Health(status="fail" if bad else "ok", checks=checks)
     return JSONResponse(body.model_dump(), status_code=503 if bad else 200)
