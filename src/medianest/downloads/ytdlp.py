@@ -8,6 +8,7 @@ the `.part` file resumed; permanent ones (unsupported URL, 404, private video, t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ def options(spec: Spec, report: Report | None = None) -> dict[str, Any]:
     }
     if spec.ffmpeg_path:
         opts["ffmpeg_location"] = spec.ffmpeg_path
+    opts["js_runtimes"] = _js_runtimes()
     if spec.max_filesize:
         opts["max_filesize"] = spec.max_filesize
     if spec.mode == "audio":
@@ -111,7 +113,7 @@ def options(spec: Spec, report: Report | None = None) -> dict[str, Any]:
 def entries(url: str, limit: int | None, ffmpeg_path: str | None = None) -> dict[str, Any]:
     """What `url` is, without downloading: one video, or a playlist's entries (flat, up to `limit`)."""
     opts = {"quiet": True, "no_warnings": True, "logger": _Quiet(), "extract_flat": "in_playlist",
-            "skip_download": True, "cachedir": False, "proxy": "", "socket_timeout": 20}
+            "skip_download": True, "cachedir": False, "proxy": "", "socket_timeout": 20, "js_runtimes": _js_runtimes()}
     if limit:
         opts["playlistend"] = limit
     if ffmpeg_path:
@@ -163,6 +165,18 @@ def _qualities(info: dict[str, Any]) -> list[str]:
     heights = [f.get("height") or 0 for f in info.get("formats") or [] if f.get("vcodec") != "none"]
     top = max(heights, default=0)
     return ["best", *(q for q in QUALITIES if int(q[:-1]) <= top)]
+
+
+@functools.cache
+def _js_runtimes() -> dict[str, dict[str, str]]:
+    """YouTube's player challenges need a JavaScript runtime: the `deno` that came from PyPI with
+    MediaNest, found even when the virtual environment's bin folder is not on PATH."""
+    try:
+        from deno import find_deno_bin
+
+        return {"deno": {"path": find_deno_bin()}}
+    except (ImportError, OSError, RuntimeError):
+        return {"deno": {}}  # yt-dlp's default: a deno on PATH, if any
 
 
 def _on_progress(d: dict[str, Any], report: Report) -> None:
