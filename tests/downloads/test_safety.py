@@ -366,3 +366,10 @@ async def test_normalized_url(url: str, normalized: str) -> None:
 async def test_an_invalid_allow_list_entry_is_a_configuration_error() -> None:
     with pytest.raises(ValueError):
         await check_url("https://youtube.com/", allow_private=False, allowed_sites=["you..tube.com"])
+
+
+@pytest.mark.parametrize("url", ["http://localhost/", "http://nas.local/x.mp4", "http://db.internal/",
+                                 "http://printer.home.arpa/", "http://a.b.localhost:8080/v"])
+async def test_local_names_are_refused_without_a_lookup(url: str) -> None:
+    with pytest.raises(InvalidInput, match="local network names"):
+        await check_url(url, allow_private=False, resolver=never_called)

@@ -13,10 +13,14 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import positive_data_acceptance
 
 from tests.server.conftest import LiveServer
 
 EXAMPLES_PER_OPERATION = 30
+# Whether a download URL is accepted depends on what its host resolves to and on the allow-list, which
+# no schema can state: a schema-valid URL may rightly get 422. Every other check still runs on these.
+POLICY_CHECKED = {("GET", "/api/v1/downloads/preview"), ("POST", "/api/v1/downloads")}
 
 
 def _operations() -> list[tuple[str, str]]:
@@ -42,7 +46,8 @@ def test_operation_conforms_to_the_schema(method: str, path: str, api_schema: An
               derandomize=True,
               database=None)
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=live_server.headers())
+        excluded = [positive_data_acceptance] if (method, path) in POLICY_CHECKED else []
+        case.call_and_validate(headers=live_server.headers(), excluded_checks=excluded)
 
     check()
 

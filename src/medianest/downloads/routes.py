@@ -11,7 +11,15 @@ from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.downloads import service
 from medianest.downloads.models import Download
-from medianest.downloads.schemas import AUDIO_FORMATS, ClearedOut, DownloadIn, DownloadOut, PreviewOut, Status
+from medianest.downloads.schemas import (
+    AUDIO_FORMATS,
+    URL_PATTERN,
+    ClearedOut,
+    DownloadIn,
+    DownloadOut,
+    PreviewOut,
+    Status,
+)
 
 router = APIRouter(prefix="/api/v1/downloads", tags=["downloads"], responses=errors(401, 403))
 
@@ -30,7 +38,8 @@ async def _out(session: AsyncSession, dl: Download) -> DownloadOut:
 
 @router.get("/preview", responses=errors(400, 422, 503))
 async def preview(user: CurrentUser, ctx: DownloadsDep,
-                  url: Annotated[str, Query(min_length=1, max_length=2048)]) -> Envelope[PreviewOut]:
+                  url: Annotated[str, Query(min_length=1, max_length=2048, pattern=URL_PATTERN)],
+                  ) -> Envelope[PreviewOut]:
     """What a URL holds - title, duration, channel, the qualities really available, playlist entries -
     without downloading anything."""
     return ok(PreviewOut.of(await service.preview(ctx, url), list(AUDIO_FORMATS)))

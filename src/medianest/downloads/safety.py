@@ -46,6 +46,7 @@ _METADATA_ADDRESSES = frozenset(map(ipaddress.ip_address, ("169.254.169.254", "f
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 # yt-dlp reads data "smuggled" in this fragment as trusted options for its extractors.
 _SMUGGLE_MARKER = "__youtubedl_smuggle"
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
 # The well-known NAT64 prefix (RFC 6052): the last 32 bits are the IPv4 address actually reached.
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -62,6 +63,8 @@ async def check_url(
     parts = _split(url)
     host, port = _host(parts), _port(parts)
     _check_host(host, allowed_sites)
+    if not allow_private and _local_name(host):
+        raise InvalidInput("url", "local network names cannot be downloaded from")
     for address in await _resolve(host, port, resolver or system_resolver):
         _check_address(address, allow_private)
     return _normalized(parts, host, port)
@@ -169,6 +172,12 @@ def _check_host(host: str, allowed_sites: Sequence[str]) -> None:
     sites = [_site(site) for site in allowed_sites]
     if sites and not any(host == site or host.endswith("." + site) for site in sites if site):
         raise InvalidInput("url", "this site is not in the list of sites downloads are allowed from")
+
+
+def _local_name(host: str) -> bool:
+    """Names that never lead to the public internet (localhost, RFC 8375, mDNS, common LAN suffixes):
+    refused without asking a resolver, which would only leak the lookup to the network's DNS."""
+    return host == "localhost" or host.endswith(_LOCAL_SUFFIXES)
 
 
 def _site(site: str) -> str:

@@ -16,8 +16,14 @@ AUDIO_FORMATS = ("mp3", "m4a", "opus", "flac")
 Status = Literal["queued", "running", "completed", "failed", "canceled"]
 
 
+# What the schema can say about a download URL; the rest (a public host, the allow-list) is checked
+# by `safety.check_url` and refused with the same 422.
+URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://\S+\s*$"
+
+
 class DownloadIn(Input):
-    url: str = Field(min_length=1, max_length=2048)
+    url: str = Field(min_length=1, max_length=2048, pattern=URL_PATTERN,
+                     description="an http(s) URL of a public site (private addresses are refused)")
     mode: Literal["video", "audio"] = "video"
     quality: Quality = "best"
     audio_format: AudioFormat | None = Field(default=None, description="audio mode: mp3 unless chosen")
