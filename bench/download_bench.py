@@ -138,7 +138,7 @@ def ytdlp_once(url: str) -> float:
     out = Path(tempfile.mkdtemp(prefix="ytdlp-", dir=WORK))
     try:
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "yt_dlp", "-q", "--no-progress", "--proxy", "", "-o",
+        subprocess.run([sys.executable, "-m", "yt_dlp", "-q", "--no-progress", "--no-update", "--proxy", "", "-o",
                         str(out / "%(id)s.%(ext)s"), url], check=True)
         return time.perf_counter() - start
     finally:

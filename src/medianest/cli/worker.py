@@ -11,7 +11,8 @@ import typer
 from medianest.cli.common import console, database
 from medianest.config import Settings
 from medianest.db.migrate import upgrade
-from medianest.downloads.jobs import DownloadQueue
+from medianest.downloads.jobs import POLLING, DownloadQueue
+from medianest.downloads.process import warm_up
 from medianest.downloads.running import watch_stale
 from medianest.events import Notifier
 from medianest.realtime.notifier import RedisNotifier
@@ -29,10 +30,11 @@ def worker(concurrency: int | None = typer.Option(
     stop = threading.Event()
     watcher = threading.Thread(target=_watch, args=(settings, queue, stop), daemon=True)
     watcher.start()
+    threading.Thread(target=warm_up, daemon=True).start()
     where = "Redis" if settings.redis_url else f"{settings.data_dir / 'jobs.db'}"
     console.print(f"MediaNest worker: {settings.downloads_concurrency} at once, queue in {where}")
     consumer = queue.huey.create_consumer(workers=settings.downloads_concurrency, worker_type="thread",
-                                          periodic=False, initial_delay=0.05, max_delay=1.0)
+                                          periodic=False, **POLLING)
     try:
         consumer.run()  # huey's own signal handling: SIGINT waits for running jobs, SIGTERM stops now
     finally:

@@ -1,8 +1,9 @@
 """One child process per download attempt, so a cancel can kill yt-dlp and its ffmpeg children at once.
 
 The child leads its own process group (ffmpeg inherits it), and a cancel kills the group. Children
-come from a fork server that has imported yt-dlp once: a fresh interpreter per job would spend about
-a second importing it before the first byte. Messages come back over a pipe as plain dicts.
+come from a fork server that has loaded yt-dlp once (`preload.py`): a fresh interpreter per job would
+spend a second or two importing it and compiling its extractors' patterns before the first byte.
+Messages come back over a pipe as plain dicts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from medianest.downloads.safety import guard_connections
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 POLL_S = 0.05
 _CTX = multiprocessing.get_context("forkserver")
-_CTX.set_forkserver_preload(["medianest.downloads.ytdlp"])
+_CTX.set_forkserver_preload(["medianest.downloads.preload"])
+
+
+def warm_up() -> None:
+    """Start the fork server now (it imports yt-dlp, about a second) rather than on the first download."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 class Child:

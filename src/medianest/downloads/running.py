@@ -13,6 +13,7 @@ from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads.jobs import DownloadQueue, requeue_stale
 from medianest.downloads.limits import DownloadLimiter
+from medianest.downloads.process import warm_up
 from medianest.downloads.service import Downloads
 from medianest.realtime.notifier import LoopBridge
 
@@ -30,6 +31,7 @@ async def downloads_running(app: Any, settings: Settings, sessions: SessionFacto
         return
     consumer = queue.consumer()
     consumer.start()
+    warming = asyncio.create_task(asyncio.to_thread(warm_up))
     stop = asyncio.Event()
     watch = asyncio.create_task(watch_stale(sessions, queue, settings.downloads_stale_after_s, stop))
     try:
@@ -39,6 +41,7 @@ async def downloads_running(app: Any, settings: Settings, sessions: SessionFacto
         # closed, and disposing of the engine would then wait for it forever.
         stop.set()
         await watch
+        await warming
         await asyncio.to_thread(queue.shutdown, consumer)
 
 
