@@ -214,3 +214,27 @@ async def test_clear_removes_finished_downloads_but_keeps_their_media(api: Api, 
     assert (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()["meta"]["total"] == 0
     media = await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))
     assert media.status_code == 200
+
+
+async def test_a_file_over_the_size_limit_fails_and_leaves_nothing(api: Api, app: FastAPI, server: MediaServer,
+                                                                   settings: Settings) -> None:
+    app.state.settings.downloads_max_filesize_mb = 1  # the big file is 3 MB
+    token = await api.setup_admin()
+    failed = await wait_status(api, token, (await queue(api, token, server.url("/media/big.mp4")))["id"],
+                               "failed", "completed")
+    assert failed["status"] == "failed" and "larger than" in failed["error"] and failed["attempts"] == 1
+    assert not any(p.is_file() for p in settings.library_dirs[0].rglob("*"))
+    assert not any(settings.downloads_tmp_dir.rglob("*"))
+
+
+async def test_a_playlist_limit_keeps_the_first_entries(api: Api, server: MediaServer) -> None:
+    videos = "".join(f"<video src='{server.url(p)}'></video>"
+                     for p in ("/media/clip.mp4", "/media/song.mp3", "/media/big.mp4"))
+    page = server.add_bytes("/watch/three", f"<html><title>Three</title><body>{videos}</body></html>".encode(),
+                            "text/html; charset=utf-8")
+    token = await api.setup_admin()
+    done = await wait_status(api, token, (await queue(api, token, page, playlist_limit=2))["id"],
+                             "completed", "failed")
+    assert done["status"] == "completed", done
+    assert [i["url"] for i in done["items"]] == [server.url("/media/clip.mp4"), server.url("/media/song.mp3")]
+    assert server.requests_for("/media/big.mp4") == []
