@@ -65,7 +65,8 @@ async def test_private_addresses_are_refused_by_default(api: Api, app: FastAPI, 
     assert listed["meta"]["total"] == 0 and server.requests == []  # nothing stored, nothing fetched
 
 
-async def test_cancel_stops_the_download_within_two_seconds(api: Api, server: MediaServer, settings: Settings) -> None:
+async def test_cancel_stops_the_download_within_two_seconds(api: Api, app: FastAPI, server: MediaServer,
+                                                           settings: Settings) -> None:
     server.throttle("/media/big.mp4", 200_000)
     token = await api.setup_admin()
     queued = await queue(api, token, server.url("/media/big.mp4"))
@@ -84,6 +85,8 @@ async def test_cancel_stops_the_download_within_two_seconds(api: Api, server: Me
     assert not any(p.is_file() for p in settings.library_dirs[0].rglob("*"))
     final = await wait_status(api, token, queued["id"], "canceled")
     assert final["media_ids"] == []
+    canceled = [e for e, p, _ in app.state.notifier.recent if e == "download:canceled" and p["id"] == queued["id"]]
+    assert len(canceled) == 1  # announced once, by the cancel, not again by the stopping worker
 
 
 async def test_a_dropped_connection_is_resumed(api: Api, server: MediaServer, sources: dict[str, Path]) -> None:

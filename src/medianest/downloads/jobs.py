@@ -184,7 +184,7 @@ class Runner:
             keep_tmp = True
             await self._update(download_id, status=QUEUED, heartbeat_at=None, phase=None)
         except Canceled:
-            await events.announce(self.notifier, await self._get(download_id))
+            pass  # the cancel already announced itself (service.cancel_or_remove); the files go below
         except Failure as failure:
             await self._finish(dl, FAILED, error=failure.reason)
         except Exception as exc:
