@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from medianest.config import Settings
+from medianest.db.base import utcnow
 from medianest.downloads import jobs
 from medianest.downloads.models import Download
 from medianest.events import DOWNLOAD_PROGRESS
@@ -47,3 +50,25 @@ async def test_progress_is_throttled_and_monotonic(api: Api, app: FastAPI, setti
     async with app.state.sessions() as session:
         stored = await session.get(Download, dl.id)
         assert stored is not None and stored.percent == percents[-1]
+
+
+async def test_requeue_takes_back_only_silent_running_downloads(api: Api, app: FastAPI) -> None:
+    await api.setup_admin()
+    now = utcnow()
+    async with app.state.sessions() as session:
+        rows = {"alive": Download(user_id=1, url="u", status="running", heartbeat_at=now),
+                "silent": Download(user_id=1, url="u", status="running", heartbeat_at=now - timedelta(minutes=5)),
+                "waiting": Download(user_id=1, url="u", status="queued"),
+                "done": Download(user_id=1, url="u", status="completed")}
+        session.add_all(rows.values())
+        await session.commit()
+    sent: list[int] = []
+    queue = SimpleNamespace(enqueue=sent.append)
+
+    assert await jobs.requeue_stale(app.state.sessions, queue, 60) == [rows["silent"].id]  # type: ignore[arg-type]
+    assert await jobs.requeue_stale(app.state.sessions, queue, 60,  # type: ignore[arg-type]
+                                    include_queued=True) == sorted([rows["silent"].id, rows["waiting"].id])
+    async with app.state.sessions() as session:
+        statuses = {name: (await session.get(Download, row.id)).status for name, row in rows.items()}  # type: ignore[union-attr]
+    assert statuses == {"alive": "running", "silent": "queued", "waiting": "queued", "done": "completed"}
+    assert sent == [rows["silent"].id, rows["silent"].id, rows["waiting"].id]

@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 import structlog
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import or_, select, update
 
 from medianest.config import Settings
 from medianest.db.base import utcnow
@@ -134,16 +135,17 @@ async def requeue_stale(sessions: SessionFactory, queue: DownloadQueue, stale_af
     start-up) queued rows, whose message may have died with the worker that had taken it. A duplicate
     message is harmless: only one runner can claim a row."""
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    silent = or_(Download.heartbeat_at.is_(None), Download.heartbeat_at < cutoff)
     async with sessions() as session:
-        silent = or_(Download.heartbeat_at.is_(None), Download.heartbeat_at < cutoff)
-        stale: ColumnElement[bool] = (Download.status == RUNNING) & silent
+        # One statement decides and flips: a row claimed by a live runner a moment ago is not silent,
+        # so it can never be taken back (a select, then an update, could).
+        flipped = await session.execute(update(Download).where(Download.status == RUNNING, silent)
+                                        .values(status=QUEUED).returning(Download.id))
+        ids = list(flipped.scalars().all())
+        await session.commit()
         if include_queued:
-            stale = or_(stale, Download.status == QUEUED)
-        ids = list((await session.scalars(select(Download.id).where(stale))).all())
-        if ids:
-            await session.execute(update(Download).where(Download.id.in_(ids), Download.status == RUNNING)
-                                  .values(status=QUEUED))
-            await session.commit()
+            ids = list((await session.scalars(select(Download.id).where(Download.status == QUEUED)
+                                              .order_by(Download.id))).all())
     for download_id in ids:
         queue.enqueue(download_id)
     return ids
@@ -174,6 +176,29 @@ class Runner:
         dl = await self._claim(download_id)
         if dl is None:
             return  # canceled, finished, or another worker has it
+        stop = asyncio.Event()
+        beat = asyncio.create_task(self._beat(download_id, stop))
+        try:
+            await self._carry_out(dl)
+        finally:
+            stop.set()  # not a cancel: one in the middle of a write would leave its connection half closed
+            await beat
+
+    async def _beat(self, download_id: int, stop: asyncio.Event) -> None:
+        """The heartbeat, for the job's whole life (the first look at a slow site included): while it
+        is fresh, no other worker takes the download back."""
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.heartbeat_s)
+            if not stop.is_set():
+                async with self.sessions() as session:
+                    await session.execute(update(Download).where(Download.id == download_id,
+                                                                 Download.status == RUNNING)
+                                          .values(heartbeat_at=utcnow()))
+                    await session.commit()
+
+    async def _carry_out(self, dl: Download) -> None:
+        download_id = dl.id
         await events.announce(self.notifier, dl)
         tmp = self.settings.downloads_tmp_dir / str(download_id)
         keep_tmp = False
@@ -284,10 +309,9 @@ class Runner:
         return self.settings.ffmpeg_path or ffmpeg_exe()
 
     async def _attempt(self, dl: Download, spec: Spec, progress: _Progress) -> dict[str, Any]:
-        """One run of the child process, watched: progress out, cancel in, heartbeat kept."""
+        """One run of the child process, watched: progress out, cancel in."""
         child = process.Child("download", (spec,), self.settings.downloads_allow_private_networks)
         next_check = time.monotonic() + CANCEL_POLL_S
-        next_beat = time.monotonic() + self.heartbeat_s
         try:
             while True:
                 for message in child.messages():
@@ -304,9 +328,6 @@ class Runner:
                     if await self._canceled(dl.id):
                         child.kill()
                         raise Canceled
-                if now >= next_beat:
-                    next_beat = now + self.heartbeat_s
-                    await self._update(dl.id, heartbeat_at=utcnow())
                 await asyncio.sleep(CHILD_POLL_S)
         finally:
             child.kill()
@@ -323,8 +344,7 @@ class Runner:
             return
         progress.last_sent = now
         values = {"percent": progress.percent, "downloaded_bytes": message["downloaded"], "total_bytes": total or None,
-                  "speed_bps": message.get("speed"), "eta_s": message.get("eta"), "phase": "downloading",
-                  "heartbeat_at": utcnow()}
+                  "speed_bps": message.get("speed"), "eta_s": message.get("eta"), "phase": "downloading"}
         await self._update(dl.id, **values)
         await events.progress(self.notifier, dl, values)
 
@@ -354,12 +374,12 @@ class Runner:
         if status == COMPLETED:
             values["percent"] = 100.0
         async with self.sessions() as session:
-            # Only a running row: a cancel that landed meanwhile wins.
-            await session.execute(update(Download).where(Download.id == dl.id, Download.status == RUNNING)
-                                  .values(**values))
+            # Only a running row: a cancel that landed meanwhile wins (and has announced itself).
+            done = await session.execute(update(Download).where(Download.id == dl.id, Download.status == RUNNING)
+                                         .values(**values))
             await session.commit()
-        final = await self._get(dl.id)
-        await events.announce(self.notifier, final)
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            await events.announce(self.notifier, await self._get(dl.id))
 
     async def _canceled(self, download_id: int) -> bool:
         async with self.sessions() as session:
