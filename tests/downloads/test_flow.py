@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import av
+import httpx
 from fastapi import FastAPI
 
+from medianest.app import create_app
 from medianest.config import Settings
 from tests.conftest import Api, bearer
 from tests.downloads.conftest import queue, wait_status
@@ -241,3 +243,36 @@ async def test_a_playlist_limit_keeps_the_first_entries(api: Api, server: MediaS
     assert done["status"] == "completed", done
     assert [i["url"] for i in done["items"]] == [server.url("/media/clip.mp4"), server.url("/media/song.mp3")]
     assert server.requests_for("/media/big.mp4") == []
+
+
+async def test_a_server_stopped_mid_download_resumes_it_on_the_next_start(
+        settings: Settings, server: MediaServer, sources: dict[str, Path]) -> None:
+    """Embedded mode: stopping `serve` hands a running download back to the queue with its `.part`
+    file; the next start picks it up and resumes it with a Range request."""
+    path = "/media/big.mp4"
+    server.throttle(path, 400_000)
+    first = create_app(settings)
+    async with first.router.lifespan_context(first), _client(first) as client:
+        api = Api(client, first)
+        token = await api.setup_admin()
+        queued = await queue(api, token, server.url(path))
+        deadline = time.monotonic() + 60
+        while server.bytes_sent(path) < 1_200_000:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+    assert any(settings.downloads_tmp_dir.rglob("*.part"))  # kept for the next start
+
+    server.throttle(path, None)
+    second = create_app(settings)
+    async with second.router.lifespan_context(second), _client(second) as client:
+        api = Api(client, second)
+        done = await wait_status(api, await api.login("admin"), queued["id"], "completed", "failed")
+    assert done["status"] == "completed", done
+    resumed = [r.range for r in server.requests_for(path) if r.method == "GET" and r.range]
+    assert resumed and int(resumed[-1].removeprefix("bytes=").split("-")[0]) > 0
+    [file] = [p for p in settings.library_dirs[0].rglob("*") if p.is_file()]
+    assert file.read_bytes() == sources["big"].read_bytes()
+
+
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")

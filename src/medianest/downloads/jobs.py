@@ -207,7 +207,10 @@ class Runner:
             await self._finish(dl, COMPLETED)
         except Interrupted:
             keep_tmp = True
-            await self._update(download_id, status=QUEUED, heartbeat_at=None, phase=None)
+            async with self.sessions() as session:  # back to the queue, unless a cancel came first
+                await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
+                                      .values(status=QUEUED, heartbeat_at=None, phase=None))
+                await session.commit()
         except Canceled:
             pass  # the cancel already announced itself (service.cancel_or_remove); the files go below
         except Failure as failure:
