@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from medianest.accounts import users
+from medianest.accounts import api_keys, users
+from medianest.accounts.models import ApiKey
 from medianest.accounts.schemas import (
+    ApiKeyIn,
+    ApiKeyOut,
     Credentials,
     Done,
     NewAccount,
+    NewApiKeyOut,
     RefreshIn,
     TokenPair,
     UserCreate,
@@ -74,4 +78,28 @@ async def patch_user(user_id: str, body: UserPatch, _: AdminUser, session: Sessi
 @users_router.delete("/{user_id}", status_code=204, responses=errors(404, 409))
 async def delete_user(user_id: str, _: AdminUser, session: SessionDep) -> Response:
     await users.delete_user(session, parse_id(user_id, "user"))
+    return Response(status_code=204)
+
+
+def _key_out(row: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(id=str(row.id), name=row.name, prefix=row.prefix, created_at=row.created_at,
+                     last_used_at=row.last_used_at)
+
+
+@auth_router.get("/api-keys", responses=errors(401, 403))
+async def list_api_keys(user: CurrentUser, session: SessionDep) -> Envelope[list[ApiKeyOut]]:
+    """The caller's live keys (never the keys themselves)."""
+    return ok([_key_out(k) for k in await api_keys.list_keys(session, user)])
+
+
+@auth_router.post("/api-keys", status_code=201, responses=errors(401, 403, 422))
+async def create_api_key(body: ApiKeyIn, user: CurrentUser, session: SessionDep) -> Envelope[NewApiKeyOut]:
+    """A new key for `X-Api-Key`; `key` appears in this response only."""
+    row, key = await api_keys.create_key(session, user, body.name)
+    return ok(NewApiKeyOut(**_key_out(row).model_dump(), key=key))
+
+
+@auth_router.delete("/api-keys/{key_id}", status_code=204, responses=errors(401, 403, 404))
+async def revoke_api_key(key_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    await api_keys.revoke_key(session, user, parse_id(key_id, "api key"))
     return Response(status_code=204)

@@ -64,3 +64,19 @@ class UserPatch(Input):
 
 class Done(BaseModel):
     ok: bool = True
+
+
+class ApiKeyIn(Input):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class NewApiKeyOut(ApiKeyOut):
+    key: str = Field(description="the key itself: shown only in this response")

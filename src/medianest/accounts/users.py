@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.accounts.api_keys import revoke_user_keys
 from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, User
 from medianest.accounts.passwords import check_rules, hash_password
 from medianest.accounts.schemas import UserPatch
@@ -41,6 +42,7 @@ async def patch_user(session: AsyncSession, user_id: int, patch: UserPatch) -> U
         if patch.status != STATUS_ACTIVE:
             await _keep_an_admin(session, user)
             await revoke_user_tokens(session, user.id)
+            await revoke_user_keys(session, user.id)  # reactivation does not bring them back
         user.status = patch.status
     if patch.password is not None:
         check_rules(patch.password)

@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.accounts.api_keys import user_for_key
 from medianest.accounts.models import User
 from medianest.accounts.service import Auth
 from medianest.config import Settings
 from medianest.errors import Forbidden, NotFound, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="A key from /api/v1/auth/api-keys")
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -41,10 +43,13 @@ AuthDep = Annotated[Auth, Depends(_auth)]
 async def _current_user(
     session: SessionDep, auth: AuthDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
 ) -> User:
-    if credentials is None:
-        raise Unauthorized("authentication required")
-    return await auth.user_for_access_token(session, credentials.credentials)
+    if credentials is not None:
+        return await auth.user_for_access_token(session, credentials.credentials)
+    if api_key:
+        return await user_for_key(session, api_key)
+    raise Unauthorized("authentication required")
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event, select
 
+from medianest.accounts.api_keys import user_id_for_key
 from medianest.accounts.models import STATUS_ACTIVE, User
 from medianest.accounts.tokens import ACCESS, MEDIA, Claims, TokenSigner
 from medianest.db.engine import SessionFactory
@@ -38,6 +39,7 @@ class StreamAccess:
         self._tokens: dict[tuple[str, str], Claims] = {}
         self._users: dict[int, tuple[float, str | None]] = {}
         self._media: dict[int, tuple[float, tuple[Media, str | None] | None]] = {}
+        self._keys: dict[str, tuple[float, int]] = {}
         event.listen(sessions.kw["bind"].sync_engine, "commit", self._on_commit)
 
     def user_id(self, media_id: int, token: str | None, bearer: str | None) -> int:
@@ -51,6 +53,25 @@ class StreamAccess:
             if claims is not None:
                 return claims.user_id
         raise Unauthorized("a valid access token or media token is required")
+
+    async def user_id_for(self, media_id: int, token: str | None, bearer: str | None, api_key: str | None) -> int:
+        """`user_id`, or else the owner of an `X-Api-Key` (looked up, and cached like the rest)."""
+        try:
+            return self.user_id(media_id, token, bearer)
+        except Unauthorized:
+            if not api_key:
+                raise
+        return await self._cached_key(api_key)
+
+    async def _cached_key(self, api_key: str) -> int:
+        now = time.monotonic()
+        hit = self._keys.get(api_key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        async with self.sessions() as session:
+            user_id = await user_id_for_key(session, api_key)  # Unauthorized for an unknown key: not cached
+        _bounded(self._keys)[api_key] = (now + TTL_S, user_id)
+        return user_id
 
     def claims(self, token: str, scope: str) -> Claims | None:
         """`TokenSigner.verify`, remembered: a player sends the same token with every range request,
@@ -84,6 +105,7 @@ class StreamAccess:
         """Drop everything cached (after a user is suspended or deleted, or media changes)."""
         self._users.clear()
         self._media.clear()
+        self._keys.clear()
 
     def _on_commit(self, _conn: object) -> None:
         # Commits are rare next to byte requests (reads here never commit), so a full drop is cheap.

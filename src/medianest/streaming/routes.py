@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from medianest.api.deps import parse_id
 from medianest.api.envelope import errors
@@ -21,6 +21,7 @@ from medianest.streaming.response import FileInfo, MediaFileResponse, content_di
 
 router = APIRouter(prefix="/api/v1/media", tags=["streaming"])
 _bearer = HTTPBearer(auto_error=False)
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False)
 
 # Every MIME type the library serves, so clients (and schemathesis) know what a stream can carry.
 _MEDIA_TYPES: dict[str, dict[str, Any]] = {
@@ -34,6 +35,7 @@ BYTES: dict[int | str, dict[str, Any]] = {
 }
 TokenQuery = Annotated[str | None, Query(pattern=NO_NUL, description="media token from an item's stream_url")]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
 
 
 # Both dependencies are `async def` although they never wait: FastAPI runs a plain `def` dependency
@@ -52,17 +54,18 @@ AccessDep = Annotated[StreamAccess, Depends(_access)]
 ArtworkDir = Annotated[Path, Depends(_artwork_dir)]
 
 
-async def _authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer) -> int:
+async def _authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer,
+                     api_key: ApiKeyHeader = None) -> int:
     mid = parse_id(media_id, "media")
-    user_id = access.user_id(mid, token, bearer.credentials if bearer else None)
+    user_id = await access.user_id_for(mid, token, bearer.credentials if bearer else None, api_key)
     await access.check_user(user_id)
     return mid
 
 
-async def stream(media_id: str, access: AccessDep, bearer: Bearer, token: TokenQuery = None,
-                 download: bool = False) -> MediaFileResponse:
+async def stream(media_id: str, access: AccessDep, bearer: Bearer, api_key: ApiKeyHeader = None,
+                 token: TokenQuery = None, download: bool = False) -> MediaFileResponse:
     """The file's bytes: Range (single and multi), If-Range, ETag, Last-Modified and 304s."""
-    media, info = await access.file(await _authorize(access, media_id, token, bearer))
+    media, info = await access.file(await _authorize(access, media_id, token, bearer, api_key))
     return stream_response(media, info, download)
 
 
@@ -75,9 +78,9 @@ def stream_response(media: Media, info: FileInfo, download: bool = False) -> Med
 
 
 async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, artwork_dir: ArtworkDir,
-                      token: TokenQuery = None) -> MediaFileResponse:
+                      api_key: ApiKeyHeader = None, token: TokenQuery = None) -> MediaFileResponse:
     """Cover art (audio) or a thumbnail (video); 404 when the item has none."""
-    media = await access.media(await _authorize(access, media_id, token, bearer))
+    media = await access.media(await _authorize(access, media_id, token, bearer, api_key))
     path = artwork.path_of(artwork_dir, media.artwork or "")
     try:
         st = path.stat() if path is not None else None
