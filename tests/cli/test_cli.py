@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+
+from medianest.db.migrate import alembic_config
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -50,4 +53,5 @@ def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
     assert run(env, "db", "upgrade").returncode == 0
     assert run(env, "db", "upgrade").returncode == 0
     current = run(env, "db", "current")
-    assert "0001" in current.stdout + current.stderr
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head and f"{head} (head)" in current.stdout + current.stderr  # at the newest migration
