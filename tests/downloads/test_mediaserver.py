@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import httpx
 import pytest
+import yt_dlp
 
 from tests.downloads.mediaserver import MediaServer, make_audio, make_video
 
@@ -200,7 +201,6 @@ def test_make_video_and_audio_are_real_media(tmp_path: Path) -> None:
 
 def test_yt_dlp_generic_extractor_finds_the_video(server: MediaServer, tmp_path: Path) -> None:
     """The page goes through the generic extractor's HTML5 embed parser; a bare media URL is a direct link."""
-    yt_dlp = pytest.importorskip("yt_dlp")
     video = make_video(tmp_path / "clip.mp4", seconds=1)
     video_url = server.add_file("/media/clip.mp4", video, "video/mp4")
     page = server.html_page("/watch/clip", "/media/clip.mp4", "Loopback Clip")

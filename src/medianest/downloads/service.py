@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import User
 from medianest.config import Settings
 from medianest.db.base import utcnow
+from medianest.db.queries import count_rows
 from medianest.downloads import events, process, ytdlp
 from medianest.downloads.jobs import DownloadQueue
 from medianest.downloads.limits import DownloadLimiter
@@ -88,7 +89,7 @@ async def list_downloads(session: AsyncSession, user: User, status: str | None, 
         query = query.where(Download.user_id == user.id)
     if status:
         query = query.where(Download.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    total = await count_rows(session, query)
     rows = await session.scalars(query.order_by(Download.id.desc()).offset(offset).limit(limit))
     return list(rows.all()), total
 
