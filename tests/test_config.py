@@ -14,7 +14,8 @@ def test_contract_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     values = {"DATA_DIR": str(tmp_path), "MEDIA_DIRS": f"{tmp_path}/a:{tmp_path}/b", "HOST": "192.0.2.1",
               "PORT": "9000", "DATABASE_URL": "postgresql+asyncpg://u@h/db", "REDIS_URL": "redis://h:6379/0",
               "ENV": "production", "DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true",
-              "PLEX_TV_URL": "http://127.0.0.1:9", "RATE_LIMITS_ENABLED": "false"}
+              "PLEX_TV_URL": "http://127.0.0.1:9", "RATE_LIMITS_ENABLED": "false",
+              "CORS_ORIGINS": "https://media.example.org, https://app.example.org"}
     for key, value in values.items():
         monkeypatch.setenv(f"MEDIANEST_{key}", value)
     s = Settings()
@@ -23,6 +24,7 @@ def test_contract_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         "192.0.2.1", 9000, "postgresql+asyncpg://u@h/db", "redis://h:6379/0", "production")
     assert s.downloads_allow_private_networks is True and s.rate_limits_enabled is False
     assert s.plex_tv_url == "http://127.0.0.1:9"
+    assert s.cors_origins == ["https://media.example.org", "https://app.example.org"]
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

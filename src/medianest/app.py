@@ -7,19 +7,23 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from medianest import __version__
+from medianest.accounts.plex_pin import plex_sign_in
 from medianest.accounts.routes import auth_router, users_router
 from medianest.accounts.service import Auth
 from medianest.accounts.tokens import TokenSigner
-from medianest.api import errors
+from medianest.api import errors, openapi
 from medianest.api.inputs import no_nul_in_url
+from medianest.audit.routes import router as audit_router
 from medianest.config import Settings
 from medianest.db.engine import create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
 from medianest.downloads.routes import router as downloads_router
 from medianest.downloads.running import downloads_running
+from medianest.integrations.http import http_client
 from medianest.library.routes import router as library_router
 from medianest.library.scans import ScanRunner
 from medianest.logs import configure as configure_logs
@@ -30,6 +34,11 @@ from medianest.playback.routes import router as playback_router
 from medianest.playlists.routes import router as playlists_router
 from medianest.realtime.server import SocketNotifier, create_server
 from medianest.realtime.server import asgi_app as socketio_app
+from medianest.security.bodylimit import BodyLimit
+from medianest.security.headers import SecurityHeaders
+from medianest.security.limits import RateLimits
+from medianest.security.proxies import ProxyHeaders
+from medianest.security.timeout import RequestTimeout
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
@@ -51,7 +60,10 @@ def create_app(settings: Settings) -> FastAPI:
         signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
         app.state.sessions = sessions
         app.state.notifier = SocketNotifier(sio)
-        app.state.auth = Auth(signer, settings.refresh_token_ttl_s)
+        app.state.limits = RateLimits(settings)
+        app.state.auth = Auth(signer, settings.refresh_token_ttl_s, app.state.limits)
+        app.state.http = http_client(settings)
+        app.state.plex_sign_in = plex_sign_in(settings, app.state.http, app.state.auth, app.state.limits)
         app.state.stream_access = StreamAccess(sessions, signer, settings.library_dirs)
         app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier)
         if settings.scan_on_start:
@@ -63,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
                 yield
             finally:
                 await app.state.scans.stop()
+        await app.state.http.aclose()
         await engine.dispose()
 
     app = FastAPI(
@@ -78,13 +91,30 @@ def create_app(settings: Settings) -> FastAPI:
     sio = create_server(settings, app.state)
     app.mount("/socket.io", socketio_app(sio))
     errors.install(app)
-    for router in (meta_router, auth_router, users_router, library_router, streaming_router,
+    openapi.install(app)
+    for router in (meta_router, auth_router, users_router, audit_router, library_router, streaming_router,
                    playback_router, playlists_router, downloads_router):
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
-    app.add_middleware(StreamFastPath)  # innermost: request ids and metrics still see every request
-    app.add_middleware(RequestObserver, metrics=app.state.metrics)
+    _add_middleware(app, settings)
     return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Innermost first. The fast path sits inside the request ids, metrics and security headers (so
+    they see every request) but outside the limits that only API calls need."""
+    app.add_middleware(RequestTimeout, timeout_s=settings.request_timeout_s)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["*"], allow_headers=["Authorization", "X-Api-Key", "Content-Type", "Range"],
+                           expose_headers=["X-Request-ID", "Retry-After", "Content-Range", "Accept-Ranges",
+                                           "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+                           max_age=600)
+    app.add_middleware(StreamFastPath)
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, security=SecurityHeaders())
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
 
 
 async def _home() -> HTMLResponse:

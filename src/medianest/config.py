@@ -5,16 +5,21 @@ from __future__ import annotations
 import os
 import secrets
 from functools import cached_property
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse as parse_rate
 from platformdirs import user_data_dir
-from pydantic import Field, computed_field, field_validator
+from pydantic import Field, SecretStr, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from medianest.downloads.names import DEFAULT_TEMPLATE, validate_template
 
 SECRET_FILE = "secret.key"
+# A configured secret shorter than this, or drawn from too few characters, is refused in production.
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 10
 
 
 def _default_data_dir() -> Path:
@@ -36,6 +41,26 @@ class Settings(BaseSettings):
     downloads_allow_private_networks: bool = False
     plex_tv_url: str = "https://plex.tv"
     rate_limits_enabled: bool = True
+
+    # Security (see security/). The signing secret: generated into the data dir unless given here.
+    secret: SecretStr | None = None
+    # Origins allowed to call the API from a browser page served elsewhere ("*" for any); empty: none.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Reverse proxies (IPs or networks) whose X-Forwarded-For/-Proto are believed; nobody else's are.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Time to the first byte of a response; a slower handler is stopped and answered 503.
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    api_rate_limit: str = "100/minute"
+    auth_rate_limit: str = "5/15minutes"
+    requests_rate_limit: str = "20/hour"
+
+    # Plex sign-in (accounts/plex_pin.py).
+    plex_auth_url: str = "https://app.plex.tv/auth"
+    plex_product: str = "MediaNest"
+    # Whether a Plex account with no local user yet may sign in (and so get one, with the user role).
+    plex_signup: bool = True
+    plex_timeout_s: float = Field(default=10.0, gt=0)
 
     scan_on_start: bool = True
     migrate_on_start: bool = True
@@ -69,12 +94,37 @@ class Settings(BaseSettings):
             return [part for part in value.split(os.pathsep) if part.strip()]
         return value
 
-    @field_validator("downloads_allowed_sites", mode="before")
+    @field_validator("downloads_allowed_sites", "cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_sites(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("api_rate_limit", "auth_rate_limit", "requests_rate_limit", "downloads_rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)  # "100/minute", "5/15minutes", "20 per hour"...
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ip_network(net, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        """Production refuses what is fine on a laptop: a guessable secret, CORS left to chance."""
+        if self.env != "production":
+            return self
+        if self.secret is not None:
+            check_secret_strength(self.secret.get_secret_value())
+        if "cors_origins" not in self.model_fields_set:
+            raise ValueError("MEDIANEST_CORS_ORIGINS must be set in production (a comma-separated list of "
+                             "origins, or empty for none)")
+        return self
 
     @field_validator("downloads_template")
     @classmethod
@@ -116,10 +166,15 @@ class Settings(BaseSettings):
 
     @cached_property
     def secret_key(self) -> str:
-        """The signing secret: generated once on first start and kept in the data dir."""
+        """The signing secret: `MEDIANEST_SECRET`, or generated once on first start into the data dir."""
+        if self.secret is not None:
+            return self.secret.get_secret_value()
         path = self.data_dir / SECRET_FILE
         if path.exists():
-            return path.read_text().strip()
+            key = path.read_text().strip()
+            if self.env == "production":
+                check_secret_strength(key, str(path))
+            return key
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         # O_EXCL so two processes starting together cannot each write a different key.
@@ -134,3 +189,12 @@ class Settings(BaseSettings):
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.artwork_dir, *self.library_dirs):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def check_secret_strength(secret: str, where: str = "MEDIANEST_SECRET") -> None:
+    """Raise ValueError for a secret an attacker could guess (it signs every token)."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(f"{where} is too short: use at least {MIN_SECRET_LENGTH} random characters "
+                         "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        raise ValueError(f"{where} is too simple: use random characters")

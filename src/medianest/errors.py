@@ -10,7 +10,9 @@
     ├── PayloadTooLarge(message)      413 PAYLOAD_TOO_LARGE
     ├── RangeNotSatisfiable(size)     416 RANGE_NOT_SATISFIABLE
     ├── RateLimited(retry_after_s)    429 RATE_LIMITED (+ Retry-After)
-    └── UpstreamUnavailable(service)  503 UNAVAILABLE
+    ├── UpstreamError(service)        502 UPSTREAM_ERROR (the service answered with an error or garbage)
+    ├── UpstreamUnavailable(service)  503 UNAVAILABLE
+    └── UpstreamTimeout(service)      504 UPSTREAM_TIMEOUT
 """
 
 from __future__ import annotations
@@ -73,9 +75,10 @@ class RangeNotSatisfiable(DomainError):
 class RateLimited(DomainError):
     code, status = "RATE_LIMITED", 429
 
-    def __init__(self, what: str, retry_after_s: int) -> None:
+    def __init__(self, what: str, retry_after_s: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         super().__init__(f"too many {what}; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
         self.retry_after_s = retry_after_s
+        self.headers = headers or []  # the RateLimit-* headers of the rule that refused
 
 
 class UpstreamUnavailable(DomainError):
@@ -83,3 +86,17 @@ class UpstreamUnavailable(DomainError):
 
     def __init__(self, service: str, reason: str = "unavailable") -> None:
         super().__init__(f"{service} is {reason}", {"service": service})
+
+
+class UpstreamError(DomainError):
+    code, status = "UPSTREAM_ERROR", 502
+
+    def __init__(self, service: str, reason: str = "answered with an error") -> None:
+        super().__init__(f"{service} {reason}", {"service": service})
+
+
+class UpstreamTimeout(DomainError):
+    code, status = "UPSTREAM_TIMEOUT", 504
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"{service} did not answer in time", {"service": service})

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.accounts.models import ApiKey, User
 from medianest.accounts.service import active_user
 from medianest.accounts.tokens import hash_token
+from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.errors import NotFound, Unauthorized
 
@@ -28,6 +29,8 @@ async def create_key(session: AsyncSession, user: User, name: str) -> tuple[ApiK
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(user_id=user.id, name=name, key_hash=hash_token(key), prefix=key[:8], created_at=utcnow())
     session.add(row)
+    await session.flush()
+    record(session, "api_key.create", user, target=f"api_key:{row.id}", name=name)
     await session.commit()
     return row, key
 
@@ -44,6 +47,7 @@ async def revoke_key(session: AsyncSession, user: User, key_id: int) -> None:
                                                       ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow()))
     if done.rowcount != 1:  # type: ignore[attr-defined]
         raise NotFound("api key", key_id)
+    record(session, "api_key.revoke", user, target=f"api_key:{key_id}")
     await session.commit()
 
 

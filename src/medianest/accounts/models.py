@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
@@ -25,6 +25,10 @@ class User(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set for accounts signed in with Plex; the token is sealed by `SecretBox` (never stored in clear).
+    plex_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    plex_username: Mapped[str | None] = mapped_column(String(255))
+    plex_token: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     @property
     def is_admin(self) -> bool:
@@ -44,6 +48,9 @@ class RefreshToken(IdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the session began, shown in the caller's session list.
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
 
 
 class ApiKey(IdMixin, Base):
@@ -58,3 +65,18 @@ class ApiKey(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlexPin(IdMixin, Base):
+    """A Plex sign-in in progress. Clients poll it by `handle`, an unguessable id of ours: plex.tv's own
+    pin ids are sequential, and every pin of this server shares one client identifier."""
+
+    __tablename__ = "plex_pins"
+
+    handle: Mapped[str] = mapped_column(String(64), unique=True)
+    plex_pin_id: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once the pin has signed someone in: a pin yields tokens once.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

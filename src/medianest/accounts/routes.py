@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from medianest.accounts import api_keys, users
+from medianest.accounts import api_keys, sessions, users
 from medianest.accounts.models import ApiKey
 from medianest.accounts.schemas import (
     ApiKeyIn,
@@ -13,13 +13,16 @@ from medianest.accounts.schemas import (
     Done,
     NewAccount,
     NewApiKeyOut,
+    PlexPinOut,
+    PlexPinStatus,
     RefreshIn,
+    SessionOut,
     TokenPair,
     UserCreate,
     UserOut,
     UserPatch,
 )
-from medianest.api.deps import AdminUser, AuthDep, CurrentUser, PageDep, SessionDep, parse_id
+from medianest.api.deps import AdminUser, AuthDep, CurrentUser, PageDep, PlexDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -32,7 +35,7 @@ async def setup(body: NewAccount, session: SessionDep, auth: AuthDep) -> Envelop
     return ok(await auth.setup(session, body.username, body.password))
 
 
-@auth_router.post("/login", responses=errors(401, 403))
+@auth_router.post("/login", responses=errors(401, 403, 429))
 async def login(body: Credentials, session: SessionDep, auth: AuthDep) -> Envelope[TokenPair]:
     return ok(await auth.login(session, body.username, body.password))
 
@@ -49,6 +52,31 @@ async def logout(body: RefreshIn, session: SessionDep, auth: AuthDep) -> Envelop
     return ok(Done())
 
 
+@auth_router.post("/plex/pins", status_code=201, responses=errors(429, 502, 504))
+async def start_plex_sign_in(session: SessionDep, plex: PlexDep) -> Envelope[PlexPinOut]:
+    """Create a Plex PIN: open `auth_url` for the person to approve it, then poll the PIN by `id`."""
+    return ok(await plex.start(session))
+
+
+@auth_router.get("/plex/pins/{pin_id}", responses=errors(403, 404, 502, 504))
+async def poll_plex_sign_in(pin_id: str, session: SessionDep, plex: PlexDep) -> Envelope[PlexPinStatus]:
+    """`waiting`, `expired`, or `authorized` with a token pair (given once; later polls say `expired`)."""
+    return ok(await plex.poll(session, pin_id))
+
+
+@auth_router.get("/sessions", responses=errors(401, 403))
+async def list_sessions(user: CurrentUser, session: SessionDep) -> Envelope[list[SessionOut]]:
+    """The caller's signed-in sessions (one per sign-in, across token refreshes)."""
+    return ok([SessionOut(**vars(s)) for s in await sessions.list_sessions(session, user)])
+
+
+@auth_router.delete("/sessions/{session_id}", status_code=204, responses=errors(401, 403, 404))
+async def revoke_session(session_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    """Sign one session out (its refresh token stops working at once)."""
+    await sessions.revoke_session(session, user, session_id)
+    return Response(status_code=204)
+
+
 @auth_router.get("/me", responses=errors(401, 403))
 async def me(user: CurrentUser) -> Envelope[UserOut]:
     return ok(UserOut.of(user))
@@ -61,8 +89,8 @@ async def list_users(_: AdminUser, session: SessionDep, paging: PageDep) -> Page
 
 
 @users_router.post("", status_code=201, responses=errors(409))
-async def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> Envelope[UserOut]:
-    return ok(UserOut.of(await users.add_user(session, body.username, body.password, body.role)))
+async def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> Envelope[UserOut]:
+    return ok(UserOut.of(await users.add_user(session, admin, body.username, body.password, body.role)))
 
 
 @users_router.get("/{user_id}", responses=errors(404))
@@ -71,13 +99,14 @@ async def get_user(user_id: str, _: AdminUser, session: SessionDep) -> Envelope[
 
 
 @users_router.patch("/{user_id}", responses=errors(404, 409))
-async def patch_user(user_id: str, body: UserPatch, _: AdminUser, session: SessionDep) -> Envelope[UserOut]:
-    return ok(UserOut.of(await users.patch_user(session, parse_id(user_id, "user"), body)))
+async def patch_user(user_id: str, body: UserPatch, admin: AdminUser, session: SessionDep) -> Envelope[UserOut]:
+    """Change role, status (suspending revokes sessions and API keys) or password (revokes sessions)."""
+    return ok(UserOut.of(await users.patch_user(session, admin, parse_id(user_id, "user"), body)))
 
 
 @users_router.delete("/{user_id}", status_code=204, responses=errors(404, 409))
-async def delete_user(user_id: str, _: AdminUser, session: SessionDep) -> Response:
-    await users.delete_user(session, parse_id(user_id, "user"))
+async def delete_user(user_id: str, admin: AdminUser, session: SessionDep) -> Response:
+    await users.delete_user(session, admin, parse_id(user_id, "user"))
     return Response(status_code=204)
 
 

@@ -80,3 +80,30 @@ class ApiKeyOut(BaseModel):
 
 class NewApiKeyOut(ApiKeyOut):
     key: str = Field(description="the key itself: shown only in this response")
+
+
+class PlexPinOut(BaseModel):
+    id: str = Field(description="poll GET /api/v1/auth/plex/pins/{id} with it")
+    code: str
+    auth_url: str = Field(description="open it for the person to approve the sign-in at app.plex.tv")
+    expires_at: datetime
+
+
+class PlexPinStatus(BaseModel):
+    """`waiting` until the person approves at app.plex.tv; `authorized` carries our token pair, once."""
+
+    status: Literal["waiting", "authorized", "expired"]
+    access_token: str | None = None
+    refresh_token: str | None = None
+    token_type: Literal["bearer"] | None = None
+    expires_in: int | None = None
+    user: UserOut | None = None
+
+
+class SessionOut(BaseModel):
+    id: str
+    signed_in_at: datetime
+    last_active_at: datetime = Field(description="when its token was last refreshed")
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None

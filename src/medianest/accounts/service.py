@@ -13,8 +13,11 @@ from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, RefreshToken, U
 from medianest.accounts.passwords import check_rules, hash_password, verify_password
 from medianest.accounts.schemas import TokenPair, UserOut
 from medianest.accounts.tokens import ACCESS, TokenSigner, hash_token, new_refresh_token
+from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.errors import Conflict, Forbidden, Unauthorized
+from medianest.meta.requests import client_ip, user_agent
+from medianest.security.limits import RateLimits
 
 log = structlog.get_logger(__name__)
 
@@ -24,32 +27,47 @@ BAD_LOGIN = "invalid username or password"
 class Auth:
     """Everything that signs or checks credentials; one per app, built from Settings."""
 
-    def __init__(self, signer: TokenSigner, refresh_ttl_s: int) -> None:
+    def __init__(self, signer: TokenSigner, refresh_ttl_s: int, limits: RateLimits) -> None:
         self.signer = signer
         self.refresh_ttl_s = refresh_ttl_s
+        self.limits = limits
 
     async def setup(self, session: AsyncSession, username: str, password: str) -> TokenPair:
         if await session.scalar(select(func.count()).select_from(User)):
             raise Conflict("setup is already done; sign in instead")
         user = await create_user(session, username, password, ROLE_ADMIN)
+        record(session, "auth.setup", user, target=f"user:{user.id}")
         return await self.issue(session, user)
 
     async def login(self, session: AsyncSession, username: str, password: str) -> TokenPair:
+        """Failed attempts count per client address and per account name; at the limit, even the right
+        password waits (otherwise the limit would tell a guesser when they are right)."""
+        keys = (f"ip:{client_ip() or 'unknown'}", f"account:{username.lower()}")
+        for key in keys:
+            await self.limits.check("auth", key, "sign-in attempts")
         user = await session.scalar(select(User).where(User.username_key == username.lower()))
         # Same message and the same hashing work whether the user exists or not.
         if not await verify_password(password, user.password_hash if user else None) or user is None:
+            await self._failed(session, keys, username, user)
             raise Unauthorized(BAD_LOGIN)
         if user.status != STATUS_ACTIVE:
             raise Forbidden("this account is suspended")
         user.last_login_at = utcnow()
+        record(session, "auth.login", user, target=f"user:{user.id}")
         log.info("sign-in", user_id=user.id)
         return await self.issue(session, user)
+
+    async def _failed(self, session: AsyncSession, keys: tuple[str, ...], username: str, user: User | None) -> None:
+        for key in keys:
+            await self.limits.count("auth", key)
+        record(session, "auth.login_failed", None, target=f"user:{user.id}" if user else None, username=username)
+        await session.commit()
 
     async def issue(self, session: AsyncSession, user: User, family: str | None = None) -> TokenPair:
         token = new_refresh_token()
         session.add(RefreshToken(
             user_id=user.id, family=family or secrets.token_hex(16), token_hash=hash_token(token),
-            expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s),
+            expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s), ip=client_ip(), user_agent=user_agent(),
         ))
         await session.commit()
         return TokenPair(access_token=self.signer.access_token(user.id), refresh_token=token,
@@ -62,6 +80,7 @@ class Auth:
         if row.used_at is not None:
             # A rotated token came back: someone holds a copy. End the whole family.
             await revoke_family(session, row.family)
+            record(session, "auth.refresh_reuse", await session.get(User, row.user_id), family=row.family[:8])
             await session.commit()
             log.warning("refresh token reuse; family revoked", user_id=row.user_id)
             raise Unauthorized("refresh token was already used; please sign in again")

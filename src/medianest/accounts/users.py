@@ -10,6 +10,7 @@ from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, User
 from medianest.accounts.passwords import check_rules, hash_password
 from medianest.accounts.schemas import UserPatch
 from medianest.accounts.service import create_user, revoke_user_tokens
+from medianest.audit.service import record
 from medianest.errors import Conflict, NotFound
 
 
@@ -26,14 +27,19 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def add_user(session: AsyncSession, username: str, password: str, role: str) -> User:
+async def add_user(session: AsyncSession, actor: User | None, username: str, password: str, role: str) -> User:
     user = await create_user(session, username, password, role)
+    record(session, "user.create", actor, target=f"user:{user.id}", username=username, role=role)
     await session.commit()
     return user
 
 
-async def patch_user(session: AsyncSession, user_id: int, patch: UserPatch) -> User:
+async def patch_user(session: AsyncSession, actor: User | None, user_id: int, patch: UserPatch) -> User:
     user = await get_user(session, user_id)
+    changes = patch.model_dump(exclude_none=True)
+    if "password" in changes:
+        changes["password"] = "changed"  # the trail says that it changed, never to what
+    record(session, "user.update", actor, target=f"user:{user.id}", **changes)
     if patch.role is not None and patch.role != user.role:
         if user.role == ROLE_ADMIN:
             await _keep_an_admin(session, user)
@@ -52,9 +58,10 @@ async def patch_user(session: AsyncSession, user_id: int, patch: UserPatch) -> U
     return user
 
 
-async def delete_user(session: AsyncSession, user_id: int) -> None:
+async def delete_user(session: AsyncSession, actor: User | None, user_id: int) -> None:
     user = await get_user(session, user_id)
     await _keep_an_admin(session, user)
+    record(session, "user.delete", actor, target=f"user:{user.id}", username=user.username)
     await session.delete(user)
     await session.commit()
 
@@ -63,7 +70,7 @@ async def set_password(session: AsyncSession, username: str, password: str) -> U
     user = await session.scalar(select(User).where(User.username_key == username.lower()))
     if user is None:
         raise NotFound("user", username)
-    return await patch_user(session, user.id, UserPatch(password=password))
+    return await patch_user(session, None, user.id, UserPatch(password=password))
 
 
 async def _keep_an_admin(session: AsyncSession, user: User) -> None:

@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.api_keys import user_for_key
 from medianest.accounts.models import User
+from medianest.accounts.plex_pin import PlexSignIn
 from medianest.accounts.service import Auth
 from medianest.config import Settings
 from medianest.errors import Forbidden, NotFound, Unauthorized
+from medianest.meta.requests import add_response_headers
+from medianest.security.limits import RateLimits
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="A key from /api/v1/auth/api-keys")
@@ -40,16 +43,35 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 AuthDep = Annotated[Auth, Depends(_auth)]
 
 
+async def _plex(request: Request) -> PlexSignIn:
+    plex: PlexSignIn = request.app.state.plex_sign_in
+    return plex
+
+
+PlexDep = Annotated[PlexSignIn, Depends(_plex)]
+
+
 async def _current_user(
-    session: SessionDep, auth: AuthDep,
+    request: Request, session: SessionDep, auth: AuthDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> User:
     if credentials is not None:
-        return await auth.user_for_access_token(session, credentials.credentials)
-    if api_key:
-        return await user_for_key(session, api_key)
-    raise Unauthorized("authentication required")
+        user = await auth.user_for_access_token(session, credentials.credentials)
+    elif api_key:
+        user = await user_for_key(session, api_key)
+    else:
+        raise Unauthorized("authentication required")
+    await _count_api_call(request, user)
+    return user
+
+
+async def _count_api_call(request: Request, user: User) -> None:
+    """The per-user API limit; its counters go out on every response (`RateLimit-*`)."""
+    limits: RateLimits = request.app.state.limits
+    window = await limits.hit("api", str(user.id), "API calls")
+    if window is not None:
+        add_response_headers(request.scope, window.headers())
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

@@ -46,7 +46,7 @@ def page(items: list[T], *, page: int, per_page: int, total: int) -> Page[T]:
     return Page[T](data=items, meta=meta)
 
 
-_DESCRIPTIONS = {
+DESCRIPTIONS = {
     400: "Bad request",
     401: "Not authenticated",
     403: "Not allowed",
@@ -57,10 +57,12 @@ _DESCRIPTIONS = {
     422: "Validation error",
     429: "Rate limited",
     500: "Internal error",
+    502: "The outside service answered with an error",
     503: "Unavailable",
+    504: "The outside service did not answer in time",
 }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries, in the error envelope, for the given status codes."""
-    return {code: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[code]} for code in codes}
+    return {code: {"model": ErrorEnvelope, "description": DESCRIPTIONS[code]} for code in codes}

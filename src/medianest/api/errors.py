@@ -47,6 +47,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after_s)
+        headers.update((k.decode(), v.decode()) for k, v in exc.headers)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from medianest.cli import db, demo, download, scan, serve, user, worker
+from medianest.cli.common import console
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="MediaNest: a self-hosted media hub. Settings come from MEDIANEST_* variables.")
@@ -18,4 +20,11 @@ app.add_typer(db.app, name="db")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ValidationError as exc:  # a bad MEDIANEST_* setting: say which and why, without a traceback
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            name = f"MEDIANEST_{field.upper()}: " if field else ""
+            console.print(f"[red]configuration error[/] {name}{err['msg'].removeprefix('Value error, ')}")
+        raise SystemExit(2) from None

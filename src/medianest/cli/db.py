@@ -23,4 +23,10 @@ def upgrade(revision: str = typer.Argument("head")) -> None:
 @app.command()
 def current() -> None:
     """Show the database's migration revision."""
-    migrate.current(Settings().db_url)
+    settings = Settings()
+    sqlite_file = settings.data_dir / "medianest.db"
+    if settings.is_sqlite and not settings.database_url and not sqlite_file.exists():
+        # Alembic would try to create the file in a missing folder and print a traceback.
+        console.print(f"no database yet at {sqlite_file}; `medianest db upgrade` or `medianest serve` creates it")
+        raise typer.Exit(1)
+    migrate.current(settings.db_url)

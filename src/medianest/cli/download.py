@@ -15,11 +15,11 @@ from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads import service
 from medianest.downloads.jobs import DownloadQueue
-from medianest.downloads.limits import DownloadLimiter
 from medianest.downloads.models import FINISHED, Download
 from medianest.downloads.schemas import DownloadIn
 from medianest.errors import DomainError
 from medianest.realtime.notifier import LogNotifier
+from medianest.security.limits import RateLimits
 
 POLL_S = 0.25
 
@@ -46,7 +46,7 @@ def download(url: str,
 async def _download(settings: Settings, body: DownloadIn, username: str | None, run_here: bool) -> str:
     async with database(settings) as sessions:
         queue = DownloadQueue(settings)
-        ctx = service.Downloads(settings, queue, DownloadLimiter(settings), LogNotifier())
+        ctx = service.Downloads(settings, queue, RateLimits(settings), LogNotifier())
         async with sessions() as session:
             owner = await _owner(session, username)
             dl = await service.create(ctx, session, owner, body)

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from medianest.accounts import users
 from medianest.accounts.models import ROLE_ADMIN, ROLE_USER
-from medianest.accounts.service import create_user
 from medianest.cli.common import console, database
 from medianest.config import Settings
 from medianest.errors import DomainError
@@ -29,8 +28,7 @@ def create(username: str, admin: bool = typer.Option(False, "--admin", help="giv
 
     async def run() -> None:
         async with database(Settings()) as sessions, sessions() as session:
-            await create_user(session, username, secret, ROLE_ADMIN if admin else ROLE_USER)
-            await session.commit()
+            await users.add_user(session, None, username, secret, ROLE_ADMIN if admin else ROLE_USER)
 
     _run(run(), f"created {username}")
 

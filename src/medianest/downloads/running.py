@@ -12,7 +12,6 @@ import structlog
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads.jobs import DownloadQueue, requeue_stale
-from medianest.downloads.limits import DownloadLimiter
 from medianest.downloads.process import warm_up
 from medianest.downloads.service import Downloads
 from medianest.realtime.notifier import LoopBridge
@@ -25,7 +24,7 @@ async def downloads_running(app: Any, settings: Settings, sessions: SessionFacto
     """Sets `app.state.downloads`; with `settings.consumes_queue`, runs jobs here until the app stops."""
     loop, notifier = asyncio.get_running_loop(), app.state.notifier
     queue = DownloadQueue(settings, notifier=lambda: LoopBridge(notifier, loop))
-    app.state.downloads = Downloads(settings, queue, DownloadLimiter(settings), notifier)
+    app.state.downloads = Downloads(settings, queue, app.state.limits, notifier)
     if not settings.consumes_queue:
         yield
         return

@@ -14,12 +14,12 @@ from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.downloads import events, process, ytdlp
 from medianest.downloads.jobs import DownloadQueue
-from medianest.downloads.limits import DownloadLimiter
 from medianest.downloads.models import CANCELED, FAILED, FINISHED, QUEUED, RUNNING, Download, DownloadItem
 from medianest.downloads.safety import check_url
 from medianest.downloads.schemas import DownloadIn
 from medianest.errors import BadRequest, Conflict, NotFound, UpstreamUnavailable
 from medianest.events import Notifier
+from medianest.security.limits import RateLimits
 
 PREVIEW_TIMEOUT_S = 60
 
@@ -30,7 +30,7 @@ class Downloads:
 
     settings: Settings
     queue: DownloadQueue
-    limiter: DownloadLimiter
+    limits: RateLimits
     notifier: Notifier
 
     async def checked_url(self, url: str) -> str:
@@ -52,7 +52,7 @@ async def preview(ctx: Downloads, url: str) -> dict[str, object]:
 
 async def create(ctx: Downloads, session: AsyncSession, user: User, body: DownloadIn) -> Download:
     url = await ctx.checked_url(body.url)
-    await ctx.limiter.hit(user.id)
+    await ctx.limits.hit("downloads", str(user.id), "downloads")
     audio = body.mode == "audio"
     dl = Download(user_id=user.id, url=url, mode=body.mode, quality=body.quality, status=QUEUED,
                   audio_format=(body.audio_format or "mp3") if audio else None,
@@ -115,7 +115,7 @@ async def retry(ctx: Downloads, session: AsyncSession, user: User, download_id: 
     dl = await get(session, user, download_id)
     if dl.status not in (FAILED, CANCELED):
         raise Conflict(f"only a failed or canceled download can be retried (this one is {dl.status})")
-    await ctx.limiter.hit(user.id)
+    await ctx.limits.hit("downloads", str(user.id), "downloads")
     dl.status, dl.error, dl.attempts, dl.finished_at, dl.started_at = QUEUED, None, 0, None, None
     dl.percent, dl.downloaded_bytes, dl.phase = 0.0, 0, None
     await session.commit()

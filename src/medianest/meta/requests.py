@@ -1,5 +1,6 @@
 """`RequestObserver`: every HTTP request gets an id (echoed in `X-Request-ID`, put in logs and error
-bodies) and is counted in the Prometheus metrics - in one pure ASGI middleware.
+bodies), the security headers and any headers decided while handling it (`add_response_headers`,
+e.g. the rate-limit counters), and is counted in the Prometheus metrics - in one pure ASGI middleware.
 
 One middleware, not asgi-correlation-id plus a metrics one: each wraps `send` in its own closure and
 parses headers its own way, and on a 4 KiB Range request the two cost about 8.5 µs of the app's 34 µs
@@ -16,18 +17,23 @@ from secrets import token_hex
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from medianest.meta.metrics import Metrics
+from medianest.security.headers import SecurityHeaders
 
 HEADER = b"x-request-id"
 # The id of the request being handled (None outside one): read by logs and error bodies.
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# The request's scope, for who-and-where questions deep in a service (the audit log's client address).
+current_scope: ContextVar[Scope | None] = ContextVar("current_scope", default=None)
+_EXTRA = "response_headers"
 # A caller's own id is kept when it is this tame (it goes into headers and logs); otherwise ours is used.
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, security: SecurityHeaders) -> None:
         self.app = app
         self.metrics = metrics
+        self.security = security
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -36,13 +42,15 @@ class RequestObserver:
         # Not reset on the way out: the 500 handler runs outside this middleware and still needs the id,
         # and a server runs each request in a context of its own.
         request_id.set(rid)
+        current_scope.set(scope)
         start = time.perf_counter()
 
         async def observe(message: Message) -> None:
             if message["type"] == "http.response.start":
                 endpoint = getattr(scope.get("endpoint"), "__name__", "unmatched")
                 self.metrics.observe(scope["method"], endpoint, message["status"], time.perf_counter() - start)
-                message["headers"] = [*message.get("headers", ()), (HEADER, rid.encode())]
+                message["headers"] = [*message.get("headers", ()), *self.security.for_scope(scope),
+                                      *scope.get("state", {}).get(_EXTRA, ()), (HEADER, rid.encode())]
             await send(message)
 
         await self.app(scope, receive, observe)
@@ -53,4 +61,24 @@ def _incoming(headers: list[tuple[bytes, bytes]]) -> str | None:
         if name == HEADER:
             text = value.decode("latin-1")
             return text if _SANE.fullmatch(text) else None
+    return None
+
+
+def add_response_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """Headers for this request's response, whatever the response turns out to be (a 204, an error...)."""
+    scope.setdefault("state", {}).setdefault(_EXTRA, []).extend(headers)
+
+
+def client_ip() -> str | None:
+    """The current request's client address (after `ProxyHeaders`), or None outside a request."""
+    scope = current_scope.get()
+    client = scope.get("client") if scope else None
+    return client[0] if client else None
+
+
+def user_agent() -> str | None:
+    scope = current_scope.get()
+    for name, value in scope["headers"] if scope else ():
+        if name == b"user-agent":
+            return value.decode("latin-1")[:255]
     return None
