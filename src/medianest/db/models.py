@@ -8,5 +8,5 @@ from medianest.library.models import Media, Scan, UnreadableFile
 from medianest.playback.models import Play, UserMedia
 from medianest.playlists.models import Playlist, PlaylistItem
 
-__all__ = ["ApiKey", "AuditEvent", "Base", "PlexPin", "Download", "DownloadItem", "Media", "Play", "Playlist", "PlaylistItem", "RefreshToken",
-           "Scan", "UnreadableFile", "User", "UserMedia"]
+__all__ = ["ApiKey", "AuditEvent", "Base", "Download", "DownloadItem", "Media", "Play", "Playlist", "PlaylistItem",
+           "PlexPin", "RefreshToken", "Scan", "UnreadableFile", "User", "UserMedia"]
