@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from alembic import command
 from fastapi import FastAPI
 from sqlalchemy import text
 
 from medianest.config import Settings
+from medianest.db.engine import create_engine
 from medianest.db.migrate import alembic_config
+from tests.conftest import PASSWORD, Api, bearer
 
 
 async def test_migrations_match_the_models(app: FastAPI, settings: Settings) -> None:
@@ -32,3 +35,35 @@ async def test_migrations_downgrade_and_upgrade_cleanly(app: FastAPI, settings: 
     await asyncio.to_thread(command.downgrade, cfg, "base")
     await asyncio.to_thread(command.upgrade, cfg, "head")
     await asyncio.to_thread(command.check, cfg)
+
+
+async def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(app: FastAPI, settings: Settings) -> None:
+    """0004 rebuilds `users` on SQLite; with foreign keys on, the DROP inside would cascade-delete sessions,
+    keys, plays and playlists of every user."""
+    api = Api(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver"), app)
+    admin = await api.setup_admin()
+    await api.client.post("/api/v1/auth/api-keys", json={"name": "k"}, headers=bearer(admin))
+    await api.client.post("/api/v1/playlists", json={"name": "mine"}, headers=bearer(admin))
+    await app.state.sessions.kw["bind"].dispose()
+    cfg = alembic_config(settings.db_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0003")
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    engine = create_engine(settings.db_url)
+    try:
+        async with engine.connect() as conn:
+            counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar()
+                      for t in ("users", "refresh_tokens", "api_keys", "playlists")]
+    finally:
+        await engine.dispose()
+    assert counts == [1, 1, 1, 1]
+
+
+async def test_a_deleted_users_id_is_never_given_again(api: Api) -> None:
+    admin = await api.setup_admin()
+    r = await api.client.post("/api/v1/users", json={"username": "carol", "password": PASSWORD},
+                              headers=bearer(admin))
+    carol = r.json()["data"]["id"]
+    assert (await api.client.delete(f"/api/v1/users/{carol}", headers=bearer(admin))).status_code == 204
+    r = await api.client.post("/api/v1/users", json={"username": "dave", "password": PASSWORD},
+                              headers=bearer(admin))
+    assert int(r.json()["data"]["id"]) > int(carol)

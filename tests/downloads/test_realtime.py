@@ -180,3 +180,22 @@ async def test_a_bad_or_missing_token_is_refused(live: Live) -> None:
         assert (await listener.client.call("subscribe", {"room": "status"}))["ok"] is True
     finally:
         await listener.client.disconnect()
+
+
+async def test_an_api_key_connects_and_a_revoked_one_is_refused(live: Live) -> None:
+    async with httpx.AsyncClient(base_url=live.base) as http:
+        made = (await http.post("/api/v1/auth/api-keys", json={"name": "script"}, headers=bearer(live.admin))).json()
+        key = made["data"]["key"]
+        for how in ({"auth": {"api_key": key}}, {"headers": {"X-Api-Key": key}}):
+            client = socketio.AsyncClient(reconnection=False)
+            await client.connect(live.base, transports=["websocket"], wait_timeout=10, **how)
+            try:
+                assert (await client.call("subscribe", {"room": "status"}))["ok"] is True
+            finally:
+                await client.disconnect()
+        r = await http.delete(f"/api/v1/auth/api-keys/{made['data']['id']}", headers=bearer(live.admin))
+        assert r.status_code == 204
+    for how in ({"auth": {"api_key": key}}, {"headers": {"X-Api-Key": key}}, {"auth": {"api_key": "mn_forged"}}):
+        client = socketio.AsyncClient(reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(live.base, transports=["websocket"], wait_timeout=10, **how)

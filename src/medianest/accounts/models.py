@@ -15,6 +15,9 @@ STATUS_ACTIVE, STATUS_SUSPENDED = "active", "suspended"
 
 class User(IdMixin, Base):
     __tablename__ = "users"
+    # SQLite would otherwise hand a deleted user's id to the next account, and with it whatever still
+    # names that id: unexpired tokens, stream URLs, Socket.IO rooms.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     username: Mapped[str] = mapped_column(String(64))
     # Lower-cased copy so "Alice" and "alice" cannot both exist.

@@ -36,7 +36,7 @@ async def list_sessions(session: AsyncSession, user: User) -> list[Session]:
         .order_by(RefreshToken.created_at.desc())))
     started = dict((await session.execute(
         select(RefreshToken.family, func.min(RefreshToken.created_at))
-        .where(RefreshToken.family.in_([t.family for t in live])).group_by(RefreshToken.family))).tuples().all())
+        .where(RefreshToken.family.in_([t.family for t in live])).group_by(RefreshToken.family))).all())
     return [Session(id=t.family, signed_in_at=started.get(t.family, t.created_at), last_active_at=t.created_at,
                     expires_at=t.expires_at, ip=t.ip, user_agent=t.user_agent) for t in live]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ def place(src: Path, root: Path, template: str, source: dict[str, Any]) -> Path:
               "upload_date": (source.get("uploaded_at") or "")[:10] or None}
     dest = unique_path(root / render_template(template, fields, src.suffix.lstrip(".")))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    hidden = dest.with_name(f".{dest.name}.medianest-part")
+    # Short and random, not derived from the name: a name at the 255-byte limit would not fit a suffix.
+    hidden = dest.with_name(f".medianest-{secrets.token_hex(8)}.part")
     try:
         os.replace(src, hidden)  # same file system: a rename
     except OSError:

@@ -1,7 +1,7 @@
 """The Socket.IO server (protocol v5, for socket.io-client v4) at /socket.io.
 
-A client connects with `auth: {token: <access token>}`; a missing, bad or expired token, or a suspended
-account, is refused. Each user joins `user:{id}`; `subscribe` adds `download:{id}` (their own download,
+A client connects with `auth: {token: <access token>}` - or, for scripts, `auth: {api_key: <key>}` or
+an `X-Api-Key` header; a missing, bad or expired credential, or a suspended account, is refused. Each user joins `user:{id}`; `subscribe` adds `download:{id}` (their own download,
 or any for an admin) or `status`. With Redis configured the server uses `AsyncRedisManager`, so an
 event emitted by any process - another API instance, a `medianest worker` - reaches every client.
 """
@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 import structlog
 
+from medianest.accounts.api_keys import user_for_key
 from medianest.accounts.service import Auth
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory
@@ -54,12 +55,16 @@ class _Rooms:
         return auth
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError("an access token is required")
+        given = auth if isinstance(auth, dict) else {}
+        token, key = given.get("token"), given.get("api_key") or environ.get("HTTP_X_API_KEY")
         try:
             async with self.sessions() as session:
-                user = await self.auth.user_for_access_token(session, token)
+                if isinstance(token, str):
+                    user = await self.auth.user_for_access_token(session, token)
+                elif isinstance(key, str):
+                    user = await user_for_key(session, key)
+                else:
+                    raise socketio.exceptions.ConnectionRefusedError("an access token or API key is required")
         except DomainError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         await self.sio.save_session(sid, {"user_id": user.id, "admin": user.is_admin})

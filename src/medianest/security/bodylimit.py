@@ -26,20 +26,27 @@ class BodyLimit:
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             return await self._refuse(scope, receive, send)
-        seen, started = 0, False
+        seen, over, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
+                over = True
                 raise _TooLarge
             return message
 
         async def watched(message: Message) -> None:
+            # FastAPI turns any error while reading a body into its own 400: once over the limit, the
+            # app's answer is replaced by ours.
             nonlocal started
+            if over and not started:
+                started = True
+                return await self._refuse(scope, receive, send)
             started = started or message["type"] == "http.response.start"
-            await send(message)
+            if not over:
+                await send(message)
 
         try:
             await self.app(scope, counted, watched)

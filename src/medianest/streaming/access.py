@@ -153,9 +153,10 @@ def _bounded(cache: dict[Any, Any]) -> dict[Any, Any]:
 
 
 def _stat(path: str, media_id: int) -> os.stat_result:
-    """Checked on every request: the file may have gone (or become a folder) since it was cached."""
+    """Checked on every request: the file may have gone, or become a folder or a symlink, since its
+    resolved path was cached. lstat: a link put in its place could point anywhere, outside the library."""
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
     except OSError as exc:
         raise NotFound("media", media_id) from exc
     if not stat.S_ISREG(st.st_mode):

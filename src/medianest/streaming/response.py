@@ -85,7 +85,8 @@ class MediaFileResponse(FileResponse):
         if ranges is None:
             return await self._send_unsatisfiable(send, head)
         try:
-            fd = os.open(self.info.path, os.O_RDONLY | os.O_CLOEXEC)
+            # NOFOLLOW: the path was resolved already; a symlink here was swapped in since.
+            fd = os.open(self.info.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:  # removed since it was looked up: as if it had been gone then
             return await self._send_gone(send, head)
         self._client = _Client(receive)

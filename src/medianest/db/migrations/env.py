@@ -21,14 +21,24 @@ def _include(obj: object, name: str | None, type_: str, reflected: bool, compare
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration rebuilds a table: copy, DROP, rename. With foreign keys on, that DROP would
+        # cascade-delete every row pointing at the table. Off for the migration (it only takes effect
+        # outside a transaction, hence first), then the references are checked before anything commits.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         include_object=_include,
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left rows pointing at nothing: {broken[:5]}")
 
 
 async def _run_async() -> None:
@@ -39,6 +49,8 @@ async def _run_async() -> None:
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()
+        if conn.dialect.name == "sqlite":
+            await conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # in case the engine is pooled elsewhere
     if owned:
         await engine.dispose()
 

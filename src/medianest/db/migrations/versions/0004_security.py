@@ -20,7 +20,8 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('users') as batch:
+    # Rebuilt (SQLite) for AUTOINCREMENT: ids of deleted users are never handed out again.
+    with op.batch_alter_table('users', recreate='always', table_kwargs={'sqlite_autoincrement': True}) as batch:
         batch.add_column(sa.Column('plex_id', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('plex_username', sa.String(length=255), nullable=True))
         batch.add_column(sa.Column('plex_token', sa.LargeBinary(), nullable=True))
