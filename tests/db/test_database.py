@@ -51,7 +51,7 @@ async def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(app: FastAPI, 
     engine = create_engine(settings.db_url)
     try:
         async with engine.connect() as conn:
-            counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar()
+            counts = [(await conn.execute(text(f"SELECT count(*) FROM {t}"))).scalar()  # noqa: S608 - fixed names
                       for t in ("users", "refresh_tokens", "api_keys", "playlists")]
     finally:
         await engine.dispose()

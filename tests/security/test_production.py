@@ -32,7 +32,7 @@ def test_production_refuses_a_weak_configured_secret(tmp_path: Path, weak: str) 
 
 def test_production_refuses_a_weak_secret_file(tmp_path: Path) -> None:
     (tmp_path / "secret.key").write_text("changeme\n")
-    with pytest.raises(ValueError, match="secret.key is too short"):
+    with pytest.raises(ValueError, match=r"secret\.key is too short"):
         _ = Settings(data_dir=tmp_path, env="production", cors_origins="").secret_key
     generated = tmp_path / "fresh"
     assert len(Settings(data_dir=generated, env="production", cors_origins="").secret_key) >= 48

@@ -1,8 +1,9 @@
 """The Socket.IO server (protocol v5, for socket.io-client v4) at /socket.io.
 
 A client connects with `auth: {token: <access token>}` - or, for scripts, `auth: {api_key: <key>}` or
-an `X-Api-Key` header; a missing, bad or expired credential, or a suspended account, is refused. Each user joins `user:{id}`; `subscribe` adds `download:{id}` (their own download,
-or any for an admin) or `status`. With Redis configured the server uses `AsyncRedisManager`, so an
+an `X-Api-Key` header; a missing, bad or expired credential, or a suspended account, is refused.
+Each user joins `user:{id}`; `subscribe` adds `download:{id}` (their own download, or any for an
+admin) or `status`. With Redis configured the server uses `AsyncRedisManager`, so an
 event emitted by any process - another API instance, a `medianest worker` - reaches every client.
 """
 
