@@ -20,8 +20,11 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    # Rebuilt (SQLite) for AUTOINCREMENT: ids of deleted users are never handed out again.
-    with op.batch_alter_table('users', recreate='always', table_kwargs={'sqlite_autoincrement': True}) as batch:
+    # Rebuilt on SQLite for AUTOINCREMENT: ids of deleted users are never handed out again (PostgreSQL's
+    # sequences never reuse ids, so there the columns are simply added).
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    with op.batch_alter_table('users', recreate='always' if sqlite else 'auto',
+                              table_kwargs={'sqlite_autoincrement': True}) as batch:
         batch.add_column(sa.Column('plex_id', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('plex_username', sa.String(length=255), nullable=True))
         batch.add_column(sa.Column('plex_token', sa.LargeBinary(), nullable=True))
