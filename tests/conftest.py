@@ -64,8 +64,9 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 def settings(tmp_path: Path, media_dir: Path, database_url: str) -> Settings:
+    # plex.tv at a closed local port: a test that forgets its stand-in fails instead of going online.
     return Settings(data_dir=tmp_path / "data", media_dirs=[media_dir], database_url=database_url,
-                    scan_on_start=False, log_format="console", log_level="WARNING")
+                    scan_on_start=False, log_format="console", log_level="WARNING", plex_tv_url="http://127.0.0.1:9")
 
 
 @pytest.fixture

@@ -93,3 +93,17 @@ async def test_sessions_are_listed_and_revoked_one_by_one(api: Api) -> None:
     assert phone["id"] not in {s["id"] for s in left} and len(left) == 2
     r = await api.client.delete(f"/api/v1/auth/sessions/{phone['id']}", headers=bearer(token))
     assert r.status_code == 404
+
+
+async def test_library_edits_and_purges_are_recorded(api: Api) -> None:
+    admin = await api.setup_admin("root")
+    await api.scan()
+    first, second = (await api.all_media(admin))[:2]
+    r = await api.client.patch(f"/api/v1/media/{first['id']}", json={"title": "Renamed"}, headers=bearer(admin))
+    assert r.status_code == 200
+    r = await api.client.delete(f"/api/v1/media/{second['id']}", params={"purge": "true"}, headers=bearer(admin))
+    assert r.status_code == 204
+    rows = await audit(api, admin, action="media.")
+    assert [(r["action"], r["target"]) for r in rows] == [("media.purge", f"media:{second['id']}"),
+                                                         ("media.update", f"media:{first['id']}")]
+    assert rows[1]["details"] == {"title": "Renamed"} and rows[0]["details"]["title"] == second["title"]

@@ -71,16 +71,16 @@ async def patch_media(media_id: str, body: MediaPatch, admin: AdminUser, session
                       signer: SignerDep) -> Envelope[MediaOut]:
     """Edit tags (admins; the library is shared)."""
     mid = parse_id(media_id, "media")
-    await service.patch_media(session, mid, body)
+    await service.patch_media(session, admin, mid, body)
     media, state = await service.get_media(session, admin.id, mid)
     return ok(media_out(media, state, signer, admin.id))
 
 
 @router.delete("/media/{media_id}", status_code=204, responses=errors(404))
-async def delete_media(media_id: str, _: AdminUser, session: SessionDep, settings: SettingsDep,
+async def delete_media(media_id: str, admin: AdminUser, session: SessionDep, settings: SettingsDep,
                        purge: bool = False) -> Response:
     """Hide an item (admins); `purge=true` also deletes the file and its artwork."""
-    await service.delete_media(session, parse_id(media_id, "media"), purge, settings.artwork_dir)
+    await service.delete_media(session, admin, parse_id(media_id, "media"), purge, settings.artwork_dir)
     return Response(status_code=204)
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.accounts.models import User
+from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import NotFound
@@ -95,9 +97,11 @@ async def visible_media(session: AsyncSession, media_id: int) -> Media:
     return media
 
 
-async def patch_media(session: AsyncSession, media_id: int, patch: MediaPatch) -> None:
+async def patch_media(session: AsyncSession, actor: User, media_id: int, patch: MediaPatch) -> None:
     media = await visible_media(session, media_id)
-    for field, value in patch.model_dump(exclude_unset=True).items():
+    changes = patch.model_dump(exclude_unset=True)
+    record(session, "media.update", actor, target=f"media:{media_id}", **changes)
+    for field, value in changes.items():
         if field == "title" and not value:
             continue
         setattr(media, field, value.strip() if isinstance(value, str) else value)
@@ -105,11 +109,13 @@ async def patch_media(session: AsyncSession, media_id: int, patch: MediaPatch) -
     await session.commit()
 
 
-async def delete_media(session: AsyncSession, media_id: int, purge: bool, artwork_dir: Path) -> None:
+async def delete_media(session: AsyncSession, actor: User, media_id: int, purge: bool, artwork_dir: Path) -> None:
     """Soft delete hides the item (a rescan will not bring it back); purge removes file, artwork and row."""
     media = await session.get(Media, media_id)
     if media is None or (media.deleted_at is not None and not purge):
         raise NotFound("media", media_id)
+    record(session, "media.purge" if purge else "media.delete", actor, target=f"media:{media_id}",
+           title=media.title, path=media.path if purge else None)
     if not purge:
         media.deleted_at = utcnow()
         await session.commit()
