@@ -152,9 +152,8 @@ async def test_others_downloads_are_invisible(api: Api, server: MediaServer) -> 
 
 async def test_the_rate_limit_answers_429_with_retry_after(api: Api, app: FastAPI, server: MediaServer) -> None:
     token = await api.setup_admin()
-    limiter = app.state.downloads.limiter
     for _ in range(5):
-        await limiter.hit(1)  # five downloads this hour already (the default limit)
+        await app.state.limits.hit("downloads", "1")  # five downloads this hour already (the default limit)
     r = await api.client.post("/api/v1/downloads", json={"url": server.url("/media/clip.mp4")}, headers=bearer(token))
     assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED"
     assert 0 < int(r.headers["retry-after"]) <= 3600

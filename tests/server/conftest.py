@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.accounts.plextv import running
 from tests.conftest import PASSWORD, PG_URL
 from tests.media import copy_library
 
@@ -73,8 +74,8 @@ def _serve(stack: contextlib.ExitStack, tmp_path_factory: pytest.TempPathFactory
            # Fuzzed download URLs must never make the server look up or fetch a real host: only
            # localhost passes the allow-list (no DNS), and then is refused as a private address.
            "MEDIANEST_DOWNLOADS_ALLOWED_SITES": "localhost",
-           # Fuzzed Plex sign-ins go to a closed local port (502), never to plex.tv.
-           "MEDIANEST_PLEX_TV_URL": "http://127.0.0.1:9"}
+           # Fuzzed Plex sign-ins go to the plex.tv stand-in, never to plex.tv.
+           "MEDIANEST_PLEX_TV_URL": stack.enter_context(running()).url}
     env.pop("MEDIANEST_DATABASE_URL", None)
     if PG_URL:  # in CI the live server (and so schemathesis) runs on PostgreSQL
         env["MEDIANEST_DATABASE_URL"] = stack.enter_context(_fresh_pg_database(PG_URL))

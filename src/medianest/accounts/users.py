@@ -67,6 +67,7 @@ async def delete_user(session: AsyncSession, actor: User | None, user_id: int) -
 
 
 async def set_password(session: AsyncSession, username: str, password: str) -> User:
+    check_rules(password)  # before building the patch, whose own validation would be a raw pydantic error
     user = await session.scalar(select(User).where(User.username_key == username.lower()))
     if user is None:
         raise NotFound("user", username)

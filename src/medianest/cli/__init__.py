@@ -23,6 +23,8 @@ def main() -> None:
     try:
         app()
     except ValidationError as exc:  # a bad MEDIANEST_* setting: say which and why, without a traceback
+        if exc.title != "Settings":
+            raise
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"])
             name = f"MEDIANEST_{field.upper()}: " if field else ""
