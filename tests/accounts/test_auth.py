@@ -7,8 +7,10 @@ import json
 import time
 
 import jwt
+import pytest
 from sqlalchemy import select
 
+from medianest.accounts import passwords
 from medianest.accounts.models import RefreshToken, User
 from tests.conftest import PASSWORD, Api, bearer
 
@@ -34,6 +36,23 @@ async def test_login_failure_does_not_reveal_whether_the_user_exists(api: Api) -
     unknown = await api.client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope-nope-nope"})
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["error"]["message"] == unknown.json()["error"]["message"]
+
+
+async def test_every_failed_sign_in_costs_one_full_password_check(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No timing difference to measure: a wrong password, an unknown name and a password-less (Plex)
+    account each run Argon2 exactly once. (The cost itself is not timed here: no timing in tests.)"""
+    await api.setup_admin()
+    async with api.app.state.sessions() as session:
+        session.add(User(username="plexonly", username_key="plexonly", password_hash=None, role="user",
+                         status="active", plex_id="777"))
+        await session.commit()
+    calls: list[str] = []
+    real = passwords._hasher.verify
+    monkeypatch.setattr(passwords._hasher, "verify", lambda pw, h: calls.append(h[:9]) or real(pw, h))
+    for name in ("admin", "ghost", "plexonly"):
+        r = await api.client.post("/api/v1/auth/login", json={"username": name, "password": "nope-nope-nope"})
+        assert r.status_code == 401 and r.json()["error"]["message"] == "invalid username or password"
+    assert calls == ["$argon2id"] * 3
 
 
 async def test_usernames_are_case_insensitive(api: Api) -> None:
