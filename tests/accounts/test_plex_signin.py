@@ -4,6 +4,7 @@ linking by Plex id, the sealed token, and plex.tv being slow, failing, talking g
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from medianest.accounts.models import PlexPin, User
 from medianest.accounts.plex_pin import plex_client_id, plex_token_context
 from medianest.audit.models import AuditEvent
 from medianest.config import Settings
+from medianest.db.base import utcnow
 from medianest.security.crypto import SecretBox
 from tests.accounts.plextv import PlexTv, PlexUser, auth_url_params, running
 from tests.conftest import Api, bearer
@@ -180,6 +182,19 @@ async def test_our_own_expiry_needs_no_call_to_plex(client: httpx.AsyncClient, t
     tv.reset_log()
     assert (await poll(client, pin))["status"] == "expired"
     assert tv.requests == []
+
+
+async def test_long_expired_pins_are_cleared_when_a_new_one_starts(client: httpx.AsyncClient, app: FastAPI) -> None:
+    old, recent = await start(client), await start(client)
+    async with app.state.sessions() as session:
+        for handle, age in ((old["id"], timedelta(days=2)), (recent["id"], timedelta(hours=1))):
+            row = await session.scalar(select(PlexPin).where(PlexPin.handle == handle))
+            assert row is not None
+            row.expires_at = utcnow() - age
+        await session.commit()
+    await start(client)
+    assert (await poll(client, old, expect=404))["code"] == "NOT_FOUND"
+    assert (await poll(client, recent))["status"] == "expired"
 
 
 @pytest.mark.parametrize(("fault", "status", "code"), [

@@ -16,11 +16,12 @@ import secrets
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 import httpx
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import ROLE_ADMIN, ROLE_USER, STATUS_ACTIVE, PlexPin, User
@@ -39,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 _NAME_CHARS = re.compile(r"[^\w.@+-]")
 T = TypeVar("T")
+PIN_KEPT_AFTER_EXPIRY = timedelta(days=1)
 NO_SIGNUP = "no account here is linked to this Plex account; ask an admin to create one"
 
 
@@ -55,6 +57,8 @@ class PlexSignIn:
         # Each PIN costs a call to plex.tv: counted like a sign-in attempt, per client address.
         await self.limits.hit("auth", f"ip:{client_ip() or 'unknown'}", "sign-in attempts")
         pin = await _upstream(self.plextv.create_pin())
+        # Pins nobody finished would pile up; a day after expiry they are of no use even for support.
+        await session.execute(delete(PlexPin).where(PlexPin.expires_at < utcnow() - PIN_KEPT_AFTER_EXPIRY))
         row = PlexPin(handle=secrets.token_urlsafe(24), plex_pin_id=pin.id, code=pin.code, expires_at=pin.expires_at)
         session.add(row)
         await session.commit()
