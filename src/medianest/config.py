@@ -44,6 +44,8 @@ class Settings(BaseSettings):
 
     # Security (see security/). The signing secret: generated into the data dir unless given here.
     secret: SecretStr | None = None
+    # After changing the secret: the earlier ones, oldest first, so sealed secrets stay readable.
+    previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # Origins allowed to call the API from a browser page served elsewhere ("*" for any); empty: none.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Reverse proxies (IPs or networks) whose X-Forwarded-For/-Proto are believed; nobody else's are.
@@ -94,7 +96,7 @@ class Settings(BaseSettings):
             return [part for part in value.split(os.pathsep) if part.strip()]
         return value
 
-    @field_validator("downloads_allowed_sites", "cors_origins", "trusted_proxies", mode="before")
+    @field_validator("downloads_allowed_sites", "cors_origins", "trusted_proxies", "previous_secrets", mode="before")
     @classmethod
     def _split_sites(cls, value: object) -> object:
         if isinstance(value, str):

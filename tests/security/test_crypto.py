@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from medianest.security.crypto import SecretBox, SecretUnreadable
+from medianest.config import Settings
+from medianest.security.crypto import SecretBox, SecretUnreadable, secret_box
 
 SECRET = "a-server-secret-that-is-long-enough-0123456789"
 
@@ -48,3 +51,15 @@ def test_keys_rotate_by_version() -> None:
     assert new[0] == 2 and not rotated.needs_reseal(new)
     with pytest.raises(SecretUnreadable, match="no key for version 2"):
         SecretBox(SECRET).open(new, "service:3")
+
+
+def test_the_servers_box_reads_what_was_sealed_before_a_rotation(tmp_path: Path) -> None:
+    before = secret_box(Settings(data_dir=tmp_path, secret=SECRET))
+    blob = before.seal("plex-token-value", "user:1:plex")
+    after = secret_box(Settings(data_dir=tmp_path, secret="the-new-secret-after-rotation-0123456789",
+                                previous_secrets=SECRET))
+    assert after.version == 2 and after.needs_reseal(blob)
+    assert after.open(blob, "user:1:plex") == "plex-token-value"
+    with pytest.raises(SecretUnreadable):  # without the old secret listed, it stays sealed
+        secret_box(Settings(data_dir=tmp_path, secret="the-new-secret-after-rotation-0123456789")).open(
+            blob, "user:1:plex")

@@ -33,7 +33,7 @@ from medianest.db.base import utcnow
 from medianest.errors import Forbidden, NotFound, UpstreamError, UpstreamTimeout
 from medianest.integrations.plextv import PinGone, PlexAccount, PlexTv, PlexTvError
 from medianest.meta.requests import client_ip
-from medianest.security.crypto import SecretBox
+from medianest.security.crypto import SecretBox, secret_box
 from medianest.security.limits import RateLimits
 
 log = structlog.get_logger(__name__)
@@ -152,5 +152,5 @@ def plex_client_id(server_secret: str) -> str:
 
 def plex_sign_in(settings: Settings, http: httpx.AsyncClient, auth: Auth, limits: RateLimits) -> PlexSignIn:
     plextv = PlexTv(http, settings.plex_tv_url, plex_client_id(settings.secret_key), settings.plex_product)
-    return PlexSignIn(plextv, auth, SecretBox(settings.secret_key), settings.plex_auth_url, settings.plex_signup,
+    return PlexSignIn(plextv, auth, secret_box(settings), settings.plex_auth_url, settings.plex_signup,
                       limits)

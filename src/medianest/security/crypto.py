@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from medianest.config import Settings
+
 NONCE_BYTES = 12
 CURRENT_VERSION = 1
 _INFO = b"medianest stored secrets v1"
@@ -58,3 +60,11 @@ class SecretBox:
     def needs_reseal(self, blob: bytes) -> bool:
         """True when the blob was sealed by an older key and should be rewritten with the current one."""
         return bool(blob) and blob[0] != self.version
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The box for this server: `MEDIANEST_PREVIOUS_SECRETS` (oldest first) are key versions 1..n and
+    the current secret is n+1, so blobs sealed before a rotation still open (and are resealed when
+    next written)."""
+    previous = [s.get_secret_value() for s in settings.previous_secrets]
+    return SecretBox(settings.secret_key, previous=dict(enumerate(previous, start=1)), version=len(previous) + 1)
