@@ -54,20 +54,19 @@ import json
 import math
 import secrets
 import socket
-import socketserver
 import string
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 STRONG_PIN_TTL_S = 1800.0  # plex.tv: strong (auth app) pins
 LINK_PIN_TTL_S = 900.0  # plex.tv: 4-character pins for plex.tv/link
@@ -496,65 +495,16 @@ def _body_params(content_type: str, raw: bytes) -> dict[str, str]:
     return {}
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """The socket side: loopback only, daemon handler threads, quiet about clients that hang up."""
-
-    daemon_threads = True
-    allow_reuse_address = False  # port 0 is always fresh
-
+class _HTTPServer(LoopbackServer):
     def __init__(self, tv: PlexTv) -> None:
         self.tv = tv
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def process_request(self, request: socket.socket | tuple[bytes, socket.socket],
-                        client_address: tuple[str, int] | str) -> None:
-        with self._conns_lock:
-            self._conns.add(cast(socket.socket, request))
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
-        with self._conns_lock:
-            self._conns.discard(cast(socket.socket, request))
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Shut down every open client socket, so keep-alive handlers end promptly."""
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's `socket.getfqdn()`: a reverse DNS lookup could leave the machine."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", int(self.server_address[1])
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up (a timeout in a test) is normal here; anything else is a bug worth printing."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """One connection; HTTP/1.1 so clients keep connections alive as they do with plex.tv."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # an idle keep-alive connection must not pin a thread forever
-
+class _Handler(QuietHandler):
     @property
     def tv(self) -> PlexTv:
         return cast(_HTTPServer, self.server).tv
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Silenced: `PlexTv.requests` is the record."""
-
-    def handle(self) -> None:
-        with contextlib.suppress(ConnectionError, TimeoutError):
-            super().handle()
 
     def do_GET(self) -> None:
         self._serve()

@@ -12,7 +12,6 @@ It binds 127.0.0.1 only and never fetches anything itself; nothing here reaches 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import html
@@ -20,10 +19,8 @@ import mimetypes
 import os
 import re
 import socket
-import socketserver
 import struct
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -31,13 +28,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, NamedTuple, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from medianest.library.ffmpeg import ffmpeg_exe, run_ffmpeg
+from tests.loopback import LoopbackServer, QuietHandler
 
 _COPY_CHUNK = 64 * 1024
 _MAX_THROTTLE_CHUNK = 16 * 1024
@@ -279,66 +276,16 @@ class MediaServer:
             self._sent[path] += n
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    """The socket side: loopback only, daemon handler threads, quiet about clients that hang up."""
-
-    daemon_threads = True
-    allow_reuse_address = False  # port 0 is always fresh; reuse would only hide mistakes
-
+class _HTTPServer(LoopbackServer):
     def __init__(self, media: MediaServer) -> None:
         self.media = media
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def process_request(self, request: socket.socket | tuple[bytes, socket.socket],
-                        client_address: tuple[str, int] | str) -> None:
-        with self._conns_lock:
-            self._conns.add(cast(socket.socket, request))
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
-        with self._conns_lock:
-            self._conns.discard(cast(socket.socket, request))
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        """Shut down every open client socket: keep-alive and throttled handlers then end promptly."""
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            with contextlib.suppress(OSError):  # already closed by the client or the handler
-                conn.shutdown(socket.SHUT_RDWR)
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's `socket.getfqdn()`: a reverse DNS lookup could leave the machine."""
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", int(self.server_address[1])
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up mid-response is normal in these tests (cancel, timeout); anything else is a bug."""
-        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
+        super().__init__(_Handler)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Serves one connection; HTTP/1.1 so keep-alive and `Range` behave as with real servers."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # an idle keep-alive connection must not pin a thread forever
-
+class _Handler(QuietHandler):
     @property
     def media(self) -> MediaServer:
         return cast(_HTTPServer, self.server).media
-
-    def log_message(self, format: str, *args: object) -> None:
-        """Silenced: the request log on MediaServer is the record; stderr noise only hides test output."""
-
-    def handle(self) -> None:
-        # the client went away (BrokenPipe/Reset) or stalled past `timeout` mid-body: nothing left to answer
-        with contextlib.suppress(ConnectionError, TimeoutError):
-            super().handle()
 
     def do_GET(self) -> None:
         self._serve(send_body=True)

@@ -1,0 +1,68 @@
+"""The socket side shared by the test stand-ins (media server, plex.tv): a threaded HTTP server on
+127.0.0.1 that can cut its open connections, never looks up a name, and is quiet about clients that
+hang up; and a request handler base speaking HTTP/1.1 keep-alive without logging to stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import cast
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False  # port 0 is always fresh; reuse would only hide mistakes
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(("127.0.0.1", 0), handler)
+
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket],
+                        client_address: tuple[str, int] | str) -> None:
+        with self._conns_lock:
+            self._conns.add(cast(socket.socket, request))
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        with self._conns_lock:
+            self._conns.discard(cast(socket.socket, request))
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every open client socket: keep-alive and throttled handlers then end promptly."""
+        with self._conns_lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):  # already closed by the client or the handler
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's `socket.getfqdn()`: a reverse DNS lookup could leave the machine."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", int(self.server_address[1])
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up mid-response is normal in these tests (cancel, timeout); anything else is a bug."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 so clients keep connections alive as they do with real servers."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection must not pin a thread forever
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silenced: each stand-in keeps its own request log; stderr noise only hides test output."""
+
+    def handle(self) -> None:
+        # the client went away (BrokenPipe/Reset) or stalled past `timeout` mid-body: nothing left to answer
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            super().handle()
