@@ -3,6 +3,7 @@ media made by ffmpeg, the app with its lifespan, and an HTTP client bound to it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -44,10 +45,11 @@ def media_files(media_dir: Path, media_source: tuple[Path, dict[str, str]]) -> d
     return {k: media_dir / rel for k, rel in media_source[1].items()}
 
 
-@pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'medianest.db'}"
+@contextlib.asynccontextmanager
+async def fresh_database(backend: str, root: Path) -> AsyncIterator[str]:
+    """The URL of an empty database: a SQLite file under `root`, or a new PostgreSQL database dropped after."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{root / 'medianest.db'}"
         return
     assert PG_URL
     url = make_url(PG_URL)
@@ -60,6 +62,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     finally:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ that object. Rate limits are off - this module makes far more calls per user tha
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -37,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-import asyncpg
 import fastapi.routing
 import httpx
 import pytest
@@ -45,12 +43,11 @@ import pytest_asyncio
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from sqlalchemy.engine import make_url
 
 from medianest.api.deps import AdminUser
 from medianest.app import create_app
 from medianest.config import Settings
-from tests.conftest import BACKENDS, PASSWORD, PG_URL, Api, bearer
+from tests.conftest import BACKENDS, PASSWORD, Api, bearer, fresh_database
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
 from tests.media import copy_library
@@ -101,24 +98,6 @@ class World:
         return r.json()["data"] if r.content else None
 
 
-@contextlib.asynccontextmanager
-async def _database(backend: str, root: Path) -> AsyncIterator[str]:
-    """A fresh database for the module (as `tests/conftest.py:database_url` makes one per test)."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{root / 'medianest.db'}"
-        return
-    assert PG_URL
-    url = make_url(PG_URL)
-    name = f"medianest_test_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
-    finally:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-
 def _settings(root: Path, database_url: str, media_source: tuple[Path, dict[str, str]]) -> Settings:
     copy_library(media_source[0], root / "media")
     return Settings(data_dir=root / "data", media_dirs=[root / "media"], database_url=database_url,
@@ -131,7 +110,7 @@ async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
                 media_source: tuple[Path, dict[str, str]]) -> AsyncIterator[World]:
     root = tmp_path_factory.mktemp("access-matrix")
     with MediaServer() as server:  # nothing registered: every download from it fails with a 404
-        async with _database(request.param, root) as url:
+        async with fresh_database(request.param, root) as url:
             app = create_app(_settings(root, url, media_source))
             async with app.router.lifespan_context(app), httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
