@@ -46,8 +46,7 @@ class RateLimits:
             "api": parse(settings.api_rate_limit), "auth": parse(settings.auth_rate_limit),
             "downloads": parse(settings.downloads_rate_limit), "requests": parse(settings.requests_rate_limit),
         }
-        self.storage = _storage(settings)
-        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.limiter = MovingWindowRateLimiter(_storage(settings))
 
     async def hit(self, rule: str, key: str, what: str | None = None) -> Window | None:
         """Count one event; raise `RateLimited` (nothing counted) when the window is full."""
@@ -73,9 +72,6 @@ class RateLimits:
         stats = await self.limiter.get_window_stats(item, rule, key)
         reset = max(1, math.ceil(stats.reset_time - time.time()))
         return Window(item.amount, stats.remaining, reset, item.get_expiry())
-
-    async def clear(self, rule: str, key: str) -> None:
-        await self.limiter.clear(self.rules[rule], rule, key)
 
     def _refusal(self, rule: str, window: Window, what: str | None) -> RateLimited:
         return RateLimited(what or f"{rule} calls", window.reset_s, headers=window.headers())
