@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from medianest.api.envelope import DESCRIPTIONS
 
@@ -16,16 +15,18 @@ _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 def install(app: FastAPI) -> None:
+    """Wrap FastAPI's own generator: it builds and caches the document once; we complete that copy."""
+    generate = app.openapi
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                                 routes=app.routes)
+        first = app.openapi_schema is None
+        schema = generate()
+        if first:
             for path in schema.get("paths", {}).values():
                 for method, operation in path.items():
                     if method in _METHODS:
                         _complete(operation)
-            app.openapi_schema = schema
-        return app.openapi_schema
+        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
