@@ -32,7 +32,7 @@ def tv() -> Iterator[PlexTv]:
 
 @pytest.fixture
 def settings(settings: Settings, tv: PlexTv) -> Settings:
-    return settings.model_copy(update={"plex_tv_url": tv.url, "plex_timeout_s": 1.0})
+    return settings.model_copy(update={"plex_tv_url": tv.url, "plex_timeout_s": 2.0})
 
 
 async def start(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -242,7 +242,7 @@ async def test_creating_pins_is_rate_limited_per_address(client: httpx.AsyncClie
 
 def _inject(tv: PlexTv, fault: str) -> None:
     if fault == "slow":
-        tv.delay_s = 3.0  # the client gives up after plex_timeout_s = 1
+        tv.delay_s = 5.0  # the client gives up after plex_timeout_s = 2
     elif fault == "error":
         tv.fail_status = 503
     elif fault == "garbage":
