@@ -23,6 +23,7 @@ from medianest.db.engine import create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
 from medianest.downloads.routes import router as downloads_router
 from medianest.downloads.running import downloads_running
+from medianest.integrations.cache import StaleCache
 from medianest.integrations.http import http_client
 from medianest.library.routes import router as library_router
 from medianest.library.scans import ScanRunner
@@ -34,11 +35,17 @@ from medianest.playback.routes import router as playback_router
 from medianest.playlists.routes import router as playlists_router
 from medianest.realtime.server import SocketNotifier, create_server
 from medianest.realtime.server import asgi_app as socketio_app
+from medianest.requests.routes import router as requests_router
 from medianest.security.bodylimit import BodyLimit
+from medianest.security.crypto import secret_box
 from medianest.security.headers import SecurityHeaders
 from medianest.security.limits import RateLimits
 from medianest.security.proxies import ProxyHeaders
 from medianest.security.timeout import RequestTimeout
+from medianest.services.clients import Integrations
+from medianest.services.connections import seed as seed_services
+from medianest.services.routes import plex_router
+from medianest.services.routes import router as services_router
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
@@ -64,8 +71,12 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.auth = Auth(signer, settings.refresh_token_ttl_s, app.state.limits)
         app.state.http = http_client(settings)
         app.state.plex_sign_in = plex_sign_in(settings, app.state.http, app.state.auth, app.state.limits)
+        app.state.integrations = Integrations(app.state.http, secret_box(settings), settings)
+        app.state.search_cache = StaleCache(settings.search_cache_ttl_s)
+        await seed_services(sessions, app.state.integrations, settings)
         app.state.stream_access = StreamAccess(sessions, signer, settings.library_dirs)
-        app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier)
+        app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier,
+                                     landed=lambda s, folders: app.state.jobs.landed(s, folders))
         if settings.scan_on_start:
             await app.state.scans.start(requested_by=None)
         async with downloads_running(app, settings, sessions):
@@ -93,7 +104,8 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     openapi.install(app)
     for router in (meta_router, auth_router, users_router, audit_router, library_router, streaming_router,
-                   playback_router, playlists_router, downloads_router):
+                   playback_router, playlists_router, downloads_router, services_router, plex_router,
+                   requests_router):
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
     _add_middleware(app, settings)

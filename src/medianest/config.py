@@ -64,6 +64,34 @@ class Settings(BaseSettings):
     plex_signup: bool = True
     plex_timeout_s: float = Field(default=10.0, gt=0)
 
+    # Outside services (integrations/): time per call, retries with backoff, and the circuit breaker
+    # each connection has (it opens after `breaker_threshold` failed calls in a row and lets one trial
+    # call through after `breaker_cooldown_s`).
+    integrations_timeout_s: float = Field(default=10.0, gt=0)
+    integrations_attempts: int = Field(default=3, ge=1, le=10)
+    integrations_retry_wait_s: float = Field(default=0.5, ge=0)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    # How often the status board checks each connection, and Seerr requests are synced. huey's periodic
+    # tasks run on whole minutes, so these are multiples of 60.
+    status_interval_s: int = Field(default=60, ge=60, multiple_of=60)
+    requests_sync_interval_s: int = Field(default=300, ge=60, multiple_of=60)
+    # A download or scan asks Plex to rescan its folder; requests this close together become one.
+    plex_refresh_debounce_s: float = Field(default=10.0, ge=0)
+    # Seerr search results are kept this long (and served stale while Seerr is down).
+    search_cache_ttl_s: float = Field(default=300.0, ge=0)
+    # Connections seeded at start (each also editable under /api/v1/services).
+    plex_url: str | None = None
+    plex_token: SecretStr | None = None
+    seerr_url: str | None = None
+    seerr_api_key: SecretStr | None = None
+    uptime_kuma_url: str | None = None
+    uptime_kuma_slug: str | None = None
+    opensubtitles_api_key: SecretStr | None = None
+    opensubtitles_url: str = "https://api.opensubtitles.com"
+    opensubtitles_username: str | None = None
+    opensubtitles_password: SecretStr | None = None
+
     scan_on_start: bool = True
     migrate_on_start: bool = True
     workers: int = 1

@@ -5,7 +5,11 @@ Services never import socket.io: they call `notifier.emit(...)`; `realtime/` dec
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
+
+from medianest.db.engine import SessionFactory
 
 LIBRARY_SCAN_PROGRESS = "library:scan-progress"
 LIBRARY_UPDATED = "library:updated"
@@ -15,6 +19,8 @@ DOWNLOAD_PROGRESS = "download:progress"
 DOWNLOAD_COMPLETED = "download:completed"
 DOWNLOAD_FAILED = "download:failed"
 DOWNLOAD_CANCELED = "download:canceled"
+REQUEST_UPDATED = "request:updated"
+STATUS_UPDATE = "status:update"
 
 # A scan of 10,000 files would otherwise send 10,000 events; a UI needs a few per second at most.
 SCAN_PROGRESS_INTERVAL_S = 0.25
@@ -27,3 +33,8 @@ class Notifier(Protocol):
         """Send `event` to `room` (a user's `user:{id}`, `status`, ...; with a list, each client in any of
         them gets it once) or to everyone when None."""
         ...
+
+
+# Told which folders gained or lost files (a finished download, a scan): services/jobs.py asks Plex to
+# rescan them.
+Landed = Callable[[SessionFactory, list[Path]], Awaitable[None]]

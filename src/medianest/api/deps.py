@@ -16,8 +16,10 @@ from medianest.accounts.plex_pin import PlexSignIn
 from medianest.accounts.service import Auth
 from medianest.config import Settings
 from medianest.errors import Forbidden, NotFound, Unauthorized
+from medianest.events import Notifier
 from medianest.meta.requests import add_response_headers
 from medianest.security.limits import RateLimits
+from medianest.services.clients import Integrations
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="A key from /api/v1/auth/api-keys")
@@ -49,6 +51,26 @@ async def _plex(request: Request) -> PlexSignIn:
 
 
 PlexDep = Annotated[PlexSignIn, Depends(_plex)]
+
+
+async def _integrations(request: Request) -> Integrations:
+    integrations: Integrations = request.app.state.integrations
+    return integrations
+
+
+async def _notifier(request: Request) -> Notifier:
+    notifier: Notifier = request.app.state.notifier
+    return notifier
+
+
+async def _limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.limits
+    return limits
+
+
+IntegrationsDep = Annotated[Integrations, Depends(_integrations)]
+NotifierDep = Annotated[Notifier, Depends(_notifier)]
+LimitsDep = Annotated[RateLimits, Depends(_limits)]
 
 
 async def _current_user(

@@ -16,6 +16,7 @@ from medianest.downloads.process import warm_up
 from medianest.downloads.running import watch_stale
 from medianest.events import Notifier
 from medianest.realtime.notifier import RedisNotifier
+from medianest.services.jobs import IntegrationJobs
 
 
 def worker(concurrency: int | None = typer.Option(
@@ -27,6 +28,7 @@ def worker(concurrency: int | None = typer.Option(
     settings.ensure_dirs()
     upgrade(settings.db_url)
     queue = DownloadQueue(settings, notifier=_notifier(settings))
+    IntegrationJobs(queue)  # status checks, request sync and Plex refreshes run here too
     stop = threading.Event()
     watcher = threading.Thread(target=_watch, args=(settings, queue, stop), daemon=True)
     watcher.start()
@@ -34,7 +36,7 @@ def worker(concurrency: int | None = typer.Option(
     where = "Redis" if settings.redis_url else f"{settings.data_dir / 'jobs.db'}"
     console.print(f"MediaNest worker: {settings.downloads_concurrency} at once, queue in {where}")
     consumer = queue.huey.create_consumer(workers=settings.downloads_concurrency, worker_type="thread",
-                                          periodic=False, **POLLING)
+                                          periodic=True, **POLLING)
     try:
         consumer.run()  # huey's own signal handling: SIGINT waits for running jobs, SIGTERM stops now
     finally:

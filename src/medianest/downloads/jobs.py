@@ -31,7 +31,7 @@ from medianest.downloads import events, process
 from medianest.downloads.models import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, Download, DownloadItem
 from medianest.downloads.placement import place
 from medianest.downloads.ytdlp import Failure, Spec
-from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED, Notifier
+from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED, Landed, Notifier
 from medianest.library.models import KIND_AUDIO, KIND_VIDEO, Media
 from medianest.library.probe import Unreadable
 from medianest.library.scanner import Scanner
@@ -73,13 +73,15 @@ class DownloadQueue:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._running = 0
+        # Told where files landed (services/jobs.py: a Plex refresh); None: nobody listens.
+        self.landed: Landed | None = None
 
     def enqueue(self, download_id: int) -> None:
         self._task(download_id)
 
     def consumer(self) -> EmbeddedConsumer:
         return EmbeddedConsumer(self.huey, workers=self.settings.downloads_concurrency, worker_type="thread",
-                                periodic=False, **POLLING)
+                                periodic=True, **POLLING)
 
     def shutdown(self, consumer: Consumer, timeout_s: float = 10) -> None:
         """Stop taking jobs; running ones kill their child and return to the queue for the next start.
@@ -103,7 +105,8 @@ class DownloadQueue:
     async def _run_async(self, download_id: int) -> None:
         engine = create_engine(self.settings.db_url)
         try:
-            runner = Runner(create_session_factory(engine), self.settings, self.notifier(), self.stopping)
+            runner = Runner(create_session_factory(engine), self.settings, self.notifier(), self.stopping,
+                            self.landed)
             await runner.run(download_id)
         finally:
             await engine.dispose()
@@ -163,8 +166,10 @@ class _Progress:
 
 class Runner:
     def __init__(self, sessions: SessionFactory, settings: Settings, notifier: Notifier,
-                 stopping: threading.Event | None = None) -> None:
+                 stopping: threading.Event | None = None, landed: Landed | None = None) -> None:
         self.sessions = sessions
+        self.landed = landed
+        self.folders: set[Path] = set()  # where this job's files landed
         self.settings = settings
         self.notifier = notifier
         self.stopping = stopping or threading.Event()
@@ -205,6 +210,8 @@ class Runner:
         try:
             await self._fetch_all(dl, tmp)
             await self._finish(dl, COMPLETED)
+            if self.landed and self.folders:  # once per download: a 50-video playlist is one refresh
+                await self.landed(self.sessions, sorted(self.folders))
         except Interrupted:
             keep_tmp = True
             async with self.sessions() as session:  # back to the queue, unless a cancel came first
@@ -354,6 +361,7 @@ class Runner:
     async def _store(self, dl: Download, item: DownloadItem, result: dict[str, Any]) -> None:
         """Move the file into the library, index it, and link the item to the new media."""
         path = place(Path(result["file"]), self.settings.library_dirs[0], self.settings.downloads_template, result)
+        self.folders.add(path.parent)
         extra = {"source_url": result.get("url") or item.url, "source_site": result.get("site"),
                  "source_id": result.get("id") or None, "channel": result.get("channel")}
         if result.get("uploaded_at"):

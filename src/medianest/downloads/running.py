@@ -15,6 +15,7 @@ from medianest.downloads.jobs import DownloadQueue, requeue_stale
 from medianest.downloads.process import warm_up
 from medianest.downloads.service import Downloads
 from medianest.realtime.notifier import LoopBridge
+from medianest.services.jobs import IntegrationJobs
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +25,7 @@ async def downloads_running(app: Any, settings: Settings, sessions: SessionFacto
     """Sets `app.state.downloads`; with `settings.consumes_queue`, runs jobs here until the app stops."""
     loop, notifier = asyncio.get_running_loop(), app.state.notifier
     queue = DownloadQueue(settings, notifier=lambda: LoopBridge(notifier, loop))
+    app.state.jobs = IntegrationJobs(queue)
     app.state.downloads = Downloads(settings, queue, app.state.limits, notifier)
     if not settings.consumes_queue:
         yield

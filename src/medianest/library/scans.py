@@ -11,7 +11,7 @@ from sqlalchemy import select
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.errors import NotFound
-from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRESS_INTERVAL_S, Notifier
+from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRESS_INTERVAL_S, Landed, Notifier
 from medianest.library.models import SCAN_COMPLETED, SCAN_FAILED, SCAN_QUEUED, SCAN_RUNNING, Scan
 from medianest.library.scanner import ProgressFn, Scanner, ScanStats, Throttle
 
@@ -21,8 +21,11 @@ log = structlog.get_logger(__name__)
 class ScanRunner:
     """Starts scans in the background of the serving process; a second request joins the running one."""
 
-    def __init__(self, sessions: SessionFactory, roots: list[Path], artwork_dir: Path, notifier: Notifier) -> None:
+    def __init__(self, sessions: SessionFactory, roots: list[Path], artwork_dir: Path, notifier: Notifier,
+                 landed: Landed | None = None) -> None:
         self.sessions = sessions
+        self.roots = roots
+        self.landed = landed  # told when a scan changed the library (a Plex refresh)
         self.scanner = Scanner(sessions, roots, artwork_dir)
         self.notifier = notifier
         self._lock = asyncio.Lock()
@@ -60,6 +63,8 @@ class ScanRunner:
                 stats = await self.scanner.run(self._progress(scan_id))
                 await self._update(scan_id, status=SCAN_COMPLETED, finished_at=utcnow(), **_counts(stats))
                 await self._announce(scan_id, stats)
+                if self.landed and (stats.added or stats.removed):
+                    await self.landed(self.sessions, self.roots)
                 return stats
             except asyncio.CancelledError:
                 await asyncio.shield(self._update(scan_id, status=SCAN_FAILED, finished_at=utcnow(),

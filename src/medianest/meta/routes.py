@@ -9,17 +9,19 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
+from redis.asyncio import Redis
+from sqlalchemy import select, text
 
 from medianest import __version__
 from medianest.api.envelope import Envelope, ok
+from medianest.services.models import ServiceConfig
 
 router = APIRouter(tags=["meta"])
 QUEUE_CHECK_TIMEOUT_S = 3
 
 
 class Check(BaseModel):
-    status: Literal["ok", "fail"]
+    status: Literal["ok", "fail", "unknown"]
     critical: bool
     latency_ms: float | None = None
     detail: str | None = None
@@ -59,10 +61,44 @@ async def _queue(request: Request) -> Check:
                  detail=f"{kind}, {pending} waiting")
 
 
+async def _redis(url: str) -> Check:
+    """Redis itself (rate limits and Socket.IO fan-out use it beside the queue)."""
+    start = time.perf_counter()
+    client = Redis.from_url(url, socket_timeout=QUEUE_CHECK_TIMEOUT_S, socket_connect_timeout=QUEUE_CHECK_TIMEOUT_S)
+    try:
+        await client.ping()
+    except Exception as exc:  # down, refusing, wrong password: the check reports it
+        return Check(status="fail", critical=True, detail=type(exc).__name__)
+    finally:
+        await client.aclose()
+    return Check(status="ok", critical=True, latency_ms=round((time.perf_counter() - start) * 1000, 2))
+
+
+async def _services(request: Request) -> dict[str, Check]:
+    """Each enabled connection as its last periodic check found it: informational, never a reason for 503
+    (and never asked live: /health must answer fast whatever the outside world does)."""
+    try:
+        async with request.app.state.sessions() as session:
+            configs = (await session.scalars(select(ServiceConfig).where(ServiceConfig.enabled))).all()
+    except Exception:  # the database check already says what is wrong
+        return {}
+    return {f"service:{c.name}": Check(status=_SERVICE_CHECK[c.status], critical=False, latency_ms=c.response_ms,
+                                       detail=f"{c.kind}: {c.status}" + (f" ({c.detail})" if c.detail else ""))
+            for c in configs}
+
+
+_SERVICE_CHECK: dict[str, Literal["ok", "fail", "unknown"]] = {
+    "up": "ok", "degraded": "ok", "down": "fail", "unknown": "unknown"}
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "unhealthy"}})
 async def health(request: Request) -> Any:
-    """Liveness and readiness: 503 when a critical dependency fails."""
+    """Liveness and readiness: 503 when a critical dependency (database, queue, Redis) fails; outside
+    services are listed for information."""
     checks = {"database": await _database(request), "queue": await _queue(request)}
+    if request.app.state.settings.redis_url:
+        checks["redis"] = await _redis(request.app.state.settings.redis_url)
+    checks.update(await _services(request))
     bad = any(c.status != "ok" and c.critical for c in checks.values())
     body = Health(status="fail" if bad else "ok", checks=checks)
     return JSONResponse(body.model_dump(), status_code=503 if bad else 200)
