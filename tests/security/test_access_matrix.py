@@ -1,10 +1,11 @@
 """The access matrix: one user can neither read nor change another's objects, and no plain user gets in
 anywhere an admin is required.
 
-One world per backend (module scope, so the ~175 cases take seconds): an admin, users A (alice) and B (bob), a
-scanned library, and A's objects - likes, resume points and plays on two items, a private and a public
-playlist with items, a download (failed on purpose against `MediaServer` on 127.0.0.1), an API key and two
-sign-in sessions. B has an API key and a playlist of his own.
+One world per backend (module scope, so the ~200 cases take seconds): an admin, users A (alice) and B (bob), a
+scanned library, a Seerr connection (its stand-in on 127.0.0.1) and a second connection, and A's objects -
+likes, resume points and plays on two items, a private and a public playlist with items, a download (failed
+on purpose against `MediaServer` on 127.0.0.1), a media request, an API key and two sign-in sessions. B has
+an API key and a playlist of his own.
 
 Each row is (method, route template, the objects its path names, body) and runs like this:
 
@@ -50,6 +51,7 @@ from medianest.config import Settings
 from tests.conftest import BACKENDS, PASSWORD, Api, bearer, fresh_database
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
+from tests.integrations.seerr import Seerr
 from tests.media import copy_library
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -60,7 +62,7 @@ A_POSITION = {"m1": 123.5, "m2": 55.5}
 B_POSITION = 7.25
 PAGE = "?per_page=100"
 # Path parameters that name an object belonging to one user.
-OWNED_PARAMS = ("{key_id}", "{session_id}", "{playlist_id}", "{item_id}", "{download_id}")
+OWNED_PARAMS = ("{key_id}", "{session_id}", "{playlist_id}", "{item_id}", "{download_id}", "{request_id}")
 # The dependency behind `AdminUser` (deps._admin), taken from the annotation itself.
 ADMIN_CHECK = get_args(AdminUser)[1].dependency
 
@@ -71,6 +73,7 @@ ADMIN_CHECK = get_args(AdminUser)[1].dependency
 class World:
     api: Api
     server: MediaServer
+    seerr: Seerr
     tokens: dict[str, str]  # "admin" | "a" | "b" -> access token
     keys: dict[str, str]  # "b" -> his X-Api-Key
     ids: dict[str, str]  # name -> id of the objects the rows aim at (see _build_world)
@@ -109,19 +112,20 @@ def _settings(root: Path, database_url: str, media_source: tuple[Path, dict[str,
 async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                 media_source: tuple[Path, dict[str, str]]) -> AsyncIterator[World]:
     root = tmp_path_factory.mktemp("access-matrix")
-    with MediaServer() as server:  # nothing registered: every download from it fails with a 404
+    # MediaServer has nothing registered: every download from it fails with a 404
+    with MediaServer() as server, Seerr() as seerr:
         async with fresh_database(request.param, root) as url:
             app = create_app(_settings(root, url, media_source))
             async with app.router.lifespan_context(app), httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-                yield await _build_world(Api(client, app), server)
+                yield await _build_world(Api(client, app), server, seerr)
 
 
-async def _build_world(api: Api, server: MediaServer) -> World:
+async def _build_world(api: Api, server: MediaServer, seerr: Seerr) -> World:
     admin = await api.setup_admin()
     assert (await api.scan())["status"] == "completed"
     tokens = {"admin": admin, "a": await api.create_user(admin, "alice"), "b": await api.create_user(admin, "bob")}
-    w = World(api, server, tokens, {}, {})
+    w = World(api, server, seerr, tokens, {}, {})
     w.ids["alice"] = (await w.get("a", "/api/v1/auth/me"))["id"]
     w.ids["bob"] = (await w.get("b", "/api/v1/auth/me"))["id"]
     media = sorted((m["id"] for m in await api.all_media(admin)), key=int)
@@ -132,7 +136,20 @@ async def _build_world(api: Api, server: MediaServer) -> World:
     await _keys_and_sessions(w)
     w.ids["a_download"] = await _failed_download(w)
     w.ids["scan"] = await _latest_scan(w)
+    await _services_and_requests(w)
     return w
+
+
+async def _services_and_requests(w: World) -> None:
+    """A Seerr connection (requests made as a Seerr user, so they stay pending), a second connection for
+    the admin rows, and a request of A's."""
+    for tmdb_id in range(1000, 1100):
+        w.seerr.add_movie(tmdb_id, f"Film {tmdb_id}", 2001)
+    await w.send("admin", "POST", "/api/v1/services", {"kind": "seerr", "name": "Seerr", "url": w.seerr.url,
+                                                       "secret": w.seerr.api_key, "options": {"request_user_id": 2}},
+                 status=201)
+    w.ids["svc"] = (await _fresh_service(w))["service_id"]
+    w.ids["a_request"] = (await _fresh_request(w))["request_id"]
 
 
 async def _a_media_state(w: World) -> None:
@@ -219,6 +236,24 @@ async def _fresh_user(w: World) -> dict[str, str]:
     return {"user_id": user["id"]}
 
 
+async def _fresh_service(w: World) -> dict[str, str]:
+    made = await w.send("admin", "POST", "/api/v1/services", {
+        "kind": "generic_http", "name": f"svc {secrets.token_hex(3)}", "url": w.seerr.url + "/api/v1/status",
+        "secret": "s3cret-token"}, status=201)
+    return {"service_id": made["id"]}
+
+
+_TITLES = iter(range(1000, 1100))
+
+
+async def _fresh_request(w: World) -> dict[str, str]:
+    tmdb_id = next(_TITLES)
+    made = await w.send("a", "POST", "/api/v1/requests", {"media_type": "movie", "tmdb_id": tmdb_id,
+                                                          "title": f"Film {tmdb_id}"}, status=201)
+    assert made["status"] == "pending", made
+    return {"request_id": made["id"]}
+
+
 async def _spare_media(w: World) -> dict[str, str]:
     assert w.spare_media, "the library has too few items for the admin's media proofs"
     return {"media_id": w.spare_media.pop()}
@@ -254,6 +289,7 @@ KEYS, SESSIONS = "/api/v1/auth/api-keys/{key_id}", "/api/v1/auth/sessions/{sessi
 PLAYLIST, ITEMS = "/api/v1/playlists/{playlist_id}", "/api/v1/playlists/{playlist_id}/items"
 ITEM, EXPORT = ITEMS + "/{item_id}", "/api/v1/playlists/{playlist_id}/export.m3u8"
 DOWNLOAD, RETRY = "/api/v1/downloads/{download_id}", "/api/v1/downloads/{download_id}/retry"
+REQUEST, SERVICE = "/api/v1/requests/{request_id}", "/api/v1/services/{service_id}"
 PWN = {"name": "bob was here", "description": "pwned", "is_public": True}
 ADD, MOVE = {"media_id": "{m3}"}, {"position": 1}
 
@@ -282,6 +318,9 @@ OWNED = [
     _r("POST", RETRY, fresh=_fresh_download, download_id="a_download"),
     _r("GET", DOWNLOAD, download_id="a_private"),  # ids of other kinds
     _r("POST", RETRY, fresh=_fresh_download, download_id="a_key"),
+    _r("GET", REQUEST, request_id="a_request"),
+    _r("DELETE", REQUEST, fresh=_fresh_request, request_id="a_request"),
+    _r("GET", REQUEST, request_id="a_private"),
 ]
 
 MEDIA = "/api/v1/media/{media_id}"
@@ -311,6 +350,13 @@ ADMIN = [
     _r("PATCH", MEDIA, 403, {"title": "pwned", "genre": "pwned"}, _scratch_media, media_id="m1"),
     _r("DELETE", MEDIA, 403, fresh=_spare_media, media_id="m1"),
     _r("DELETE", MEDIA, 403, fresh=_spare_media, query="?purge=true", media_id="m1"),
+    _r("GET", "/api/v1/services", 403),
+    _r("POST", "/api/v1/services", 403, {"kind": "generic_http", "name": "mallory-{unique}",
+                                         "url": "http://127.0.0.1:9"}),
+    _r("GET", SERVICE, 403, service_id="svc"),
+    _r("PATCH", SERVICE, 403, {"url": "http://127.0.0.1:9", "secret": "mallory"}, _fresh_service, service_id="svc"),
+    _r("DELETE", SERVICE, 403, fresh=_fresh_service, service_id="svc"),
+    _r("POST", SERVICE + "/test", 403, service_id="svc"),
 ]
 
 
@@ -352,6 +398,7 @@ LISTS = [
     ListRow("/api/v1/me/frequent", PAGE, _ids, "m2"),
     ListRow("/api/v1/media", PAGE, _with_state, "m2"),
     ListRow("/api/v1/media", PAGE + "&liked=true", _ids, "m2"),
+    ListRow("/api/v1/requests", PAGE, _ids, "a_request"),
 ]
 
 
@@ -409,7 +456,7 @@ async def a_state(w: World) -> dict[str, Any]:
     """Everything of A's that the rows aim at, as A sees it."""
     i = w.ids
     paths = [f"/api/v1/playlists/{i['a_private']}", f"/api/v1/playlists/{i['a_public']}",
-             f"/api/v1/downloads/{i['a_download']}", "/api/v1/auth/me"]
+             f"/api/v1/downloads/{i['a_download']}", f"/api/v1/requests/{i['a_request']}", "/api/v1/auth/me"]
     for m in ("m1", "m2"):
         paths += [f"/api/v1/media/{i[m]}", f"/api/v1/media/{i[m]}/progress"]
     state: dict[str, Any] = {p: await _read(w, "a", p) for p in paths}
@@ -423,10 +470,10 @@ async def a_state(w: World) -> dict[str, Any]:
 
 
 async def admin_state(w: World) -> dict[str, Any]:
-    """What the admin routes could change: the users, the library, the scans."""
+    """What the admin routes could change: the users, the library, the scans, the service connections."""
     return {"users": await w.get("admin", "/api/v1/users" + PAGE),
             "media": _stable(await w.get("admin", "/api/v1/media" + PAGE)),
-            "scan": await _latest_scan(w)}
+            "scan": await _latest_scan(w), "services": await w.get("admin", "/api/v1/services" + PAGE)}
 
 
 async def _assert_b_sees_only_his_own(w: World) -> None:
