@@ -49,6 +49,7 @@ from medianest.services.routes import router as services_router
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
+from medianest.subtitles.routes import router as subtitles_router
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     openapi.install(app)
     for router in (meta_router, auth_router, users_router, audit_router, library_router, streaming_router,
                    playback_router, playlists_router, downloads_router, services_router, plex_router,
-                   requests_router):
+                   requests_router, subtitles_router):
         app.include_router(router)
     app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
     _add_middleware(app, settings)

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.library import artwork
-from medianest.library.models import Media, UnreadableFile
+from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
 from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
+from medianest.subtitles import service as subtitles
 
 # Files probed per thread hop and rows written per statement: big enough to amortise the hop and
 # the round trip, small enough that progress moves and a crash loses little. (500 with a time limit
@@ -100,6 +101,7 @@ class Scanner:
             if extra:
                 await session.execute(update(Media).where(Media.id == media_id).values(**extra))
             await session.commit()
+            await _index_subtitles(session, [f.path] if _is_video(result) else [])
         return media_id
 
     async def _plan(self, session: AsyncSession, found: WalkResult, known: Listing) -> _Plan:
@@ -150,6 +152,7 @@ class Scanner:
         async with self.sessions() as session:
             await self._write(session, probed, stats, bad)
             await session.commit()
+            await _index_subtitles(session, [f.path for _, f, r in probed if _is_video(r)])
 
     def _probe_batch(self, chunk: Sequence[Work]) -> list[Probed]:
         return [(media_id, f, self._probe_one(f)) for media_id, f in chunk]
@@ -197,6 +200,18 @@ class Scanner:
 
     async def _record_failures(self, session: AsyncSession, failures: list[tuple[str, str]]) -> None:
         await _store_failures(session, [(p, reason, None, None) for p, reason in failures])
+
+
+def _is_video(result: Any) -> bool:
+    return not isinstance(result, str) and result.kind == KIND_VIDEO
+
+
+async def _index_subtitles(session: AsyncSession, paths: list[str]) -> None:
+    """The sidecar files and subtitle streams of new or changed videos (subtitles/)."""
+    for media_id in (await _ids_of(session, paths)).values():
+        media = await session.get(Media, media_id)
+        if media is not None:
+            await subtitles.index(session, media)
 
 
 def _nothing_changed(files: Listing, known: Listing, bad: dict[str, tuple[int | None, float | None]]) -> bool:

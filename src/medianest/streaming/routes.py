@@ -54,7 +54,7 @@ AccessDep = Annotated[StreamAccess, Depends(_access)]
 ArtworkDir = Annotated[Path, Depends(_artwork_dir)]
 
 
-async def _authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer,
+async def authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer,
                      api_key: ApiKeyHeader = None) -> int:
     mid = parse_id(media_id, "media")
     user_id = await access.user_id_for(mid, token, bearer.credentials if bearer else None, api_key)
@@ -65,7 +65,7 @@ async def _authorize(access: StreamAccess, media_id: str, token: str | None, bea
 async def stream(media_id: str, access: AccessDep, bearer: Bearer, api_key: ApiKeyHeader = None,
                  token: TokenQuery = None, download: bool = False) -> MediaFileResponse:
     """The file's bytes: Range (single and multi), If-Range, ETag, Last-Modified and 304s."""
-    media, info = await access.file(await _authorize(access, media_id, token, bearer, api_key))
+    media, info = await access.file(await authorize(access, media_id, token, bearer, api_key))
     return stream_response(media, info, download)
 
 
@@ -80,7 +80,7 @@ def stream_response(media: Media, info: FileInfo, download: bool = False) -> Med
 async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, artwork_dir: ArtworkDir,
                       api_key: ApiKeyHeader = None, token: TokenQuery = None) -> MediaFileResponse:
     """Cover art (audio) or a thumbnail (video); 404 when the item has none."""
-    media = await access.media(await _authorize(access, media_id, token, bearer, api_key))
+    media = await access.media(await authorize(access, media_id, token, bearer, api_key))
     path = artwork.path_of(artwork_dir, media.artwork or "")
     try:
         st = path.stat() if path is not None else None
