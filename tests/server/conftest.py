@@ -56,6 +56,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60
     raise RuntimeError("server did not become healthy")
 
 
+CLOSED_PROXY = "http://127.0.0.1:9"
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[Path, dict[str, str]],
                 ) -> Iterator[LiveServer]:
@@ -75,7 +78,12 @@ def _serve(stack: contextlib.ExitStack, tmp_path_factory: pytest.TempPathFactory
            # localhost passes the allow-list (no DNS), and then is refused as a private address.
            "MEDIANEST_DOWNLOADS_ALLOWED_SITES": "localhost",
            # Fuzzed Plex sign-ins go to the plex.tv stand-in, never to plex.tv.
-           "MEDIANEST_PLEX_TV_URL": stack.enter_context(running()).url}
+           "MEDIANEST_PLEX_TV_URL": stack.enter_context(running()).url,
+           # Fuzzed service connections name any host: the outgoing client (which honours the usual proxy
+           # variables) sends everything but loopback to a closed local port, so no name is ever looked
+           # up and nothing leaves the machine.
+           **{name: CLOSED_PROXY for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")},
+           "NO_PROXY": "127.0.0.1,localhost"}
     env.pop("MEDIANEST_DATABASE_URL", None)
     if PG_URL:  # in CI the live server (and so schemathesis) runs on PostgreSQL
         env["MEDIANEST_DATABASE_URL"] = stack.enter_context(_fresh_pg_database(PG_URL))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from medianest.api.deps import CurrentUser, IntegrationsDep, LimitsDep, NotifierDep, PageDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
+from medianest.api.inputs import NO_NUL
 from medianest.requests import service
 from medianest.requests.schemas import RequestIn, RequestOut, RequestStatus, SearchMeta, SearchPageOut
 
@@ -17,7 +18,7 @@ UPSTREAM = (502, 503, 504)
 
 @router.get("/search", responses=errors(422, *UPSTREAM))
 async def search(request: Request, user: CurrentUser, session: SessionDep, integrations: IntegrationsDep,
-                 q: Annotated[str, Query(min_length=1, max_length=200)],
+                 q: Annotated[str, Query(min_length=1, max_length=200, pattern=NO_NUL)],
                  page_no: Annotated[int, Query(alias="page", ge=1, le=500)] = 1) -> SearchPageOut:
     """Movies and shows matching `q` at Seerr, each with its availability (cached for 5 minutes; while
     Seerr is down the last answer is served with `meta.stale: true`)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -17,14 +16,7 @@ Status = Literal["up", "down", "degraded", "unknown"]
 MAX_OPTIONS_BYTES = 4096
 
 
-def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials (put them in `secret`)")
-    if parts.query or parts.fragment:
-        raise ValueError("must not have a query or fragment")
+def _trim_url(value: str) -> str:
     return value.rstrip("/")
 
 
@@ -34,7 +26,12 @@ def _check_options(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-Url = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_check_url)]
+# http(s), a host name or IPv4 address, an optional port (1-65535) and a path in plain URL characters
+# (percent-encode the rest); no credentials (they go in `secret`), query or fragment. All of it said in
+# the pattern, so the OpenAPI document states the whole rule.
+_PORT = r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+URL_PATTERN = rf"^https?://[A-Za-z0-9._~-]+(:{_PORT})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$"
+Url = Annotated[str, Field(min_length=1, max_length=2048, pattern=URL_PATTERN), AfterValidator(_trim_url)]
 Options = Annotated[dict[str, Any], AfterValidator(_check_options)]
 
 
@@ -42,7 +39,8 @@ class ServiceIn(Input):
     kind: Kind
     name: str = Field(min_length=1, max_length=100)
     url: Url
-    secret: str | None = Field(default=None, max_length=4096, description="API key or token; never returned")
+    secret: str | None = Field(default=None, max_length=4096, pattern=r"^[!-~]*$",
+                               description="API key or token (printable ASCII); never returned")
     enabled: bool = True
     options: Options = Field(default_factory=dict, description=(
         "per kind: uptime_kuma {slug}; opensubtitles {username, password (write-only)}; "
@@ -53,7 +51,7 @@ class ServiceIn(Input):
 class ServicePatch(Input):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     url: Url | None = None
-    secret: str | None = Field(default=None, max_length=4096, description='"" removes it')
+    secret: str | None = Field(default=None, max_length=4096, pattern=r"^[!-~]*$", description='"" removes it')
     enabled: bool | None = None
     options: Options | None = None
 
