@@ -40,24 +40,29 @@ class Clock:
 
 
 class Scripted(StandIn):
-    """Answers each request with the next scripted reply, then 200 `{"ok": true}` once the script is used up;
-    notes when each request arrived (monotonic clock)."""
+    """Answers each request with the next scripted reply (a number: wait that many seconds, then answer), then
+    200 `{"ok": true, "path": ...}` once the script is used up; notes when each request arrived."""
 
     name = "scripted"
 
     def __init__(self) -> None:
         super().__init__()
-        self.script: list[Reply] = []
+        self.script: list[Reply | float] = []
         self.arrivals: list[float] = []
 
-    def then(self, *replies: Reply) -> None:
+    def then(self, *replies: Reply | float) -> None:
         with self.lock:
             self.script.extend(replies)
 
     def answer(self, request: Request) -> Reply:
         with self.lock:
             self.arrivals.append(time.monotonic())
-            return self.script.pop(0) if self.script else Reply(200, {"ok": True, "path": request.path})
+            step = self.script.pop(0) if self.script else None
+        if isinstance(step, Reply):
+            return step
+        if step is not None:
+            self._stopping.wait(step)
+        return Reply(200, {"ok": True, "path": request.path})
 
 
 # -- Breaker ----------------------------------------------------------------------------------------------------
@@ -259,13 +264,8 @@ async def test_a_timeout_is_retried_then_upstream_timeout(http: httpx.AsyncClien
 
 
 async def test_a_slow_answer_then_a_fast_one_succeeds(http: httpx.AsyncClient, server: Scripted) -> None:
-    server.set_faults(delay_s=10)
-    up = upstream(http, server, policy=Policy(timeout_s=0.5, attempts=3, wait_s=0.0))
-    task = asyncio.create_task(up.request("GET", "/x"))
-    while not server.requests:  # the first attempt reached it; let the next ones through quickly
-        await asyncio.sleep(0.01)
-    server.set_faults()
-    response = await task
+    server.then(10.0)  # the first attempt is held past the timeout; the second is answered at once
+    response = await upstream(http, server, policy=Policy(timeout_s=0.5, attempts=3, wait_s=0.0)).request("GET", "/x")
     assert response.status_code == 200 and len(server.requests) == 2
 
 

@@ -473,7 +473,13 @@ async def admin_state(w: World) -> dict[str, Any]:
     """What the admin routes could change: the users, the library, the scans, the service connections."""
     return {"users": await w.get("admin", "/api/v1/users" + PAGE),
             "media": _stable(await w.get("admin", "/api/v1/media" + PAGE)),
-            "scan": await _latest_scan(w), "services": await w.get("admin", "/api/v1/services" + PAGE)}
+            "scan": await _latest_scan(w), "services": [_configured(c) for c in
+                                                        await w.get("admin", "/api/v1/services" + PAGE)]}
+
+
+def _configured(service: dict[str, Any]) -> dict[str, Any]:
+    """A connection's settings, without what the periodic status check may update at any minute."""
+    return {k: v for k, v in service.items() if k not in ("status", "response_ms", "detail", "checked_at")}
 
 
 async def _assert_b_sees_only_his_own(w: World) -> None:

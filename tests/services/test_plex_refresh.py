@@ -25,7 +25,7 @@ from medianest.services.plex import plan_refreshes
 from tests.conftest import Api, bearer
 from tests.integrations.plexserver import PlexServer
 
-TOKEN = "plex-server-token"  # noqa: S105 - the stand-in's test token
+TOKEN = "plex-server-token"
 
 MOVIES = Library("1", "Movies", "movie", ["/media/movies"])
 SHOWS = Library("2", "TV Shows", "show", ["/media/tv", "/mnt/more-tv"])

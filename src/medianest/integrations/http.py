@@ -49,6 +49,7 @@ class Breaker:
         self.failures = 0
         self.opened_at: float | None = None
         self._trial = False
+        self._streak_before = 0
 
     @property
     def state(self) -> str:
@@ -70,7 +71,14 @@ class Breaker:
         return False
 
     def success(self) -> None:
+        self._streak_before = self.failures
         self.failures, self.opened_at, self._trial = 0, None, False
+
+    def success_was_failure(self) -> None:
+        """The answer that counted as a success turned out unusable (HTML for JSON): a failure after all,
+        continuing the streak it had broken."""
+        self.failures = self._streak_before
+        self.failure()
 
     def failure(self) -> None:
         self.failures += 1
@@ -161,7 +169,7 @@ class Upstream:
         try:
             return response.json()
         except ValueError:
-            self.breaker.failure()  # a 200 with an HTML error page is a broken service, not a slow one
+            self.breaker.success_was_failure()  # a 200 with an HTML error page is a broken service
             raise UpstreamError(self.name, "answered with something that is not JSON") from None
 
     async def _attempts(self, method: str, path: str, retry: bool, kwargs: dict[str, Any]) -> httpx.Response:

@@ -93,9 +93,9 @@ def _availability(title: s.Title, requested_here: bool) -> str:
 
 async def create(session: AsyncSession, integrations: Integrations, limits: RateLimits, notifier: Notifier,
                  user: User, new: RequestIn) -> MediaRequest:
-    await limits.hit("requests", str(user.id), "requests")
     config = await seerr_connection(session)
     await _refuse_duplicate(session, user, new)
+    await limits.hit("requests", str(user.id), "requests")  # only what would reach Seerr counts
     client = integrations.seerr(config)
     as_user = config.options.get("request_user_id")
     made = await client.request(new.media_type, new.tmdb_id, new.seasons if new.media_type == "tv" else None,

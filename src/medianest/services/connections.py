@@ -95,7 +95,7 @@ async def test_service(session: AsyncSession, integrations: Integrations, servic
 
 def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """(plain options, credential options to seal)."""
-    sealed = {k: str(v) for k, v in options.items() if k in SECRET_OPTIONS and v}
+    sealed = {k: "" if v is None else str(v) for k, v in options.items() if k in SECRET_OPTIONS}  # "": remove
     return {k: v for k, v in options.items() if k not in SECRET_OPTIONS}, sealed
 
 
@@ -119,10 +119,9 @@ def seeds(settings: Settings) -> list[ServiceIn]:
         found.append(ServiceIn(kind="uptime_kuma", name="Uptime Kuma", url=settings.uptime_kuma_url,
                                options={"slug": settings.uptime_kuma_slug or "default"}))
     if settings.opensubtitles_api_key:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"password": _plain(settings.opensubtitles_password) or ""}
         if settings.opensubtitles_username:
-            options = {"username": settings.opensubtitles_username,
-                       "password": _plain(settings.opensubtitles_password)}
+            options["username"] = settings.opensubtitles_username
         found.append(ServiceIn(kind="opensubtitles", name="OpenSubtitles", url=settings.opensubtitles_url,
                                secret=_plain(settings.opensubtitles_api_key), options=options))
     return found

@@ -53,7 +53,8 @@ class IntegrationJobs:
         """Files were added or removed in `folders`: Plex hears of it once things settle."""
         try:
             if await plex.request_refresh(sessions, folders):
-                self._refresh.schedule(delay=self.settings.plex_refresh_debounce_s)
+                # huey's enqueue is a blocking write (SQLite file or Redis): off the event loop
+                await asyncio.to_thread(self._refresh.schedule, delay=self.settings.plex_refresh_debounce_s)
         except Exception:  # a refresh is a courtesy: whatever landed has landed
             log.exception("could not ask for a Plex refresh")
 

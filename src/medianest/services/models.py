@@ -20,6 +20,9 @@ class ServiceConfig(IdMixin, Base):
     the row's id as context; the last check's outcome is kept on the row for the board and /health."""
 
     __tablename__ = "service_configs"
+    # AUTOINCREMENT on SQLite: a deleted connection's id (its audit trail, its sealing context) is never
+    # handed to a new one.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100), unique=True)

@@ -23,21 +23,24 @@ EXTRACT_TIMEOUT_S = 120
 def decode(raw: bytes) -> str:
     """UTF-8 (with or without BOM), or UTF-16 with a BOM; else Windows-1252, the usual older SRT."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        return raw.decode("utf-16", errors="replace")  # a file cut short still shows what it has
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace")
 
 
+def parse(text: str, fmt: str) -> pysubs2.SSAFile:
+    try:
+        return pysubs2.SSAFile.from_string(text, format_=None if fmt == "vtt" else fmt)
+    except (pysubs2.exceptions.Pysubs2Error, ValueError, KeyError) as exc:
+        raise BadRequest(f"the subtitle file cannot be read ({type(exc).__name__})") from None
+
+
 def to_vtt(text: str, fmt: str) -> str:
     if fmt == "vtt" and text.lstrip().startswith("WEBVTT"):
         return text
-    try:
-        subs = pysubs2.SSAFile.from_string(text, format_=None if fmt == "vtt" else fmt)
-    except (pysubs2.exceptions.Pysubs2Error, ValueError, KeyError) as exc:
-        raise BadRequest(f"the subtitle file cannot be read ({type(exc).__name__})") from None
-    return str(subs.to_string("vtt"))
+    return str(parse(text, fmt).to_string("vtt"))
 
 
 def sidecar_vtt(path: Path, fmt: str) -> str:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import av
 
+from medianest.errors import BadRequest
+
+NAME_MAX = 255  # bytes in one file name on every common file system
 SIDECAR_FORMATS = {".srt": "srt", ".vtt": "vtt", ".ass": "ass", ".ssa": "ssa"}
 # Embedded streams ffmpeg can turn into WebVTT; picture-based ones (PGS, VobSub) cannot be.
 TEXT_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"}
@@ -73,6 +76,8 @@ def free_name(video: Path, language: str | None, suffix: str) -> Path:
     tag = f".{language}" if language and _LANGUAGE.match(language) else ""
     for n in range(1, 100):
         name = f"{video.stem}{tag}{'' if n == 1 else f'.{n}'}{suffix}"
+        if len(name.encode()) > NAME_MAX:
+            raise BadRequest("the video's file name is too long to put a subtitle beside it")
         candidate = video.parent / name
         if not candidate.exists():
             return candidate

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.config import Settings
-from medianest.errors import BadRequest, NotFound, UpstreamUnavailable
+from medianest.errors import BadRequest, NotFound, UpstreamError, UpstreamUnavailable
 from medianest.integrations.opensubtitles import Found as OsFound
 from medianest.integrations.opensubtitles import moviehash
 from medianest.library.ffmpeg import ffmpeg_exe
@@ -110,7 +110,8 @@ async def download(session: AsyncSession, integrations: Integrations, settings: 
     video = Path(servable_path(media, settings.library_dirs))
     name, content = await integrations.opensubtitles(config).download(file_id)
     fmt = files.SIDECAR_FORMATS.get(Path(name).suffix.lower(), "srt")
-    convert.to_vtt(convert.decode(content), fmt)  # refuse what is not a subtitle before it is written
+    if not convert.parse(convert.decode(content), fmt).events:  # an HTML error page parses as no cues
+        raise UpstreamError("OpenSubtitles", "sent a file that is not a subtitle")
     path = await asyncio.to_thread(_write_beside, video, language, f".{fmt}", content)
     row = Subtitle(media_id=media.id, source=SIDECAR, path=str(path), format=fmt, language=language,
                    provider="opensubtitles")

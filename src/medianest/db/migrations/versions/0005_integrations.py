@@ -44,7 +44,8 @@ def upgrade() -> None:
     sa.Column('next_check_at', WHEN, nullable=True),
     sa.Column('id', ID, autoincrement=True, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_configs')),
-    sa.UniqueConstraint('name', name=op.f('uq_service_configs_name'))
+    sa.UniqueConstraint('name', name=op.f('uq_service_configs_name')),
+    sqlite_autoincrement=True
     )
     op.create_table('media_requests',
     sa.Column('user_id', ID, nullable=False),
