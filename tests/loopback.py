@@ -1,6 +1,7 @@
-"""The socket side shared by the test stand-ins (media server, plex.tv): a threaded HTTP server on
-127.0.0.1 that can cut its open connections, never looks up a name, and is quiet about clients that
-hang up; and a request handler base speaking HTTP/1.1 keep-alive without logging to stderr."""
+"""The socket side shared by the test stand-ins (media server, plex.tv, the outside services): a threaded
+HTTP server on 127.0.0.1 that can cut its open connections, never looks up a name, and is quiet about
+clients that hang up; a request handler base speaking HTTP/1.1 keep-alive without logging to stderr; and
+`Served`, the lifecycle every stand-in has."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import socketserver
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import cast
+from types import TracebackType
+from typing import Self, cast
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -66,3 +68,41 @@ class QuietHandler(BaseHTTPRequestHandler):
         # the client went away (BrokenPipe/Reset) or stalled past `timeout` mid-body: nothing left to answer
         with contextlib.suppress(ConnectionError, TimeoutError):
             super().handle()
+
+
+class Served:
+    """A stand-in's lifecycle: its server is bound at construction (so the port is known before `start()`),
+    serves from a daemon thread, and `stop()` is final - it cuts open connections, so a delayed or
+    throttled answer cannot outlive the test. Use as a context manager."""
+
+    def __init__(self, httpd: LoopbackServer) -> None:
+        self._stopping = threading.Event()
+        self._httpd = httpd
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"{type(self).__name__}:{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.close_connections()
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])

@@ -61,12 +61,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
-from types import TracebackType
 from typing import Any, NamedTuple, cast
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import quoteattr
 
-from tests.loopback import LoopbackServer, QuietHandler
+from tests.loopback import LoopbackServer, QuietHandler, Served
 
 STRONG_PIN_TTL_S = 1800.0  # plex.tv: strong (auth app) pins
 LINK_PIN_TTL_S = 900.0  # plex.tv: 4-character pins for plex.tv/link
@@ -190,7 +189,7 @@ class _Params:
         return value or None  # an empty value counts as missing, as a blank param does in Rails
 
 
-class PlexTv:
+class PlexTv(Served):
     """plex.tv's PIN sign-in endpoints on 127.0.0.1 (an ephemeral port), with test controls and faults.
 
     Use as a context manager (or `start()` / `stop()`); `url` is the base to configure as plex.tv's. All
@@ -211,40 +210,7 @@ class PlexTv:
         # plex.tv pin ids are large integers (e.g. 1996665964); start somewhere random so no test bakes one in
         self._pin_ids = itertools.count(1_000_000_000 + secrets.randbelow(900_000_000))
         self._user_ids = itertools.count(10_000_000 + secrets.randbelow(80_000_000))
-        self._stopping = threading.Event()
-        self._httpd = _HTTPServer(self)  # bound now, so `url` is known before start()
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------------------
-
-    def start(self) -> PlexTv:
-        """Serve in a daemon thread; returns self."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"PlexTv:{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and cut open connections (a delayed answer ends at once). Final: make a new one."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.close_connections()
-        self._httpd.server_close()
-
-    def __enter__(self) -> PlexTv:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(_HTTPServer(self))  # bound now, so the URL is known before start()
 
     @property
     def url(self) -> str:

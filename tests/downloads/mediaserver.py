@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Literal, NamedTuple, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from medianest.library.ffmpeg import ffmpeg_exe, run_ffmpeg
-from tests.loopback import LoopbackServer, QuietHandler
+from tests.loopback import LoopbackServer, QuietHandler, Served
 
 _COPY_CHUNK = 64 * 1024
 _MAX_THROTTLE_CHUNK = 16 * 1024
@@ -103,7 +102,7 @@ class _Counter:
         return True
 
 
-class MediaServer:
+class MediaServer(Served):
     """A threaded HTTP server on 127.0.0.1 (an ephemeral port) serving registered media, with switchable faults.
 
     Use as a context manager, or `start()` / `stop()`. All registration and behaviour methods are thread-safe
@@ -118,43 +117,7 @@ class MediaServer:
         self._fails: dict[str, _Counter] = {}
         self._log: list[LoggedRequest] = []
         self._sent: defaultdict[str, int] = defaultdict(int)
-        self._stopping = threading.Event()
-        self._httpd = _HTTPServer(self)  # bound now, so base_url is known before start()
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------------------
-
-    def start(self) -> MediaServer:
-        """Serve in a daemon thread; returns self so `server = MediaServer().start()` reads naturally."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"MediaServer:{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop accepting, cut open connections (so a throttled send can't outlive the test), close the socket.
-
-        Final: a stopped server is not restarted; make a new one.
-        """
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.close_connections()
-        self._httpd.server_close()
-
-    def __enter__(self) -> MediaServer:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        super().__init__(_HTTPServer(self))  # bound now, so the URL is known before start()
 
     @property
     def base_url(self) -> str:

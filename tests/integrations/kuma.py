@@ -89,8 +89,6 @@ class _Page:
 class UptimeKuma(StandIn):
     """Uptime Kuma's public status-page JSON API; see the module docstring for sources and assumptions."""
 
-    name = "uptime-kuma"
-
     def __init__(self) -> None:
         super().__init__()
         self._pages: dict[str, _Page] = {}

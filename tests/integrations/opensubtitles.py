@@ -148,8 +148,6 @@ class _Quota:
 
 
 class OpenSubtitles(StandIn):
-    name = "opensubtitles"
-
     def __init__(self, api_key: str = "os-test-key", username: str = "nestuser", password: str = "nestpass",  # noqa: S107
                  daily_quota: int = 5) -> None:
         super().__init__()

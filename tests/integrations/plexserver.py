@@ -95,8 +95,6 @@ class Section:
 class PlexServer(StandIn):
     """Plex Media Server: `/identity`, `/library/sections`, `/library/sections/{key}/refresh`."""
 
-    name = "plex-media-server"
-
     def __init__(self, token: str = "plex-server-token") -> None:  # noqa: S107 - a test token
         super().__init__()
         self.token = token

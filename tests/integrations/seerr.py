@@ -92,8 +92,6 @@ def _number(value: str) -> float | None:
 
 
 class Seerr(StandIn):
-    name = "seerr"
-
     def __init__(self, api_key: str = "seerr-test-key") -> None:
         super().__init__()
         self.api_key = api_key

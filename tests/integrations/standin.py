@@ -21,11 +21,10 @@ import socket
 import threading
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from tests.loopback import LoopbackServer, QuietHandler
+from tests.loopback import LoopbackServer, QuietHandler, Served
 
 GARBAGE = (b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
            b"<body><h1>Bad Gateway</h1><p>The upstream server is not answering.</p></body></html>\n")
@@ -66,19 +65,14 @@ class Faults:
     drop: bool = False
 
 
-class StandIn:
+class StandIn(Served):
     """Lifecycle, request log and faults; subclasses answer the requests."""
-
-    name = "stand-in"
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.faults = Faults()
         self._log: list[Request] = []
-        self._stopping = threading.Event()
-        self._httpd = _Server(self)
-        self._port = int(self._httpd.server_address[1])
-        self._thread: threading.Thread | None = None
+        super().__init__(_Server(self))
 
     # -- to implement ----------------------------------------------------------------------------------------
 
@@ -92,36 +86,13 @@ class StandIn:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"{self.name}:{self._port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.close_connections()
-        self._httpd.server_close()
-
     def refuse(self) -> None:
         """Stop listening: connections to `url` are refused from now on (the service is down)."""
         self.stop()
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     # -- log and faults ----------------------------------------------------------------------------------------
 

@@ -43,8 +43,6 @@ class Scripted(StandIn):
     """Answers each request with the next scripted reply (a number: wait that many seconds, then answer), then
     200 `{"ok": true, "path": ...}` once the script is used up; notes when each request arrived."""
 
-    name = "scripted"
-
     def __init__(self) -> None:
         super().__init__()
         self.script: list[Reply | float] = []
