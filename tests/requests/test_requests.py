@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from medianest.config import Settings
 from medianest.requests import service
 from medianest.requests.models import MediaRequest
 from tests.conftest import Api, bearer
+from tests.integrations.quiet import overrides, settings  # noqa: F401 - fixtures
 from tests.integrations.seerr import (
     MEDIA_AVAILABLE,
     MEDIA_PARTIALLY_AVAILABLE,
@@ -33,17 +33,6 @@ SEERR_KEY = "seerr-test-key"
 PENDING_AT_SEERR = {"request_user_id": 2}  # requests made as Seerr's plain user stay pending there
 
 
-@pytest.fixture
-def overrides() -> dict[str, Any]:
-    """Settings a test changes (parametrize `overrides` to set them)."""
-    return {}
-
-
-@pytest.fixture
-def settings(settings: Settings, overrides: dict[str, Any]) -> Settings:
-    # No queue consumer: its periodic sync must not race the syncs these tests run themselves.
-    return settings.model_copy(update={"integrations_retry_wait_s": 0, "queue_consumer": "off",
-                                       "api_rate_limit": "100000/minute", **overrides})
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.integrations.plex import Library
 from medianest.services import plex
@@ -24,6 +23,7 @@ from medianest.services.models import PlexRefresh
 from medianest.services.plex import plan_refreshes
 from tests.conftest import Api, bearer
 from tests.integrations.plexserver import PlexServer
+from tests.integrations.quiet import overrides, settings  # noqa: F401 - fixtures
 
 TOKEN = "plex-server-token"
 
@@ -82,17 +82,6 @@ def test_folders_outside_every_library_plan_nothing() -> None:
 # -- the debounce, with the app ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def overrides() -> dict[str, Any]:
-    """Settings a test changes (parametrize `overrides` to set them)."""
-    return {}
-
-
-@pytest.fixture
-def settings(settings: Settings, overrides: dict[str, Any]) -> Settings:
-    # No queue consumer unless a test asks: the tests below run the refresh themselves.
-    return settings.model_copy(update={"integrations_retry_wait_s": 0, "queue_consumer": "off",
-                                       "api_rate_limit": "100000/minute", **overrides})
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.services import status
 from medianest.services.models import ServiceCheck, ServiceConfig
@@ -20,22 +19,12 @@ from tests.conftest import Api, bearer
 from tests.integrations.kuma import DOWN, PENDING, UP, UptimeKuma
 from tests.integrations.opensubtitles import OpenSubtitles
 from tests.integrations.plexserver import PlexServer
+from tests.integrations.quiet import overrides, settings  # noqa: F401 - fixtures
 from tests.integrations.seerr import Seerr
 
 BOARD = "/api/v1/services/status"
 
 
-@pytest.fixture
-def overrides() -> dict[str, Any]:
-    """Settings a test changes (parametrize `overrides` to set them)."""
-    return {}
-
-
-@pytest.fixture
-def settings(settings: Settings, overrides: dict[str, Any]) -> Settings:
-    # No queue consumer: its periodic check must not claim the connections these tests check themselves.
-    return settings.model_copy(update={"integrations_retry_wait_s": 0, "queue_consumer": "off",
-                                       "api_rate_limit": "100000/minute", **overrides})
 
 
 @pytest.fixture
