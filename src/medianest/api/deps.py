@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -30,47 +30,21 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-async def _auth(request: Request) -> Auth:
-    auth: Auth = request.app.state.auth
-    return auth
+def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency handing out one of the app's long-lived objects (made in the lifespan)."""
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+    get.__name__ = f"app_{name}"
+    return get
 
 
 SessionDep = Annotated[AsyncSession, Depends(_session)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-AuthDep = Annotated[Auth, Depends(_auth)]
-
-
-async def _plex(request: Request) -> PlexSignIn:
-    plex: PlexSignIn = request.app.state.plex_sign_in
-    return plex
-
-
-PlexDep = Annotated[PlexSignIn, Depends(_plex)]
-
-
-async def _integrations(request: Request) -> Integrations:
-    integrations: Integrations = request.app.state.integrations
-    return integrations
-
-
-async def _notifier(request: Request) -> Notifier:
-    notifier: Notifier = request.app.state.notifier
-    return notifier
-
-
-async def _limits(request: Request) -> RateLimits:
-    limits: RateLimits = request.app.state.limits
-    return limits
-
-
-IntegrationsDep = Annotated[Integrations, Depends(_integrations)]
-NotifierDep = Annotated[Notifier, Depends(_notifier)]
-LimitsDep = Annotated[RateLimits, Depends(_limits)]
+SettingsDep = Annotated[Settings, Depends(_state("settings"))]
+AuthDep = Annotated[Auth, Depends(_state("auth"))]
+PlexDep = Annotated[PlexSignIn, Depends(_state("plex_sign_in"))]
+IntegrationsDep = Annotated[Integrations, Depends(_state("integrations"))]
+NotifierDep = Annotated[Notifier, Depends(_state("notifier"))]
+LimitsDep = Annotated[RateLimits, Depends(_state("limits"))]
 
 
 async def _current_user(
