@@ -208,10 +208,10 @@ def _is_video(result: Any) -> bool:
 
 async def _index_subtitles(session: AsyncSession, paths: list[str]) -> None:
     """The sidecar files and subtitle streams of new or changed videos (subtitles/)."""
-    for media_id in (await _ids_of(session, paths)).values():
-        media = await session.get(Media, media_id)
-        if media is not None:
-            await subtitles.index(session, media)
+    if not paths:
+        return
+    for media in (await session.scalars(select(Media).where(Media.path.in_(paths)))).all():
+        await subtitles.index(session, media)
 
 
 def _nothing_changed(files: Listing, known: Listing, bad: dict[str, tuple[int | None, float | None]]) -> bool:
