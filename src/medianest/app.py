@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
 
 from medianest import __version__
 from medianest.accounts.plex_pin import plex_sign_in
@@ -50,6 +49,7 @@ from medianest.streaming.access import StreamAccess
 from medianest.streaming.fastpath import StreamFastPath
 from medianest.streaming.routes import router as streaming_router
 from medianest.subtitles.routes import router as subtitles_router
+from medianest.web import routes as web
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
                    playback_router, playlists_router, downloads_router, services_router, plex_router,
                    requests_router, subtitles_router):
         app.include_router(router)
-    app.add_api_route("/", _home, include_in_schema=False, response_class=HTMLResponse)
+    web.install(app)
     _add_middleware(app, settings)
     return app
 
@@ -129,10 +129,3 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
 
-
-async def _home() -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><meta charset=utf-8><title>MediaNest</title>"
-        "<h1>MediaNest</h1><p>The API is running. Its documentation is at "
-        "<a href=/api/docs>/api/docs</a> (OpenAPI: <a href=/api/openapi.json>/api/openapi.json</a>).</p>"
-    )

@@ -16,7 +16,10 @@ from tests.conftest import PASSWORD, Api, bearer
 
 
 async def test_setup_creates_the_admin_once(api: Api) -> None:
+    before = await api.client.get("/api/v1/auth/setup")
+    assert before.json()["data"] == {"required": True}  # the web UI's first-run page shows
     token = await api.setup_admin()
+    assert (await api.client.get("/api/v1/auth/setup")).json()["data"] == {"required": False}
     me = (await api.client.get("/api/v1/auth/me", headers=bearer(token))).json()["data"]
     assert me["username"] == "admin" and me["role"] == "admin" and me["status"] == "active"
     again = await api.client.post("/api/v1/auth/setup", json={"username": "other", "password": PASSWORD})

@@ -17,6 +17,7 @@ from medianest.accounts.schemas import (
     PlexPinStatus,
     RefreshIn,
     SessionOut,
+    SetupState,
     TokenPair,
     UserCreate,
     UserOut,
@@ -27,6 +28,12 @@ from medianest.api.envelope import Envelope, Page, errors, ok, page
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=errors(401, 403))
+
+
+@auth_router.get("/setup")
+async def setup_state(session: SessionDep, auth: AuthDep) -> Envelope[SetupState]:
+    """Whether the server still needs its first (admin) account: the web UI's first-run page asks."""
+    return ok(SetupState(required=await auth.setup_required(session)))
 
 
 @auth_router.post("/setup", status_code=201, responses=errors(409))

@@ -44,6 +44,10 @@ class UserOut(BaseModel):
                    last_login_at=user.last_login_at)
 
 
+class SetupState(BaseModel):
+    required: bool
+
+
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str

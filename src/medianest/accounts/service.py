@@ -32,8 +32,11 @@ class Auth:
         self.refresh_ttl_s = refresh_ttl_s
         self.limits = limits
 
+    async def setup_required(self, session: AsyncSession) -> bool:
+        return not await session.scalar(select(func.count()).select_from(User))
+
     async def setup(self, session: AsyncSession, username: str, password: str) -> TokenPair:
-        if await session.scalar(select(func.count()).select_from(User)):
+        if not await self.setup_required(session):
             raise Conflict("setup is already done; sign in instead")
         user = await create_user(session, username, password, ROLE_ADMIN)
         record(session, "auth.setup", user, target=f"user:{user.id}")
