@@ -188,7 +188,7 @@ export function refreshFeatures() { loadFeatures(); }
 
 function showShortcuts() {
   dialog("Keyboard shortcuts", h("table", { class: "table" },
-    player.SHORTCUTS.map(([k, what]) => h("tr", {}, h("th", {}, h("kbd", {}, k)), h("td", {}, what)))), { submit: null });
+    player.SHORTCUTS.map(([k, what]) => h("tr", {}, h("th", {}, h("kbd", {}, k)), h("td", {}, what)))), { submit: null, cancel: "Close" });
 }
 
 function toggleTheme() {

@@ -94,12 +94,12 @@ export function debounce(fn, ms) {
 }
 
 // A modal built on <dialog>; resolves with the submitted form's values, or null when dismissed.
-export function dialog(title, body, { submit = "OK", danger = false } = {}) {
+export function dialog(title, body, { submit = "OK", danger = false, cancel = "Cancel" } = {}) {
   return new Promise((resolve) => {
     const form = h("form", { method: "dialog", class: "dialog-form" },
       h("h2", {}, title), body,
       h("div", { class: "dialog-actions" },
-        h("button", { type: "button", class: "btn ghost", value: "cancel", onclick: () => dlg.close("cancel") }, "Cancel"),
+        cancel ? h("button", { type: "button", class: "btn ghost", value: "cancel", onclick: () => dlg.close("cancel") }, cancel) : null,
         submit ? h("button", { type: "submit", class: danger ? "btn danger" : "btn primary", value: "ok" }, submit) : null));
     const dlg = h("dialog", { class: "dialog" }, form);
     let values = null;
