@@ -104,7 +104,7 @@ export function card(item, list, extra = []) {
 export function row(item, list, extra = [], lead = null) {
   const el = h("div", { class: "row", role: "row", tabindex: 0, "data-testid": "media-item", dataset: { id: item.id, kind: item.kind },
     onclick: () => open(item, list), onkeydown: (e) => { if (e.key === "Enter") open(item, list); } },
-    lead,
+    lead ?? h("span", { class: "lead" }),  // the grid always has the lead column: a number, a handle or nothing
     art(item, "row-art"),
     h("div", { class: "row-main" },
       h("div", { class: "row-title", title: item.title }, item.title || "Untitled"),
