@@ -111,6 +111,7 @@ def test_seeking_a_video_uses_the_browsers_own_range_requests(page: Page, web_se
     page.on("response", lambda r: "/stream?" in r.url and streamed.append(r))
     sign_in(page)
     page.goto("/#/library?kind=video&q=motion")
+    expect(page.get_by_test_id("result-count")).to_have_text("1 item")  # the filtered list, not the one before
     page.get_by_test_id("media-item").click()
     expect(page).to_have_url(re.compile(r"#/watch/\d+$"))
     video = page.get_by_test_id("stage").locator("video")

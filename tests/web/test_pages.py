@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.liveserver import LiveServer
-from tests.web.conftest import shot, sign_in
+from tests.web.conftest import allow_console_errors, shot, sign_in
 
 PAGES = [("library", "#/library", "Library"), ("music", "#/library?kind=audio", "Music"),
          ("liked", "#/me/favorites", "Liked"), ("history", "#/me/history", "History"),
@@ -67,3 +67,13 @@ def test_an_unknown_page_says_so_instead_of_a_blank_page(page: Page, web_server:
     page.goto("/#/no-such-page")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_role("link", name="Back to the library")).to_be_visible()
+
+
+def test_a_missing_item_reads_as_an_error_not_a_blank_page(page: Page, web_server: LiveServer) -> None:
+    sign_in(page)
+    allow_console_errors(page, r"status of 404")  # the browser's own line for the refused request
+    page.goto("/#/watch/999999")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("could not be loaded")
+    expect(alert).to_contain_text("not found", ignore_case=True)
+    expect(alert.get_by_role("button", name="Try again")).to_be_visible()

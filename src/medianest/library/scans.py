@@ -72,7 +72,11 @@ class ScanRunner:
                 raise
             except Exception as exc:
                 log.exception("scan failed", scan_id=scan_id)
-                await self._update(scan_id, status=SCAN_FAILED, finished_at=utcnow(), error=str(exc)[:500])
+                error = str(exc)[:500]
+                await self._update(scan_id, status=SCAN_FAILED, finished_at=utcnow(), error=error)
+                # Watchers (the admin's scan page) learn the end now, not at their next poll.
+                await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": SCAN_FAILED,
+                                                                  "error": error})
                 return None
             finally:
                 self._current = None

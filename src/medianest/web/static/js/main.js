@@ -144,7 +144,12 @@ function renderNav() {
 
 function markNav() {
   if (!shell.nav) return;
-  const here = location.hash || "#/library";
+  let here = location.hash || "#/library";
+  if (here.startsWith("#/library")) {
+    // Search and filters keep you in Music or Videos: only the kind picks the library link.
+    const kind = new URLSearchParams(here.split("?")[1] || "").get("kind");
+    here = kind ? `#/library?kind=${kind}` : "#/library";
+  }
   const links = [...shell.nav.querySelectorAll("a")];
   links.forEach((a) => a.removeAttribute("aria-current"));
   const href = (a) => a.getAttribute("href");
@@ -214,6 +219,7 @@ onSessionChange((user) => {
 });
 
 window.addEventListener("hashchange", route);
+window.addEventListener("medianest:address", markNav);
 window.addEventListener("unhandledrejection", (e) => {
   // A failed background call must surface as words, not as a silent console entry.
   e.preventDefault();

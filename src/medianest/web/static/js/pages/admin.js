@@ -520,7 +520,7 @@ function folderCard(f) {
       : null);
 }
 
-// Follows one scan: socket events drive it; when they stop arriving (a failed scan sends none, the
+// Follows one scan: socket events drive it (its progress, its end, a failure); when they stop arriving (the
 // socket may be down) it asks GET /library/scans/{id} every 2 s until the scan has finished. Events and
 // answers can cross (a small library finishes before the POST's answer arrives), so a state older than
 // the one shown is ignored, and each scan's end is announced once.

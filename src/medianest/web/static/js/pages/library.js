@@ -49,6 +49,7 @@ export async function render(root, _params, query) {
   function syncAddress() {
     const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
     history.replaceState(null, "", `#/library${q.toString() ? "?" + q : ""}`);
+    window.dispatchEvent(new Event("medianest:address"));  // the menu follows Music / Videos
   }
 
   async function restart() {
