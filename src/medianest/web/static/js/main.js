@@ -176,7 +176,7 @@ function renderUser() {
 }
 
 async function doSignOut() {
-  player.element().pause();
+  await player.finish();  // the resume point is saved while the session is still valid
   await signOut();
 }
 
@@ -211,7 +211,7 @@ function initTheme() {
 onSessionChange((user) => {
   if (!user) {
     socket.disconnect();
-    if (shell.root) { player.element().pause(); }
+    player.reset();
     shell.root?.remove(); shell.root = null;
     location.hash = "#/login";
     route();

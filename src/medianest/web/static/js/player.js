@@ -152,6 +152,11 @@ function shuffleUpcoming() {
   state.queue.splice(state.index + 1, rest.length, ...rest);
 }
 
+// Signing out ends playback and forgets the queue: the next person to sign in here starts afresh.
+export function reset() {
+  if (current()) stop();
+}
+
 function stop() {
   media.removeAttribute("src");
   media.load();
@@ -221,6 +226,8 @@ async function skipBroken() {
 }
 
 // Report what was heard of the item being left, and keep its resume point.
+export { leaveCurrent as finish };
+
 async function leaveCurrent() {
   const item = current();
   if (!item || !media.src) return;

@@ -40,7 +40,7 @@ function details(item) {
     item.genre ? ["Genre", item.genre] : null,
     ["Plays", String(item.play_count ?? 0)],
     ["Added", fmtDate(item.added_at)],
-    item.source_url ? ["Source", h("a", { href: item.source_url, target: "_blank", rel: "noopener noreferrer" }, item.source_url)] : null,
+    /^https?:\/\//i.test(item.source_url || "") ? ["Source", h("a", { href: item.source_url, target: "_blank", rel: "noopener noreferrer" }, item.source_url)] : null,
   ].filter(Boolean);
   return h("section", {}, h("h2", {}, "Details"), h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
 }
