@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from tests.accounts.plextv import running
+from tests.accounts.plextv import PlexTv, running
 from tests.conftest import PASSWORD, PG_URL
 from tests.media import copy_library
 
@@ -45,6 +45,7 @@ class LiveServer:
     media_dir: Path
     process: subprocess.Popen[bytes]
     log_file: Path
+    plextv: PlexTv  # the plex.tv stand-in this server signs Plex users in with
 
     def headers(self) -> dict[str, str]:
         if self.token is None:
@@ -76,7 +77,7 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
                "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false",
                "MEDIANEST_LOG_LEVEL": "WARNING",
                # Plex sign-ins go to the plex.tv stand-in, never to plex.tv.
-               "MEDIANEST_PLEX_TV_URL": stack.enter_context(running()).url,
+               "MEDIANEST_PLEX_TV_URL": (plextv := stack.enter_context(running())).url,
                # Service connections may name any host: the outgoing client (which honours the usual proxy
                # variables) sends everything but loopback to a closed local port, so no name is ever looked
                # up and nothing leaves the machine.
@@ -90,7 +91,7 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
         log = stack.enter_context(log_file.open("wb"))
         proc = subprocess.Popen([sys.executable, "-m", "medianest", "serve"], env=env, stdout=log, stderr=log)
         stack.callback(_stop, proc)
-        server = LiveServer(f"http://127.0.0.1:{port}", None, tmp_root / "data", media, proc, log_file)
+        server = LiveServer(f"http://127.0.0.1:{port}", None, tmp_root / "data", media, proc, log_file, plextv)
         try:
             _wait_healthy(server.base_url, proc)
             if setup_admin:

@@ -41,7 +41,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", media_dirs=[library], database_url=database_url,
                     scan_on_start=False, log_format="console", log_level="WARNING",
                     downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2,
-                    downloads_stale_after_s=4)
+                    downloads_stale_after_s=4,
+                    # wait_status polls 10 times a second: on a slow machine a download outlasts the default
+                    # 100 calls a minute and the poll itself would be refused. The downloads limit stays on.
+                    api_rate_limit="100000/minute")
 
 
 async def wait_status(api: Api, token: str, download_id: str, *statuses: str,

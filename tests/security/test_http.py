@@ -56,9 +56,10 @@ def client_from(app: FastAPI, peer: str, scheme: str = "http") -> httpx.AsyncCli
 
 
 async def test_every_answer_carries_the_security_headers(api: Api) -> None:
-    for path in ("/", "/health", "/api/v1/auth/me", "/api/v1/no-such-thing"):
+    for path in ("/", "/static/js/main.js", "/health", "/api/v1/auth/me", "/api/v1/no-such-thing"):
         r = await api.client.get(path)
         assert r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["cross-origin-opener-policy"] == "same-origin-allow-popups"  # the Plex window
         assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "no-referrer"
         csp = r.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "cdn.jsdelivr" not in csp

@@ -5,7 +5,7 @@ Fixtures
                             downloads allowed from private networks and from any site (so http://127.0.0.1:<port>/).
   fresh_server   (function) LiveServer at first run: no user at all (`token` is None).
   media_server   (session)  WebMedia: a MediaServer on 127.0.0.1 serving a real 2 s mp4 made by ffmpeg.
-  browser        (session)  Debian's Chromium, headless.
+  browser        (module)   Debian's Chromium, headless.
   new_page       (function) factory `new_page(base_url=None, *, phone=False, **context_options) -> Page`; every
                             call opens a fresh context (own cookies and storage): two users, two calls.
   page           (function) new_page() on web_server, 1280x800.
@@ -27,6 +27,7 @@ import contextlib
 import importlib.metadata
 import os
 import re
+import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,9 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebMedia]
 # -- browser -------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs it holds an event loop in this thread, and
+# no asyncio test collected after tests/web could start its own. Starting Chromium costs about a second.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     try:
         pw = sync_playwright().start()
@@ -102,7 +105,7 @@ def playwright() -> Iterator[Playwright]:
     pw.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package (or point "
@@ -257,6 +260,18 @@ def api_token(server: LiveServer, username: str, password: str = PASSWORD) -> st
     assert r.status_code == 200, r.text
     token: str = r.json()["data"]["access_token"]
     return token
+
+
+def rescan(server: LiveServer) -> dict[str, Any]:
+    """Scan the server's library now (after a test put files in it) and wait for the scan to end."""
+    url = f"{server.base_url}/api/v1/library/scans"
+    scan: dict[str, Any] = httpx.post(url, headers=server.headers()).json()["data"]
+    for _ in range(600):
+        scan = httpx.get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]
+        if scan["status"] not in ("queued", "running"):
+            return scan
+        time.sleep(0.1)
+    raise AssertionError(f"the scan did not end: {scan}")
 
 
 def _version() -> str:

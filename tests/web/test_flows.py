@@ -217,3 +217,21 @@ def test_a_second_user_cannot_see_the_first_ones_private_playlist(
     bob.goto(f"/#/playlists/{shared['id']}")
     expect(bob.get_by_test_id("playlist-name")).to_have_text("Admin Shared Mix")
     expect(bob.get_by_test_id("edit-playlist")).to_have_count(0)
+
+
+def test_sign_in_with_plex_approves_the_pin_and_signs_in(new_page: Callable[..., Page], web_server: LiveServer) -> None:
+    person = web_server.plextv.add_user("plexfan")
+    page = new_page()
+    page.goto("/#/login")
+    # The approval window goes to app.plex.tv, which the test browser cannot reach (a closed proxy).
+    allow_console_errors(page, r"ERR_|app\.plex\.tv")
+    with page.expect_popup() as opened:
+        page.get_by_test_id("plex-sign-in").click()
+    assert opened.value.url.startswith("https://app.plex.tv/auth") or opened.value.url == "about:blank"
+    code = page.get_by_test_id("plex-status").locator("strong")
+    expect(code).to_have_text(re.compile(r"^\w{4,}$"))
+    web_server.plextv.authorize(code.inner_text(), person)  # the person approves at plex.tv
+    expect(page.get_by_test_id("nav")).to_be_visible(timeout=WAIT_MS)
+    expect(page.get_by_test_id("user-menu")).to_contain_text("plexfan")
+    if not opened.value.is_closed():  # the page closes the approval window once signed in
+        opened.value.wait_for_event("close")

@@ -4,13 +4,15 @@ test on any), and its screenshot is saved to tests/artifacts/. Plus the admin's 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.liveserver import LiveServer
-from tests.web.conftest import allow_console_errors, shot, sign_in
+from tests.web.conftest import allow_console_errors, rescan, shot, sign_in
 
 PAGES = [("library", "#/library", "Library"), ("music", "#/library?kind=audio", "Music"),
          ("liked", "#/me/favorites", "Liked"), ("history", "#/me/history", "History"),
@@ -77,3 +79,21 @@ def test_a_missing_item_reads_as_an_error_not_a_blank_page(page: Page, web_serve
     expect(alert).to_contain_text("could not be loaded")
     expect(alert).to_contain_text("not found", ignore_case=True)
     expect(alert.get_by_role("button", name="Try again")).to_be_visible()
+
+
+def test_the_library_loads_more_as_you_scroll(page: Page, web_server: LiveServer,
+                                              media_source: tuple[Path, dict[str, str]]) -> None:
+    """60 matches: the first 50 come at once, the rest when the end of the list comes into view."""
+    folder = web_server.media_dir / "Filler"
+    folder.mkdir(exist_ok=True)
+    for n in range(60):  # untagged: each is titled by its file name
+        shutil.copyfile(media_source[0] / media_source[1]["untagged"], folder / f"Zz Filler {n:03}.mp3")
+    assert rescan(web_server)["status"] == "completed"
+    sign_in(page)
+    page.goto("/#/library?q=filler&sort=title")
+    expect(page.get_by_test_id("result-count")).to_have_text("60 items")
+    items = page.get_by_test_id("media-item")
+    expect(items).to_have_count(50)
+    items.nth(49).scroll_into_view_if_needed()
+    expect(items).to_have_count(60)
+    expect(items.last).to_contain_text("Zz Filler 059")

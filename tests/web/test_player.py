@@ -4,11 +4,15 @@ playback surviving navigation, and subtitles from a sidecar file shown as a <tra
 from __future__ import annotations
 
 import re
+import time
 
+import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
+from medianest.library.ffmpeg import run_ffmpeg
 from tests.liveserver import LiveServer
-from tests.web.conftest import shot, sign_in
+from tests.web.conftest import rescan, shot, sign_in
 
 
 def _menu(page: Page, title: str, action: str) -> None:
@@ -70,3 +74,34 @@ def test_the_video_page_shows_a_sidecars_subtitles(page: Page, web_server: LiveS
         check(); })""")
     assert cue == "Hello from the sidecar"
     shot(page, "watch-subtitles")
+
+
+def test_resumes_from_the_saved_position_and_saves_it_on_pause(page: Page, web_server: LiveServer) -> None:
+    long_walk = web_server.media_dir / "Long" / "Long Walk.mp3"
+    long_walk.parent.mkdir(exist_ok=True)
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=frequency=300:duration=60", "-metadata", "title=Long Walk",
+                "-c:a", "libmp3lame", "-b:a", "32k", str(long_walk)])
+    assert rescan(web_server)["status"] == "completed"
+    api = f"{web_server.base_url}/api/v1"
+    item = httpx.get(f"{api}/media", params={"q": "long walk"}, headers=web_server.headers()).json()["data"][0]
+    httpx.put(f"{api}/media/{item['id']}/progress", json={"position_s": 30}, headers=web_server.headers())
+
+    sign_in(page)
+    page.goto("/#/library?q=long%20walk")
+    expect(page.get_by_test_id("result-count")).to_have_text("1 item")
+    page.get_by_test_id("media-item").click()
+    expect(page.locator(".toast").filter(has_text="Resumed “Long Walk” at 0:30")).to_be_visible()
+    audio = page.get_by_test_id("audio")
+    audio.evaluate("a => new Promise(ok => { const t = () => a.currentTime > 30.5 ? ok() : setTimeout(t, 50); t(); })")
+    page.get_by_test_id("play-pause").click()  # pause: the resume point is saved
+    paused_at = audio.evaluate("a => a.currentTime")
+
+    def saved() -> float:
+        r = httpx.get(f"{api}/media/{item['id']}/progress", headers=web_server.headers())
+        return float(r.json()["data"]["position_s"])
+
+    for _ in range(100):
+        if saved() != 30:
+            break
+        time.sleep(0.1)
+    assert saved() == pytest.approx(paused_at, abs=0.5)

@@ -4,6 +4,9 @@
   attributes), images from anywhere over https (download thumbnails), media and sockets from here.
   `/api/docs` gets its own policy: Swagger UI loads from jsDelivr and starts with an inline script.
 - `Referrer-Policy: no-referrer`: stream URLs carry a token in the query; a Referer must not leak it.
+- COOP `same-origin-allow-popups`: no other site's window keeps a handle on ours, but the window we open
+  for "Sign in with Plex" stays ours to close once app.plex.tv has been approved (plain `same-origin` cuts
+  that handle the moment the popup leaves for plex.tv).
 - HSTS only over https (directly, or through a trusted proxy's X-Forwarded-Proto): over plain http
   the header means nothing and on a LAN address it would only get in the way.
 """
@@ -27,7 +30,7 @@ Headers = tuple[tuple[bytes, bytes], ...]
 def _common(csp: str) -> Headers:
     return ((b"content-security-policy", csp.encode()), (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"), (b"referrer-policy", b"no-referrer"),
-            (b"cross-origin-opener-policy", b"same-origin"))
+            (b"cross-origin-opener-policy", b"same-origin-allow-popups"))
 
 
 class SecurityHeaders:

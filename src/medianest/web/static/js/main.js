@@ -218,6 +218,11 @@ onSessionChange((user) => {
   } else renderUser();
 });
 
+// A picture that fails to load (a poster host that is down, a thumbnail gone) leaves its tile's colour,
+// not the browser's broken-image icon.
+document.addEventListener("error", (e) => {
+  if (e.target instanceof HTMLImageElement) e.target.classList.add("img-failed");
+}, true);
 window.addEventListener("hashchange", route);
 window.addEventListener("medianest:address", markNav);
 window.addEventListener("unhandledrejection", (e) => {
