@@ -27,6 +27,8 @@ import contextlib
 import importlib.metadata
 import os
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -107,6 +109,8 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        _install_chromium()
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's `chromium` package (or point "
                     "MEDIANEST_TEST_CHROMIUM at a Chromium binary); browser tests never skip", pytrace=False)
@@ -260,6 +264,17 @@ def api_token(server: LiveServer, username: str, password: str = PASSWORD) -> st
     assert r.status_code == 200, r.text
     token: str = r.json()["data"]["access_token"]
     return token
+
+
+def _install_chromium() -> None:
+    """The README's test command sets everything up: on Debian or Ubuntu, as root, Debian's Chromium is
+    installed the way `.ci/run` does it. Elsewhere the browser fixture fails, saying what to install."""
+    if CHROMIUM != "/usr/bin/chromium" or not shutil.which("apt-get") or os.geteuid() != 0:
+        return
+    install = ["apt-get", "install", "-y", "-q", "chromium"]
+    if subprocess.run(install, capture_output=True, timeout=1800).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=1800)
+        subprocess.run(install, capture_output=True, timeout=1800)
 
 
 def rescan(server: LiveServer) -> dict[str, Any]:
