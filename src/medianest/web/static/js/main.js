@@ -66,6 +66,8 @@ async function route() {
   leave = null;
   const main = found?.opts.public ? ensureBare() : ensureShell();
   markNav();
+  const search = document.querySelector("[data-testid=global-search]");
+  if (search && path !== "/library") search.value = "";  // the box shows the library's query, not an old one
   if (!found) { clear(main, h("div", { class: "empty" }, h("h2", {}, "Page not found"), h("a", { href: "#/library" }, "Back to the library"))); return; }
   if (found.opts.admin && !isAdmin()) { clear(main, errorView({ message: "This page is for administrators." })); return; }
   main.setAttribute("aria-busy", "true");
