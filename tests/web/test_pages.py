@@ -79,6 +79,10 @@ def test_a_missing_item_reads_as_an_error_not_a_blank_page(page: Page, web_serve
     expect(alert).to_contain_text("could not be loaded")
     expect(alert).to_contain_text("not found", ignore_case=True)
     expect(alert.get_by_role("button", name="Try again")).to_be_visible()
+    page.goto("/#/library")
+    allow_console_errors(page, r"status of 4\d\d")
+    page.goto("/#/watch/%E0%A4")  # a broken escape, typed by hand: still words, not an exception
+    expect(page.get_by_role("alert")).to_contain_text("could not be loaded")
 
 
 def test_the_library_loads_more_as_you_scroll(page: Page, web_server: LiveServer,

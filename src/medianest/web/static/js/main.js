@@ -41,13 +41,18 @@ function parseHash() {
   return { path: path || "/library", query: new URLSearchParams(qs || "") };
 }
 
+// A hand-typed address like #/watch/%E0 must give "not found" from the API, not an exception here.
+function safeDecode(part) {
+  try { return decodeURIComponent(part); } catch { return part; }
+}
+
 function match(path) {
   for (const [pattern, load, variant, opts] of ROUTES) {
     const keys = [];
     const re = new RegExp("^" + pattern.replace(/:(\w+)/g, (_, k) => { keys.push(k); return "([^/]+)"; }) + "/?$");
     const m = path.match(re);
     if (m) {
-      const params = Object.fromEntries(keys.map((k, i) => [k, decodeURIComponent(m[i + 1])]));
+      const params = Object.fromEntries(keys.map((k, i) => [k, safeDecode(m[i + 1])]));
       if (variant) params.variant = variant;
       return { load, params, opts: opts || {} };
     }
