@@ -39,9 +39,11 @@ def test_search_and_request_a_film_then_see_it_on_the_board(page: Page, web_serv
     page.get_by_test_id("request-search").fill("matrix")
     page.get_by_test_id("request-search").press("Enter")
     result = page.get_by_test_id("search-result").filter(has_text="The Matrix")
-    expect(result.get_by_test_id("availability")).to_contain_text("not requested", ignore_case=True)
+    # The server asks Seerr: on a loaded CI machine that may take longer than expect's default 5 s.
+    expect(result.get_by_test_id("availability")).to_contain_text("not requested", ignore_case=True,
+                                                                  timeout=30_000)
     result.get_by_test_id("request-button").click()
-    expect(page.get_by_test_id("request-row").filter(has_text="The Matrix")).to_be_visible()
+    expect(page.get_by_test_id("request-row").filter(has_text="The Matrix")).to_be_visible(timeout=30_000)
     assert [r.json()["mediaId"] for r in seerr.calls("POST", "/api/v1/request")] == [603]
     shot(page, "requests")
     nav.get_by_role("link", name="Status").click()
