@@ -37,7 +37,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, WebError, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    WebError,
+    expect,
+    sync_playwright,
+)
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import PASSWORD
@@ -54,6 +63,9 @@ WEB_ENV = {"MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true",
            "MEDIANEST_DOWNLOADS_ALLOWED_SITES": ""}  # empty: every site (overrides one set in the environment)
 
 _PAGES = pytest.StashKey[list[Page]]()
+# Assertions wait up to 20 s (Playwright's default is 5): on a loaded CI machine a server round trip (a scan,
+# a Seerr search, a download) can take longer. A wait, not a timing check: they pass as soon as it is true.
+expect.set_options(timeout=20_000)
 
 
 # -- servers -------------------------------------------------------------------------------------------------
