@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 
 class AuditEvent(IdMixin, Base):
     __tablename__ = "audit_events"
+    __table_args__ = AUTOINCREMENT
 
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"), index=True)

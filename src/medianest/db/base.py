@@ -45,5 +45,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# Every table with an `id` takes it with AUTOINCREMENT on SQLite: without it SQLite hands a deleted row's
+# id to the next insert, and with it whatever still names that id (URLs, unexpired media tokens, Socket.IO
+# rooms such as `download:{id}`). PostgreSQL's sequences never reuse ids. Models put it in __table_args__.
+AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
 class IdMixin:
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

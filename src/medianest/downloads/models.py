@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELED = "queued", "running", "completed", "failed", "canceled"
 FINISHED = (COMPLETED, FAILED, CANCELED)
@@ -22,7 +22,7 @@ PHASE_DOWNLOADING, PHASE_PROCESSING = "downloading", "processing"
 
 class Download(IdMixin, Base):
     __tablename__ = "downloads"
-    __table_args__ = (Index("ix_downloads_user_status", "user_id", "status"),)
+    __table_args__ = (Index("ix_downloads_user_status", "user_id", "status"), AUTOINCREMENT)
 
     user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(Text)
@@ -51,6 +51,7 @@ class DownloadItem(IdMixin, Base):
     """One file of a download; `media_id` is set when it is in the library (downloaded or linked)."""
 
     __tablename__ = "download_items"
+    __table_args__ = AUTOINCREMENT
 
     download_id: Mapped[int] = mapped_column(IdType, ForeignKey("downloads.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)

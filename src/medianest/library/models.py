@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 KIND_AUDIO, KIND_VIDEO = "audio", "video"
 
@@ -20,6 +20,7 @@ class Media(IdMixin, Base):
         Index("ix_media_album", "album"),
         Index("ix_media_added_at", "added_at"),
         Index("ix_media_source", "source_site", "source_id"),
+        AUTOINCREMENT,
     )
 
     kind: Mapped[str] = mapped_column(String(8))
@@ -58,6 +59,7 @@ class UnreadableFile(IdMixin, Base):
     """A file the scanner found but could not read; kept so rescans skip it until it changes."""
 
     __tablename__ = "unreadable_files"
+    __table_args__ = AUTOINCREMENT
 
     path: Mapped[str] = mapped_column(Text, unique=True)
     reason: Mapped[str] = mapped_column(Text)
@@ -66,11 +68,32 @@ class UnreadableFile(IdMixin, Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+FOLDER_ONLINE, FOLDER_OFFLINE = "online", "offline"
+
+
+class LibraryFolder(IdMixin, Base):
+    """A media folder (or a folder inside one) as the last scan found it. An offline folder (missing,
+    unreadable, or suddenly empty: a share not mounted) keeps its items; they are unavailable until it
+    is back."""
+
+    __tablename__ = "library_folders"
+    __table_args__ = AUTOINCREMENT
+
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=FOLDER_ONLINE)
+    reason: Mapped[str | None] = mapped_column(Text)
+    offline_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 SCAN_QUEUED, SCAN_RUNNING, SCAN_COMPLETED, SCAN_FAILED = "queued", "running", "completed", "failed"
+# A scan whose process died (kill -9, power loss) before it finished; set when that is noticed.
+SCAN_INTERRUPTED = "interrupted"
 
 
 class Scan(IdMixin, Base):
     __tablename__ = "scans"
+    __table_args__ = AUTOINCREMENT
 
     status: Mapped[str] = mapped_column(String(16), default=SCAN_QUEUED)
     requested_by: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id", ondelete="SET NULL"))
@@ -84,3 +107,9 @@ class Scan(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which process runs it ("host:pid:start-time") and when it last said so: a scan whose process is
+    # gone is marked interrupted instead of staying "running" forever.
+    owner: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The folders found offline by this scan: [{"path", "reason"}]; their items were kept.
+    offline_folders: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 
 class UserMedia(Base):
@@ -31,7 +31,7 @@ class UserMedia(Base):
 
 class Play(IdMixin, Base):
     __tablename__ = "plays"
-    __table_args__ = (Index("ix_plays_user_played_at", "user_id", "played_at"),)
+    __table_args__ = (Index("ix_plays_user_played_at", "user_id", "played_at"), AUTOINCREMENT)
 
     user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
     media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"), index=True)

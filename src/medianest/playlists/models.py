@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 
 class Playlist(IdMixin, Base):
     __tablename__ = "playlists"
+    __table_args__ = AUTOINCREMENT
 
     owner_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -23,7 +24,7 @@ class Playlist(IdMixin, Base):
 
 class PlaylistItem(IdMixin, Base):
     __tablename__ = "playlist_items"
-    __table_args__ = (Index("ix_playlist_items_playlist_position", "playlist_id", "position"),)
+    __table_args__ = (Index("ix_playlist_items_playlist_position", "playlist_id", "position"), AUTOINCREMENT)
 
     playlist_id: Mapped[int] = mapped_column(IdType, ForeignKey("playlists.id", ondelete="CASCADE"))
     media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"), index=True)

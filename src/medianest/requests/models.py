@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 PENDING, APPROVED, DECLINED, PROCESSING, AVAILABLE, FAILED = (
     "pending", "approved", "declined", "processing", "available", "failed")
@@ -18,7 +18,7 @@ SETTLED = (DECLINED, AVAILABLE, FAILED)
 
 class MediaRequest(IdMixin, Base):
     __tablename__ = "media_requests"
-    __table_args__ = (Index("ix_media_requests_user_status", "user_id", "status"),)
+    __table_args__ = (Index("ix_media_requests_user_status", "user_id", "status"), AUTOINCREMENT)
 
     user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"))
     service_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("service_configs.id", ondelete="SET NULL"))

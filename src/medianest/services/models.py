@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 KINDS = ("plex", "seerr", "uptime_kuma", "opensubtitles", "generic_http")
 UP, DOWN, DEGRADED, UNKNOWN = "up", "down", "degraded", "unknown"
@@ -22,7 +22,7 @@ class ServiceConfig(IdMixin, Base):
     __tablename__ = "service_configs"
     # AUTOINCREMENT on SQLite: a deleted connection's id (its audit trail, its sealing context) is never
     # handed to a new one.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = AUTOINCREMENT
 
     kind: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -45,7 +45,7 @@ class ServiceCheck(IdMixin, Base):
     """One check of a connection, or one imported Kuma heartbeat (`monitor_id` set): the uptime history."""
 
     __tablename__ = "service_checks"
-    __table_args__ = (Index("ix_service_checks_service_at", "service_id", "monitor_id", "checked_at"),)
+    __table_args__ = (Index("ix_service_checks_service_at", "service_id", "monitor_id", "checked_at"), AUTOINCREMENT)
 
     service_id: Mapped[int] = mapped_column(IdType, ForeignKey("service_configs.id", ondelete="CASCADE"))
     monitor_id: Mapped[int | None] = mapped_column(Integer)
@@ -59,7 +59,7 @@ class StatusMonitor(IdMixin, Base):
     public API gives no longer one: the 7-day uptime comes from the heartbeats imported into the history)."""
 
     __tablename__ = "status_monitors"
-    __table_args__ = (UniqueConstraint("service_id", "monitor_id"),)
+    __table_args__ = (UniqueConstraint("service_id", "monitor_id"), AUTOINCREMENT)
 
     service_id: Mapped[int] = mapped_column(IdType, ForeignKey("service_configs.id", ondelete="CASCADE"))
     monitor_id: Mapped[int] = mapped_column(Integer)
@@ -75,6 +75,7 @@ class PlexRefresh(IdMixin, Base):
     """A folder with new or removed files that Plex should rescan; refreshed once the requests settle."""
 
     __tablename__ = "plex_refreshes"
+    __table_args__ = AUTOINCREMENT
 
     folder: Mapped[str] = mapped_column(Text, unique=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medianest.db.base import Base, IdMixin, IdType, UTCDateTime, utcnow
+from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
 SIDECAR, EMBEDDED = "sidecar", "embedded"
 
@@ -16,7 +16,7 @@ SIDECAR, EMBEDDED = "sidecar", "embedded"
 class Subtitle(IdMixin, Base):
     __tablename__ = "subtitles"
     __table_args__ = (UniqueConstraint("media_id", "path", name="uq_subtitles_media_path"),
-                      UniqueConstraint("media_id", "stream_index", name="uq_subtitles_media_stream"))
+                      UniqueConstraint("media_id", "stream_index", name="uq_subtitles_media_stream"), AUTOINCREMENT)
 
     media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(16))

@@ -1,0 +1,81 @@
+"""trust: ids never reused on SQLite, token epochs, offline library folders, scan liveness
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0006'
+down_revision: str | None = '0005'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+WHEN = sa.DateTime(timezone=True)
+
+# Tables rebuilt on SQLite with AUTOINCREMENT, so a deleted row's id is never handed out again (users and
+# service_configs have it already). PostgreSQL's sequences never reuse ids: nothing to do there.
+AUTOINCREMENT_TABLES = (
+    'media', 'unreadable_files', 'scans', 'refresh_tokens', 'api_keys', 'plex_pins', 'audit_events', 'plays',
+    'playlists', 'playlist_items', 'downloads', 'download_items', 'media_requests', 'service_checks',
+    'status_monitors', 'plex_refreshes', 'subtitles',
+)
+# Dropping the old media table during its rebuild drops these triggers with it (0001 made them).
+MEDIA_FTS_TRIGGERS = [
+    """CREATE TRIGGER media_fts_ai AFTER INSERT ON media BEGIN
+       INSERT INTO media_fts(rowid, search_text) VALUES (new.id, new.search_text); END""",
+    """CREATE TRIGGER media_fts_ad AFTER DELETE ON media BEGIN
+       INSERT INTO media_fts(media_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text); END""",
+    """CREATE TRIGGER media_fts_au AFTER UPDATE OF search_text ON media BEGIN
+       INSERT INTO media_fts(media_fts, rowid, search_text) VALUES ('delete', old.id, old.search_text);
+       INSERT INTO media_fts(rowid, search_text) VALUES (new.id, new.search_text); END""",
+]
+
+
+def upgrade() -> None:
+    sqlite = op.get_bind().dialect.name == 'sqlite'
+    if sqlite:
+        _rebuild_with_autoincrement()
+    with op.batch_alter_table('users') as batch:
+        batch.add_column(sa.Column('token_epoch', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('scans') as batch:
+        batch.add_column(sa.Column('owner', sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column('heartbeat_at', WHEN, nullable=True))
+        batch.add_column(sa.Column('offline_folders', sa.JSON(), nullable=True))
+    op.create_table('library_folders',
+    sa.Column('path', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('offline_since', WHEN, nullable=True),
+    sa.Column('checked_at', WHEN, nullable=False),
+    sa.Column('id', ID, autoincrement=True, nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_library_folders')),
+    sa.UniqueConstraint('path', name=op.f('uq_library_folders_path')),
+    sqlite_autoincrement=True
+    )
+
+
+def _rebuild_with_autoincrement() -> None:
+    for table in AUTOINCREMENT_TABLES:
+        # A rebuild keeps every row and its id; the AUTOINCREMENT counter starts at the largest id.
+        with op.batch_alter_table(table, recreate='always', table_kwargs={'sqlite_autoincrement': True}):
+            pass
+    for name in ('media_fts_ai', 'media_fts_ad', 'media_fts_au'):
+        op.execute(f'DROP TRIGGER IF EXISTS {name}')
+    for statement in MEDIA_FTS_TRIGGERS:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    op.drop_table('library_folders')
+    with op.batch_alter_table('scans') as batch:
+        batch.drop_column('offline_folders')
+        batch.drop_column('heartbeat_at')
+        batch.drop_column('owner')
+    with op.batch_alter_table('users') as batch:
+        batch.drop_column('token_epoch')
