@@ -8,7 +8,8 @@ downloads uv's wheel for this machine from PyPI once, checks its SHA-256 against
 publishes, and keeps the `uv` binary in the user's cache. uv then makes `.venv` from `uv.lock` (it needs
 neither pip nor venv) and runs the command in it.
 
-Settings: MEDIANEST_UV (a uv binary to use), MEDIANEST_PYPI_URL (a PyPI mirror; default https://pypi.org).
+Settings: MEDIANEST_UV (a uv binary to use), MEDIANEST_INDEX_URL (a package index speaking PyPI's JSON
+simple API, PEP 691, such as a mirror; default https://pypi.org/simple).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -85,9 +87,13 @@ def _binary_name() -> str:
 
 def _download(target: Path) -> None:
     """Fetch uv's wheel for this machine, check its digest, and unpack the binary to `target`."""
-    index = os.environ.get("MEDIANEST_PYPI_URL", "https://pypi.org").rstrip("/")
-    release = _get_json(f"{index}/pypi/uv/{UV_VERSION}/json")
-    wheel = pick_wheel([f for f in release.get("urls", []) if f.get("filename", "").endswith(".whl")])
+    index = os.environ.get("MEDIANEST_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    project_url = f"{index}/uv/"
+    listing = _get_json(project_url)
+    ours = f"uv-{UV_VERSION}-"
+    wheel = pick_wheel([f for f in listing.get("files", []) if f.get("filename", "").startswith(ours)
+                        and f["filename"].endswith(".whl") and not f.get("yanked")])
+    wheel["url"] = urllib.parse.urljoin(project_url, wheel["url"])  # PEP 691 allows relative URLs
     print(f"run.py: fetching uv {UV_VERSION} ({wheel['filename']}, {wheel.get('size', 0) // 1_000_000} MB) "
           "once, into " + str(target.parent), file=sys.stderr)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +101,7 @@ def _download(target: Path) -> None:
         path = Path(tmp) / wheel["filename"]
         _fetch(wheel["url"], path, int(wheel.get("size") or 0))
         digest = _sha256(path)
-        if digest != wheel["digests"]["sha256"]:
+        if digest != wheel.get("hashes", {}).get("sha256"):
             raise ValueError(f"{wheel['filename']} does not match the SHA-256 PyPI publishes; refusing to run it")
         _unpack(path, target)
 
@@ -126,7 +132,8 @@ def _platform_tags() -> list[str]:
 
 
 def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310 - https from our constant
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - the index's https
         return json.load(response)
 
 

@@ -37,7 +37,7 @@ def _wheel_bytes() -> bytes:
 
 
 class _PyPI:
-    """Serves /pypi/uv/<version>/json and the wheel it names; records the paths asked for."""
+    """Serves PyPI's JSON simple API for uv (PEP 691) and the wheel it names; records the paths asked for."""
 
     def __init__(self, digest: str | None = None) -> None:
         self.wheel = _wheel_bytes()
@@ -64,12 +64,14 @@ class _PyPI:
     def answer(self, path: str) -> tuple[bytes | None, str]:
         tags = run._platform_tags()
         name = f"uv-{run.UV_VERSION}-py3-none-{tags[0]}.whl"
-        if path == f"/pypi/uv/{run.UV_VERSION}/json":
-            sdist = f"uv-{run.UV_VERSION}.tar.gz"
-            files = [{"filename": sdist, "url": f"{self.url}/sdist", "digests": {"sha256": "0"}},
-                     {"filename": name, "url": f"{self.url}/files/{name}", "size": len(self.wheel),
-                      "digests": {"sha256": self.digest}}]
-            return json.dumps({"urls": files}).encode(), "application/json"
+        if path == "/simple/uv/":
+            other = f"uv-0.0.1-py3-none-{tags[0]}.whl"  # another version's wheel for this machine: not taken
+            files = [{"filename": f"uv-{run.UV_VERSION}.tar.gz", "url": "/sdist", "hashes": {"sha256": "0"}},
+                     {"filename": other, "url": f"/files/{other}", "hashes": {"sha256": "0"}},
+                     {"filename": name, "url": f"../../files/{name}", "size": len(self.wheel),
+                      "hashes": {"sha256": self.digest}}]
+            return json.dumps({"meta": {"api-version": "1.0"}, "name": "uv", "files": files}).encode(), \
+                "application/vnd.pypi.simple.v1+json"
         if path == f"/files/{name}":
             return self.wheel, "application/octet-stream"
         return None, "text/plain"
@@ -84,7 +86,7 @@ def pypi() -> Iterator[_PyPI]:
 
 def _run(tmp_path: Path, index: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "MEDIANEST_PYPI_URL": index}
+           "MEDIANEST_INDEX_URL": f"{index}/simple"}
     # -S: no site-packages, so neither pip nor a pip-installed uv exists, as on a stock Debian python3.
     return subprocess.run([sys.executable, "-S", str(ROOT / "run.py"), *args], env=env, capture_output=True,
                           text=True, timeout=60, check=False)
