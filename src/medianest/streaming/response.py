@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from medianest.meta.requests import request_id
 from medianest.streaming.ranges import Unsatisfiable, parse_range
+from medianest.text import clean_line, is_format_char
 
 CHUNK = 1024 * 1024
 # Where the kernel cannot say whether a read would wait for the disk, reads up to this size happen on
@@ -58,9 +59,13 @@ def _http_date(mtime: float) -> str:
 
 
 def content_disposition(filename: str, kind: str = "attachment") -> str:
-    """RFC 6266: an ASCII fallback plus the exact UTF-8 name in `filename*`."""
-    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "download"
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    """RFC 6266: an ASCII fallback plus the UTF-8 name in `filename*`. Controls, lone surrogates and every
+    format character (bidi overrides, zero-width joiners...) are dropped first: invisible in a saved
+    file's name, they only make it read as something else (a U+202E shows "evil<U+202E>gpj.exe" as
+    "evilexe.jpg")."""
+    visible = "".join(c for c in clean_line(filename) if not is_format_char(c)) or "download"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in visible)
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(visible, safe='')}"
 
 
 # The request headers a byte response looks at, found in one pass over the raw list.
