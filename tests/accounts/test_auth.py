@@ -120,7 +120,7 @@ async def test_forged_expired_and_wrong_kind_tokens_are_refused(api: Api) -> Non
                + token.split(".")[2]
     other_key = jwt.encode(claims, "another-secret-another-secret-32b", algorithm="HS256")
     expired = jwt.encode(dict(claims, exp=int(time.time()) - 5), signer._key, algorithm="HS256")
-    media_token = signer.media_token(int(claims["sub"]), 1)
+    media_token = signer.media_token(int(claims["sub"]), 1, claims["ep"])
     for bad in (unsigned, none_alg, tampered, other_key, expired, media_token, "garbage", ""):
         r = await api.client.get("/api/v1/auth/me", headers=bearer(bad))
         assert r.status_code == 401, bad

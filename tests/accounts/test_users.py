@@ -21,6 +21,7 @@ async def test_admin_manages_users_and_users_cannot(api: Api) -> None:
 
 
 async def test_suspension_takes_effect_at_once_and_reactivation_restores(api: Api) -> None:
+    """Reactivation lets the user sign in again; the tokens from before the suspension stay dead."""
     admin = await api.setup_admin()
     bob = await api.create_user(admin, "bob")
     bob_id = (await api.client.get("/api/v1/auth/me", headers=bearer(bob))).json()["data"]["id"]
@@ -30,7 +31,9 @@ async def test_suspension_takes_effect_at_once_and_reactivation_restores(api: Ap
     login = await api.client.post("/api/v1/auth/login", json={"username": "bob", "password": PASSWORD})
     assert login.status_code == 403
     await api.client.patch(f"/api/v1/users/{bob_id}", json={"status": "active"}, headers=bearer(admin))
-    assert (await api.client.get("/api/v1/auth/me", headers=bearer(bob))).status_code == 200
+    assert (await api.client.get("/api/v1/auth/me", headers=bearer(bob))).status_code == 401
+    fresh = await api.login("bob")
+    assert (await api.client.get("/api/v1/auth/me", headers=bearer(fresh))).status_code == 200
 
 
 async def test_the_last_admin_cannot_be_removed_or_demoted(api: Api) -> None:

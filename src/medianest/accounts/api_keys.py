@@ -8,6 +8,7 @@ its key with one indexed lookup. `last_used_at` is written at most once a minute
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -56,8 +57,8 @@ async def revoke_user_keys(session: AsyncSession, user_id: int) -> None:
                           .values(revoked_at=utcnow()))
 
 
-async def user_id_for_key(session: AsyncSession, key: str) -> int:
-    """The owner of a live key (not checked for suspension: see `user_for_key`)."""
+async def live_key(session: AsyncSession, key: str) -> ApiKey:
+    """The row of a live key (its owner not checked for suspension: see `user_for_key`)."""
     row = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_token(key), ApiKey.revoked_at.is_(None)))
     if row is None:
         raise Unauthorized("invalid API key")
@@ -65,8 +66,27 @@ async def user_id_for_key(session: AsyncSession, key: str) -> int:
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
         row.last_used_at = now
         await session.commit()
-    return row.user_id
+    return row
+
+
+async def user_id_for_key(session: AsyncSession, key: str) -> int:
+    """The owner of a live key (not checked for suspension: see `user_for_key`)."""
+    return (await live_key(session, key)).user_id
 
 
 async def user_for_key(session: AsyncSession, key: str) -> User:
     return await active_user(session, await user_id_for_key(session, key))
+
+
+async def key_and_user(session: AsyncSession, key: str) -> tuple[int, User]:
+    """The live key's id and its active owner (a socket keeps the id to notice the key's revocation)."""
+    row = await live_key(session, key)
+    return row.id, await active_user(session, row.user_id)
+
+
+async def live_key_ids(session: AsyncSession, key_ids: Collection[int]) -> set[int]:
+    """Which of these keys are still live."""
+    if not key_ids:
+        return set()
+    rows = await session.scalars(select(ApiKey.id).where(ApiKey.id.in_(sorted(key_ids)), ApiKey.revoked_at.is_(None)))
+    return set(rows.all())

@@ -77,6 +77,14 @@ async def list_sessions(user: CurrentUser, session: SessionDep) -> Envelope[list
     return ok([SessionOut(**vars(s)) for s in await sessions.list_sessions(session, user)])
 
 
+@auth_router.delete("/sessions", status_code=204, responses=errors(401, 403))
+async def revoke_all_sessions(user: CurrentUser, session: SessionDep) -> Response:
+    """Sign out everywhere: every session of the caller (this one too) ends, and the access tokens, stream
+    URLs and sockets they were given stop working at once. API keys stay (revoke them one by one)."""
+    await sessions.revoke_all(session, user)
+    return Response(status_code=204)
+
+
 @auth_router.delete("/sessions/{session_id}", status_code=204, responses=errors(401, 403, 404))
 async def revoke_session(session_id: str, user: CurrentUser, session: SessionDep) -> Response:
     """Sign one session out (its refresh token stops working at once)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, RefreshToken, User
 from medianest.accounts.passwords import check_rules, hash_password, verify_password
 from medianest.accounts.schemas import TokenPair, UserOut
-from medianest.accounts.tokens import ACCESS, TokenSigner, hash_token, new_refresh_token
+from medianest.accounts.tokens import ACCESS, Claims, TokenSigner, hash_token, new_refresh_token, signed_in_as
 from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.errors import Conflict, Forbidden, Unauthorized
@@ -22,6 +24,7 @@ from medianest.security.limits import RateLimits
 log = structlog.get_logger(__name__)
 
 BAD_LOGIN = "invalid username or password"
+REVOKED = "this sign-in has ended (password changed or signed out everywhere); please sign in again"
 
 
 class Auth:
@@ -73,7 +76,7 @@ class Auth:
             expires_at=utcnow() + timedelta(seconds=self.refresh_ttl_s), ip=client_ip(), user_agent=user_agent(),
         ))
         await session.commit()
-        return TokenPair(access_token=self.signer.access_token(user.id), refresh_token=token,
+        return TokenPair(access_token=self.signer.access_token(user.id, user.token_epoch), refresh_token=token,
                          expires_in=self.signer.access_ttl_s, user=UserOut.of(user))
 
     async def refresh(self, session: AsyncSession, token: str) -> TokenPair:
@@ -100,20 +103,53 @@ class Auth:
             await session.commit()
 
     async def user_for_access_token(self, session: AsyncSession, token: str) -> User:
+        return (await self.verify_access(session, token))[0]
+
+    async def verify_access(self, session: AsyncSession, token: str) -> tuple[User, Claims]:
+        """The token's user and claims; refused when the token is bad or expired, the user gone or
+        suspended, or the token signed before the user's current epoch."""
         claims = self.signer.verify(token, ACCESS)
         if claims is None:
             raise Unauthorized("invalid or expired access token")
-        return await active_user(session, claims.user_id)
+        user = await active_user(session, claims.user_id)
+        if claims.epoch != user.token_epoch:
+            raise Unauthorized(REVOKED)
+        return user, claims
 
 
 async def active_user(session: AsyncSession, user_id: int) -> User:
-    """The user, refused at once when suspended or gone (checked on every request)."""
+    """The user, refused at once when suspended or gone (checked on every request). The request acts
+    for this user from now on (`signed_in_as`: media tokens it mints carry the user's epoch)."""
     user = await session.get(User, user_id)
     if user is None:
         raise Unauthorized("account no longer exists")
     if user.status != STATUS_ACTIVE:
         raise Forbidden("this account is suspended")
+    signed_in_as(user.id, user.token_epoch)
     return user
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What decides whether a user's credentials still hold."""
+
+    status: str
+    role: str
+    token_epoch: int
+
+
+# Ids per query: well under SQLite's and asyncpg's limits on bound parameters.
+STANDING_BATCH = 500
+
+
+async def standings(session: AsyncSession, user_ids: Collection[int]) -> dict[int, Standing]:
+    """The standing of each of these users that still exists (a deleted one is simply absent)."""
+    ids, found = sorted(user_ids), {}
+    for start in range(0, len(ids), STANDING_BATCH):
+        rows = await session.execute(select(User.id, User.status, User.role, User.token_epoch)
+                                     .where(User.id.in_(ids[start:start + STANDING_BATCH])))
+        found.update({row.id: Standing(row.status, row.role, row.token_epoch) for row in rows})
+    return found
 
 
 async def revoke_family(session: AsyncSession, family: str) -> None:
@@ -128,6 +164,15 @@ async def revoke_user_tokens(session: AsyncSession, user_id: int) -> None:
         update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+async def end_sign_ins(session: AsyncSession, user_id: int) -> None:
+    """Sign the user out everywhere, at the caller's commit: refresh tokens are revoked and the token epoch
+    raised, so the access and media tokens already handed out stop working too, and the user's sockets
+    are ended (realtime/guard.py). API keys are not sign-ins and stay; revoke them on their own."""
+    await revoke_user_tokens(session, user_id)
+    # Raised in SQL, not read-modify-write: two changes at once must each leave a new epoch behind.
+    await session.execute(update(User).where(User.id == user_id).values(token_epoch=User.token_epoch + 1))
 
 
 async def create_user(session: AsyncSession, username: str, password: str, role: str) -> User:

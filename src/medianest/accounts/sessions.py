@@ -1,7 +1,8 @@
 """A user's sign-in sessions: one per refresh-token family (a sign-in and all its rotations).
 
 The live token of a family is its newest unused one; revoking a session revokes the whole family,
-so that device must sign in again once its short-lived access token runs out.
+so that device must sign in again once its short-lived access token runs out. Signing out everywhere
+also ends the access and media tokens already handed out, and the user's sockets, at once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import RefreshToken, User
-from medianest.accounts.service import revoke_family
+from medianest.accounts.service import end_sign_ins, revoke_family
 from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.errors import NotFound
@@ -49,4 +50,11 @@ async def revoke_session(session: AsyncSession, user: User, family: str) -> None
         raise NotFound("session", family)
     await revoke_family(session, family)
     record(session, "session.revoke", user, target=f"session:{family[:8]}")
+    await session.commit()
+
+
+async def revoke_all(session: AsyncSession, user: User) -> None:
+    """Sign the caller out everywhere, this session included."""
+    await end_sign_ins(session, user.id)
+    record(session, "session.revoke_all", user, target=f"user:{user.id}")
     await session.commit()

@@ -1,16 +1,28 @@
-"""Signed tokens: short-lived access JWTs, media-byte tokens for `?token=`, opaque refresh tokens."""
+"""Signed tokens: short-lived access JWTs, media-byte tokens for `?token=`, opaque refresh tokens.
+
+Access and media tokens carry the user's token epoch (`users.token_epoch`, claim `ep`); a password
+change, a suspension or "sign out everywhere" raises it, and a token is only good for the epoch it was
+signed in. Tokens signed before epochs existed have no `ep` and count as epoch 0, the column's default,
+so nobody is signed out by the upgrade itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import jwt
 
 ALGORITHM = "HS256"
 ACCESS, MEDIA = "access", "media"
+
+# (user id, token epoch) of the account the current request proved to be (set by `signed_in_as` when a
+# credential is accepted). Media tokens are minted while answering that request - in every item's
+# `stream_url` - by code that knows the user's id only; they take the epoch from here.
+_signed_in: ContextVar[tuple[int, int] | None] = ContextVar("medianest_signed_in", default=None)
 
 
 @dataclass(frozen=True)
@@ -19,6 +31,20 @@ class Claims:
     scope: str
     media_id: int | None
     expires_at: int
+    epoch: int
+
+
+def signed_in_as(user_id: int, epoch: int) -> None:
+    """Remember, for the rest of this request (this task), which account at which epoch it acts for."""
+    _signed_in.set((user_id, epoch))
+
+
+def _current_epoch(user_id: int) -> int:
+    known = _signed_in.get()
+    if known is None or known[0] != user_id:
+        # A token for someone the request did not sign in as: a bug, and never a token of the wrong epoch.
+        raise LookupError(f"no signed-in epoch for user {user_id}; pass the epoch explicitly")
+    return known[1]
 
 
 class TokenSigner:
@@ -29,12 +55,15 @@ class TokenSigner:
         self.access_ttl_s = access_ttl_s
         self.media_ttl_s = media_ttl_s
 
-    def access_token(self, user_id: int) -> str:
-        return self._sign({"sub": str(user_id), "scope": ACCESS}, self.access_ttl_s)
+    def access_token(self, user_id: int, epoch: int) -> str:
+        return self._sign({"sub": str(user_id), "scope": ACCESS, "ep": epoch}, self.access_ttl_s)
 
-    def media_token(self, user_id: int, media_id: int) -> str:
-        # Bound to one item so a leaked stream URL opens nothing else.
-        return self._sign({"sub": str(user_id), "scope": MEDIA, "mid": str(media_id)}, self.media_ttl_s)
+    def media_token(self, user_id: int, media_id: int, epoch: int | None = None) -> str:
+        """Bound to one item so a leaked stream URL opens nothing else. `epoch` defaults to the one the
+        current request signed in with (see `signed_in_as`)."""
+        epoch = _current_epoch(user_id) if epoch is None else epoch
+        claims: dict[str, str | int] = {"sub": str(user_id), "scope": MEDIA, "mid": str(media_id), "ep": epoch}
+        return self._sign(claims, self.media_ttl_s)
 
     def verify(self, token: str, scope: str) -> Claims | None:
         """The token's claims when it is valid for `scope`, else None."""
@@ -43,11 +72,12 @@ class TokenSigner:
             if payload.get("scope") != scope:
                 return None
             mid = payload.get("mid")
-            return Claims(int(payload["sub"]), scope, int(mid) if mid else None, int(payload["exp"]))
+            return Claims(int(payload["sub"]), scope, int(mid) if mid else None, int(payload["exp"]),
+                          int(payload.get("ep", 0)))
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
 
-    def _sign(self, claims: dict[str, str], ttl_s: int) -> str:
+    def _sign(self, claims: dict[str, str | int], ttl_s: int) -> str:
         now = int(time.time())
         return jwt.encode({**claims, "iat": now, "exp": now + ttl_s}, self._key, algorithm=ALGORITHM)
 

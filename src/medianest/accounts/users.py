@@ -9,7 +9,7 @@ from medianest.accounts.api_keys import revoke_user_keys
 from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, User
 from medianest.accounts.passwords import check_rules, hash_password
 from medianest.accounts.schemas import UserPatch
-from medianest.accounts.service import create_user, revoke_user_tokens
+from medianest.accounts.service import create_user, end_sign_ins
 from medianest.audit.service import record
 from medianest.errors import Conflict, NotFound
 
@@ -47,13 +47,13 @@ async def patch_user(session: AsyncSession, actor: User | None, user_id: int, pa
     if patch.status is not None and patch.status != user.status:
         if patch.status != STATUS_ACTIVE:
             await _keep_an_admin(session, user)
-            await revoke_user_tokens(session, user.id)
+            await end_sign_ins(session, user.id)
             await revoke_user_keys(session, user.id)  # reactivation does not bring them back
         user.status = patch.status
     if patch.password is not None:
         check_rules(patch.password)
         user.password_hash = await hash_password(patch.password)
-        await revoke_user_tokens(session, user.id)
+        await end_sign_ins(session, user.id)
     await session.commit()
     return user
 

@@ -3,7 +3,10 @@
 Byte requests come in bursts (a player seeks, a browser asks for many ranges), so the lookups behind
 them are cached for a moment. The cache is dropped whenever this process commits to the database (so a
 suspension, a deleted user or a deleted item here takes effect at once, without every writer having to
-know about this cache); another process sees such a change within `TTL_S`.
+know about this cache); another process sees such a change within `TTL_S`. That bound also holds for
+revoked tokens (a password changed through another server or the CLI): 2 s is the delay the sockets'
+sweep has too (realtime/guard.py), short next to anything a person does after changing a password, and
+what keeps a seeking player's burst of range requests at one user query.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import stat
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +23,7 @@ from sqlalchemy import event, select
 
 from medianest.accounts.api_keys import user_id_for_key
 from medianest.accounts.models import STATUS_ACTIVE, User
+from medianest.accounts.service import REVOKED
 from medianest.accounts.tokens import ACCESS, MEDIA, Claims, TokenSigner
 from medianest.db.engine import SessionFactory
 from medianest.errors import Forbidden, NotFound, Unauthorized
@@ -31,37 +36,46 @@ MAX_ENTRIES = 10_000
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who asks for the bytes, and the token epoch their token was signed in (None for an API key,
+    whose revocation is checked by looking the key up)."""
+
+    user_id: int
+    epoch: int | None
+
+
 class StreamAccess:
     def __init__(self, sessions: SessionFactory, signer: TokenSigner, roots: list[Path]) -> None:
         self.sessions = sessions
         self.signer = signer
         self.roots = roots
         self._tokens: dict[tuple[str, str], Claims] = {}
-        self._users: dict[int, tuple[float, str | None]] = {}
+        self._users: dict[int, tuple[float, tuple[str, int] | None]] = {}
         self._media: dict[int, tuple[float, tuple[Media, str | None] | None]] = {}
         self._keys: dict[str, tuple[float, int]] = {}
         event.listen(sessions.kw["bind"].sync_engine, "commit", self._on_commit)
 
-    def user_id(self, media_id: int, token: str | None, bearer: str | None) -> int:
-        """The caller's user id from either credential; the media token must name this item."""
+    def caller(self, media_id: int, token: str | None, bearer: str | None) -> Caller:
+        """The caller from either credential; the media token must name this item."""
         if token:
             claims = self.claims(token, MEDIA)
             if claims is not None and claims.media_id == media_id:
-                return claims.user_id
+                return Caller(claims.user_id, claims.epoch)
         if bearer:
             claims = self.claims(bearer, ACCESS)
             if claims is not None:
-                return claims.user_id
+                return Caller(claims.user_id, claims.epoch)
         raise Unauthorized("a valid access token or media token is required")
 
-    async def user_id_for(self, media_id: int, token: str | None, bearer: str | None, api_key: str | None) -> int:
-        """`user_id`, or else the owner of an `X-Api-Key` (looked up, and cached like the rest)."""
+    async def caller_for(self, media_id: int, token: str | None, bearer: str | None, api_key: str | None) -> Caller:
+        """`caller`, or else the owner of an `X-Api-Key` (looked up, and cached like the rest)."""
         try:
-            return self.user_id(media_id, token, bearer)
+            return self.caller(media_id, token, bearer)
         except Unauthorized:
             if not api_key:
                 raise
-        return await self._cached_key(api_key)
+        return Caller(await self._cached_key(api_key), None)
 
     async def _cached_key(self, api_key: str) -> int:
         now = time.monotonic()
@@ -84,12 +98,16 @@ class StreamAccess:
             _bounded(self._tokens)[(token, scope)] = claims
         return claims if claims.expires_at > time.time() else None
 
-    async def check_user(self, user_id: int) -> None:
-        status = await self._cached(self._users, user_id, self._load_user_status)
-        if status is None:
+    async def check_user(self, caller: Caller) -> None:
+        """Refuse a gone or suspended user, and a token signed before the user's current epoch."""
+        standing = await self._cached(self._users, caller.user_id, self._load_user)
+        if standing is None:
             raise Unauthorized("account no longer exists")
+        status, epoch = standing
         if status != STATUS_ACTIVE:
             raise Forbidden("this account is suspended")
+        if caller.epoch is not None and caller.epoch != epoch:
+            raise Unauthorized(REVOKED)
 
     async def media(self, media_id: int) -> Media:
         return (await self._visible(media_id))[0]
@@ -127,10 +145,11 @@ class StreamAccess:
         _bounded(cache)[key] = (now + TTL_S, value)
         return value
 
-    async def _load_user_status(self, user_id: int) -> str | None:
+    async def _load_user(self, user_id: int) -> tuple[str, int] | None:
+        """The user's status and token epoch, in the one query a burst of range requests costs."""
         async with self.sessions() as session:
-            status: str | None = await session.scalar(select(User.status).where(User.id == user_id))
-            return status
+            row = (await session.execute(select(User.status, User.token_epoch).where(User.id == user_id))).first()
+        return None if row is None else (row.status, row.token_epoch)
 
     async def _load_media(self, media_id: int) -> tuple[Media, str | None] | None:
         """The visible item and its real path, resolved once per cache entry (realpath is a syscall

@@ -50,8 +50,8 @@ async def _plain_stream(scope: Scope) -> MediaFileResponse | None:
     token = query.group(1)
     media_id = int(path.group(1))
     try:
-        user_id = access.user_id(media_id, token.decode() if token else None, _bearer(scope))
-        await access.check_user(user_id)
+        caller = access.caller(media_id, token.decode() if token else None, _bearer(scope))
+        await access.check_user(caller)
         media, info = await access.file(media_id)
     except DomainError:
         return None

@@ -57,8 +57,8 @@ ArtworkDir = Annotated[Path, Depends(_artwork_dir)]
 async def authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer,
                      api_key: ApiKeyHeader = None) -> int:
     mid = parse_id(media_id, "media")
-    user_id = await access.user_id_for(mid, token, bearer.credentials if bearer else None, api_key)
-    await access.check_user(user_id)
+    caller = await access.caller_for(mid, token, bearer.credentials if bearer else None, api_key)
+    await access.check_user(caller)
     return mid
 
 
