@@ -80,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
                                      landed=lambda s, folders: app.state.jobs.landed(s, folders))
         if settings.scan_on_start:
             await app.state.scans.start(requested_by=None)
-        async with downloads_running(app, settings, sessions):
+        async with downloads_running(app, settings, sessions), app.state.socket_guard.running(sessions):
             log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
                      media_dirs=[str(d) for d in settings.library_dirs], consumes_queue=settings.consumes_queue)
             try:

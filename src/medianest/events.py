@@ -34,6 +34,11 @@ class Notifier(Protocol):
         them gets it once) or to everyone when None."""
         ...
 
+    async def close_room(self, room: str) -> None:
+        """Empty `room` in every process (its clients stay connected): call it when the thing the room
+        is named after is deleted, so nobody keeps listening there."""
+        ...
+
 
 # Told which folders gained or lost files (a finished download, a scan): services/jobs.py asks Plex to
 # rescan them.

@@ -101,6 +101,7 @@ async def cancel_or_remove(ctx: Downloads, session: AsyncSession, user: User, do
     if dl.status in FINISHED:
         await session.delete(dl)
         await session.commit()
+        await ctx.notifier.close_room(f"download:{dl.id}")  # nobody stays subscribed to a removed download
         return None
     await session.execute(update(Download).where(Download.id == dl.id, Download.status.in_((QUEUED, RUNNING)))
                           .values(status=CANCELED, finished_at=utcnow(), phase=None, speed_bps=None, eta_s=None))

@@ -15,14 +15,20 @@ log = structlog.get_logger(__name__)
 
 
 class LogNotifier:
-    """Logs every event at debug level and remembers the last ones (tests and /health read them)."""
+    """Logs every event at debug level and remembers the last ones (tests and /health read them), and the
+    rooms closed."""
 
     def __init__(self, keep: int = 1000) -> None:
         self.recent: deque[tuple[str, dict[str, Any], str | list[str] | None]] = deque(maxlen=keep)
+        self.closed_rooms: deque[str] = deque(maxlen=keep)
 
     async def emit(self, event: str, payload: dict[str, Any], room: str | list[str] | None = None) -> None:
         self.recent.append((event, payload, room))
         log.debug("event", event_name=event, room=room)
+
+    async def close_room(self, room: str) -> None:
+        self.closed_rooms.append(room)
+        log.debug("room closed", room=room)
 
 
 class LoopBridge:
@@ -38,6 +44,11 @@ class LoopBridge:
         future = asyncio.run_coroutine_threadsafe(self.inner.emit(event, payload, room), self.loop)
         await asyncio.wrap_future(future)
 
+    async def close_room(self, room: str) -> None:
+        if self.loop.is_closed():
+            return
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.inner.close_room(room), self.loop))
+
 
 class RedisNotifier:
     """A Notifier for processes without a Socket.IO server (`medianest worker`): events go through
@@ -48,3 +59,6 @@ class RedisNotifier:
 
     async def emit(self, event: str, payload: dict[str, Any], room: str | list[str] | None = None) -> None:
         await self.manager.emit(event, payload, room=room, namespace="/")
+
+    async def close_room(self, room: str) -> None:
+        await self.manager.close_room(room, namespace="/")

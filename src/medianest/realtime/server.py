@@ -1,10 +1,12 @@
 """The Socket.IO server (protocol v5, for socket.io-client v4) at /socket.io.
 
 A client connects with `auth: {token: <access token>}` - or, for scripts, `auth: {api_key: <key>}` or
-an `X-Api-Key` header; a missing, bad or expired credential, or a suspended account, is refused.
+an `X-Api-Key` header; a missing, bad, expired or revoked credential, or a suspended account, is refused,
+and a socket whose credential stops holding later is ended (guard.py).
 Each user joins `user:{id}`; `subscribe` adds `download:{id}` (their own download, or any for an
 admin) or `status`. With Redis configured the server uses `AsyncRedisManager`, so an
-event emitted by any process - another API instance, a `medianest worker` - reaches every client.
+event emitted by any process - another API instance, a `medianest worker` - reaches every client, and a
+room closed by any process (a download removed) is emptied everywhere.
 """
 
 from __future__ import annotations
@@ -13,24 +15,29 @@ from typing import Any
 
 import socketio
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.accounts.api_keys import user_for_key
+from medianest.accounts.api_keys import key_and_user
 from medianest.accounts.service import Auth
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads.models import Download
 from medianest.errors import DomainError
+from medianest.realtime.guard import Holder, SocketGuard
 from medianest.realtime.notifier import LogNotifier
 
 log = structlog.get_logger(__name__)
 
 
 def create_server(settings: Settings, state: Any) -> socketio.AsyncServer:
-    """The server; `state` is the app's, whose `sessions` and `auth` exist once the lifespan has run."""
+    """The server; `state` is the app's, whose `sessions` and `auth` exist once the lifespan has run.
+    Its guard goes on `state.socket_guard`, for the lifespan to run (`SocketGuard.running`)."""
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=[])
-    rooms = _Rooms(sio, state)
+    state.socket_guard = guard = SocketGuard(sio)
+    rooms = _Rooms(sio, state, guard)
     sio.on("connect", rooms.connect)
+    sio.on("disconnect", rooms.disconnect)
     sio.on("subscribe", rooms.subscribe)
     sio.on("unsubscribe", rooms.unsubscribe)
     return sio
@@ -42,8 +49,8 @@ def asgi_app(sio: socketio.AsyncServer) -> socketio.ASGIApp:
 
 
 class _Rooms:
-    def __init__(self, sio: socketio.AsyncServer, state: Any) -> None:
-        self.sio, self.state = sio, state
+    def __init__(self, sio: socketio.AsyncServer, state: Any, guard: SocketGuard) -> None:
+        self.sio, self.state, self.guard = sio, state, guard
 
     @property
     def sessions(self) -> SessionFactory:
@@ -60,16 +67,23 @@ class _Rooms:
         token, key = given.get("token"), given.get("api_key") or environ.get("HTTP_X_API_KEY")
         try:
             async with self.sessions() as session:
-                if isinstance(token, str):
-                    user = await self.auth.user_for_access_token(session, token)
-                elif isinstance(key, str):
-                    user = await user_for_key(session, key)
-                else:
-                    raise socketio.exceptions.ConnectionRefusedError("an access token or API key is required")
+                holder = await self._holder(session, token, key)
         except DomainError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
-        await self.sio.save_session(sid, {"user_id": user.id, "admin": user.is_admin})
-        await self.sio.enter_room(sid, f"user:{user.id}")
+        self.guard.admit(sid, holder)
+        await self.sio.enter_room(sid, f"user:{holder.user_id}")
+
+    async def disconnect(self, sid: str, reason: Any = None) -> None:
+        self.guard.forget(sid)
+
+    async def _holder(self, session: AsyncSession, token: Any, key: Any) -> Holder:
+        if isinstance(token, str):
+            user, claims = await self.auth.verify_access(session, token)
+            return Holder(user.id, user.is_admin, epoch=claims.epoch, expires_at=claims.expires_at)
+        if isinstance(key, str):
+            key_id, user = await key_and_user(session, key)
+            return Holder(user.id, user.is_admin, key_id=key_id)
+        raise socketio.exceptions.ConnectionRefusedError("an access token or API key is required")
 
     async def subscribe(self, sid: str, data: Any) -> dict[str, Any]:
         room = data.get("room") if isinstance(data, dict) else None
@@ -90,11 +104,13 @@ class _Rooms:
         kind, _, raw_id = room.partition(":")
         if kind != "download" or not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 18:
             return False
-        me = await self.sio.get_session(sid)
+        me = self.guard.holder(sid)
+        if me is None:  # ended meanwhile
+            return False
         async with self.sessions() as session:
             owner = await session.scalar(Download.__table__.select().with_only_columns(Download.user_id)
                                          .where(Download.id == int(raw_id)))
-        return owner is not None and (owner == me["user_id"] or me["admin"])
+        return owner is not None and (owner == me.user_id or me.admin)
 
 
 class SocketNotifier(LogNotifier):
@@ -108,3 +124,7 @@ class SocketNotifier(LogNotifier):
     async def emit(self, event: str, payload: dict[str, Any], room: str | list[str] | None = None) -> None:
         await super().emit(event, payload, room)
         await self.sio.emit(event, payload, to=room)
+
+    async def close_room(self, room: str) -> None:
+        await super().close_room(room)
+        await self.sio.close_room(room)  # through Redis too, when configured: every process empties it

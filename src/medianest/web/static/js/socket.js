@@ -30,6 +30,11 @@ export function connect() {
       setTimeout(() => socket?.connect(), 500);
     } catch { /* signed out: the router shows the sign-in page */ }
   });
+  socket.on("disconnect", (reason) => {
+    // Ended by the server (its access token ran out, or the account changed): socket.io does not come
+    // back by itself then. Reconnect with the current token; a refusal goes through connect_error above.
+    if (reason === "io server disconnect") setTimeout(() => socket?.connect(), 500);
+  });
 }
 
 export function disconnect() {
