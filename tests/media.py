@@ -74,3 +74,12 @@ def _write(dest: Path, data: bytes) -> Path:
 
 def copy_library(source: Path, dest: Path) -> None:
     shutil.copytree(source, dest, dirs_exist_ok=True)
+
+
+def tone(dest: Path, codec: str, title: str, seconds: float = 3) -> Path:
+    """A tagged tone in any ffmpeg audio encoder, e.g. "wmav2" in a .wma or "alac" in an .m4a (formats a
+    browser does not play), "libmp3lame" in an .mp3."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-metadata", f"title={title}",
+                "-metadata", "artist=Odd Formats", "-c:a", codec, str(dest)])
+    return dest

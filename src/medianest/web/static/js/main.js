@@ -97,6 +97,7 @@ function ensureBare() {
   if (shell.root) { shell.root.remove(); shell.root = null; }
   const app = document.getElementById("app");
   app.removeAttribute("aria-busy");
+  app.classList.remove("with-shell");
   let bare = app.querySelector(".bare");
   if (!bare) { bare = h("main", { class: "bare", tabindex: -1 }); clear(app, bare); }
   return bare;
@@ -106,10 +107,12 @@ function ensureShell() {
   if (shell.root) return shell.main;
   const app = document.getElementById("app");
   app.removeAttribute("aria-busy");
+  app.classList.add("with-shell");
   shell.nav = h("nav", { class: "sidebar", "data-testid": "nav", "aria-label": "Main" });
   shell.main = h("main", { class: "content", id: "content", tabindex: -1 });
-  const search = h("input", { type: "search", class: "global-search", placeholder: "Search your library  ( / )",
+  const search = h("input", { type: "search", class: "global-search", placeholder: PLACEHOLDERS[0],
     "aria-label": "Search the library", "data-testid": "global-search" });
+  new ResizeObserver(() => fitPlaceholder(search)).observe(search);
   search.addEventListener("keydown", (e) => {
     if (e.key === "Enter") location.hash = `#/library?q=${encodeURIComponent(search.value.trim())}`;
   });
@@ -135,6 +138,18 @@ function ensureShell() {
   socket.connect();
   loadFeatures();
   return shell.main;
+}
+
+// The search box's placeholder: the longest wording that fits the box as it is drawn (a phone's is narrow).
+const PLACEHOLDERS = ["Search your library  ( / )", "Search your library", "Search library", "Search"];
+let measure = null;
+
+function fitPlaceholder(input) {
+  const s = getComputedStyle(input);
+  measure ??= document.createElement("canvas").getContext("2d");
+  measure.font = `${s.fontStyle} ${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+  const room = input.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+  input.placeholder = PLACEHOLDERS.find((p) => measure.measureText(p).width <= room) ?? PLACEHOLDERS.at(-1);
 }
 
 function renderNav() {

@@ -1,11 +1,16 @@
 // Media items as the pages show them: grid cards and list rows, each with the same menu (play, queue,
-// add to playlist, like, open, download), plus the "add to playlist" chooser.
+// add to playlist, like, open, download), plus the "add to playlist" chooser. An item that cannot be played
+// here (its folder offline, a format this browser does not decode) stays in every list, marked, and says
+// why when it is clicked.
 import { api, currentUser } from "./api.js";
 import * as player from "./player.js";
 import { icon } from "./icons.js";
+import { isOffline, whyNot } from "./playable.js";
 import { art, dialog, fmtDuration, h, menu, showError, toast } from "./ui.js";
 
 export function open(item, list = [item]) {
+  const why = whyNot(item);
+  if (why) { toast(why, "error", 6000); return; }
   if (item.kind === "video") { location.hash = `#/watch/${item.id}`; return; }
   const audios = list.filter((it) => it.kind !== "video");
   player.play(audios, Math.max(0, audios.indexOf(item)));
@@ -21,16 +26,25 @@ export async function toggleLike(item) {
   } catch (err) { showError(err); return item.liked; }
 }
 
+// The first playable audio item of `list` (or its first item, which then says why it cannot play).
+export function playAll(list) {
+  const first = list.find((it) => it.kind !== "video" && player.playable(it)) || list[0];
+  if (first) open(first, list);
+}
+
 export function itemMenu(anchor, item, extra = []) {
+  const why = whyNot(item);
+  const audio = item.kind !== "video";
   menu(anchor, [
-    { label: item.kind === "video" ? "Watch" : "Play", action: () => open(item) },
-    item.kind !== "video" ? { label: "Play next", action: () => player.playNext(item) } : null,
-    item.kind !== "video" ? { label: "Add to queue", action: () => player.enqueue(item) } : null,
+    why ? { label: why, note: true } : null,
+    why ? null : { label: audio ? "Play" : "Watch", action: () => open(item) },
+    audio && !why ? { label: "Play next", action: () => player.playNext(item) } : null,
+    audio && !why ? { label: "Add to queue", action: () => player.enqueue(item) } : null,
     { label: "Add to playlist…", action: () => addToPlaylist(item) },
     { label: item.liked ? "Unlike" : "Like", action: async () => { await toggleLike(item); refreshLikeButtons(item); } },
     item.artist ? { label: `More by ${item.artist}`, action: () => { location.hash = `#/library?artist=${encodeURIComponent(item.artist)}`; } } : null,
     item.album ? { label: `Album: ${item.album}`, action: () => { location.hash = `#/library?album=${encodeURIComponent(item.album)}`; } } : null,
-    { label: "Download file", action: () => { location.href = item.stream_url + "&download=1"; } },
+    isOffline(item) ? null : { label: "Download file", action: () => { location.href = item.stream_url + "&download=1"; } },
     ...extra,
   ]);
 }
@@ -88,10 +102,26 @@ function nowPlayingMark(el, item) {
   el.classList.toggle("playing", player.current()?.id === item.id);
 }
 
+// "Offline" (its folder is away) or "Can't play here" (the browser's formats), with the reason on hover.
+function stateBadge(item, why) {
+  if (!why) return null;
+  return isOffline(item)
+    ? h("span", { class: "badge badge-offline", title: why, "data-testid": "offline-badge" }, icon("offline"), "Offline")
+    : h("span", { class: "badge badge-unplayable", title: why }, "Can't play here");
+}
+
+function stateClass(item, why) {
+  return (why ? " unplayable" : "") + (isOffline(item) ? " offline" : "");
+}
+
 export function card(item, list, extra = []) {
-  const el = h("article", { class: "card", tabindex: 0, "data-testid": "media-item", dataset: { id: item.id, kind: item.kind },
+  const why = whyNot(item);
+  const el = h("article", { class: `card${stateClass(item, why)}`, tabindex: 0, "data-testid": "media-item",
+    dataset: { id: item.id, kind: item.kind }, title: why,
     onclick: () => open(item, list), onkeydown: (e) => { if (e.key === "Enter") open(item, list); } },
-    h("div", { class: "card-art" }, art(item), h("span", { class: "card-play", "aria-hidden": "true" }, icon("play")),
+    h("div", { class: "card-art" }, art(item),
+      why ? h("span", { class: "card-state" }, stateBadge(item, why))
+        : h("span", { class: "card-play", "aria-hidden": "true" }, icon("play")),
       item.kind === "video" ? h("span", { class: "badge" }, fmtDuration(item.duration_s)) : null),
     h("div", { class: "card-body" },
       h("div", { class: "card-title", title: item.title }, item.title || "Untitled"),
@@ -102,12 +132,14 @@ export function card(item, list, extra = []) {
 }
 
 export function row(item, list, extra = [], lead = null) {
-  const el = h("div", { class: "row", role: "row", tabindex: 0, "data-testid": "media-item", dataset: { id: item.id, kind: item.kind },
+  const why = whyNot(item);
+  const el = h("div", { class: `row${stateClass(item, why)}`, role: "row", tabindex: 0, "data-testid": "media-item",
+    dataset: { id: item.id, kind: item.kind }, title: why,
     onclick: () => open(item, list), onkeydown: (e) => { if (e.key === "Enter") open(item, list); } },
     lead ?? h("span", { class: "lead" }),  // the grid always has the lead column: a number, a handle or nothing
     art(item, "row-art"),
     h("div", { class: "row-main" },
-      h("div", { class: "row-title", title: item.title }, item.title || "Untitled"),
+      h("div", { class: "row-title", title: why ? null : item.title }, stateBadge(item, why), item.title || "Untitled"),
       h("div", { class: "muted small" }, [item.artist || item.channel, item.album].filter(Boolean).join(" · "))),
     h("div", { class: "row-meta muted small hide-phone" }, item.genre || ""),
     h("div", { class: "row-meta muted small" }, fmtDuration(item.duration_s)),

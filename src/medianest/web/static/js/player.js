@@ -1,8 +1,11 @@
 // The player: one <audio> and one <video> element owned here, outside the page area, so playback goes on
 // while the user moves between pages. The queue is the play order; shuffle reorders what is still to come
 // and turning it off restores the order it was in. Plays and resume points go to the API.
+// An item this browser cannot play (or whose folder is offline) is refused before anything changes, with one
+// message; the queue moves on only when an item ends, never by itself after an error.
 import { api, beacon } from "./api.js";
 import { icon } from "./icons.js";
+import { whyNot } from "./playable.js";
 import { art, fmtDuration, h, showError, toast } from "./ui.js";
 
 const SAVE_EVERY_S = 10;     // resume point while playing
@@ -11,15 +14,24 @@ const PLAY_MIN_S = 30;       // a play counts after this much listening (or half
 
 const audio = h("audio", { preload: "metadata", "data-testid": "audio" });
 const video = h("video", { preload: "metadata", playsinline: true, "data-testid": "video", class: "video" });
-const dock = h("div", { class: "video-dock", hidden: true });
+// The mini player: the video in a strip above the player bar while the user is away from its page.
+const dockScreen = h("div", { class: "dock-screen", title: "Back to the video's page", onclick: () => expandVideo() });
+const dockTitle = h("div", { class: "dock-title" });
+const dock = h("div", { class: "video-dock", hidden: true, role: "region", "aria-label": "Mini player", "data-testid": "mini-player" },
+  dockScreen,
+  h("div", { class: "dock-text" }, dockTitle, h("div", { class: "muted small" }, "Plays on while you browse")),
+  h("button", { class: "icon-btn", title: "Back to the video's page", "aria-label": "Expand the video",
+    onclick: () => expandVideo() }, icon("expand")),
+  h("button", { class: "icon-btn", title: "Stop the video", "aria-label": "Close the video",
+    onclick: () => closeVideo() }, icon("close")));
 const events = new EventTarget();
 
 const state = {
   queue: [], index: -1, shuffle: false, repeat: "off", original: null,
-  listened: 0, lastTime: 0, lastSaved: 0, reported: false, errors: 0,
+  listened: 0, lastTime: 0, lastSaved: 0, reported: false, failed: null,
 };
 let media = audio;
-let videoHome = dock;
+let videoHome = dockScreen;
 
 export const current = () => state.queue[state.index] ?? null;
 export const queue = () => state.queue.slice();
@@ -36,17 +48,29 @@ function changed() {
   renderBar();
 }
 
+// Says why `item` cannot be played here, once; true when it was refused.
+function refused(item) {
+  const why = whyNot(item);
+  if (why) toast(why, "error", 6000);
+  return !!why;
+}
+
+export const playable = (item) => !whyNot(item);
+
 export async function play(items, start = 0) {
-  if (!items.length) return;
+  const chosen = items[start];
+  if (!chosen || refused(chosen)) return;  // the player stays as it was
   await leaveCurrent();
-  state.queue = items.slice();
+  // Only what can be played here joins the queue, so moving on never lands on an item to refuse.
+  state.queue = items.filter((it) => it === chosen || playable(it));
   state.original = null;
-  state.index = start;
+  state.index = state.queue.indexOf(chosen);
   if (state.shuffle) shuffleUpcoming();
   await load();
 }
 
 export function playNext(item) {
+  if (refused(item)) return;
   if (state.index < 0) return play([item]);
   state.queue.splice(state.index + 1, 0, item);
   state.original?.splice(state.original.indexOf(current()) + 1, 0, item);
@@ -55,6 +79,7 @@ export function playNext(item) {
 }
 
 export function enqueue(item) {
+  if (refused(item)) return;
   if (state.index < 0) return play([item]);
   state.queue.push(item);
   state.original?.push(item);
@@ -85,6 +110,7 @@ export async function removeAt(i) {
 
 export function toggle() {
   if (!current()) return;
+  if (!media.getAttribute("src") || state.failed) { load(); return; }  // it failed: try again, on request
   if (media.paused) media.play().catch(playFailed);
   else media.pause();
 }
@@ -166,22 +192,40 @@ function stop() {
   changed();
 }
 
-// The video page shows the <video> in its stage; elsewhere it sits in the corner dock. Moving a playing
+// The video page shows the <video> in its stage; elsewhere it sits in the mini player. Moving a playing
 // element within one task does not pause it.
 export function attachVideo(container) {
   videoHome = container;
   container.append(video);
   dock.hidden = true;
   return () => {
-    videoHome = dock;
-    dock.append(video);
+    videoHome = dockScreen;
+    dockScreen.append(video);
     dock.hidden = !(current()?.kind === "video");
   };
 }
 
+function expandVideo() {
+  const item = current();
+  if (item) location.hash = `#/watch/${item.id}`;
+}
+
+async function closeVideo() {
+  await leaveCurrent();  // its resume point is kept
+  stop();
+}
+
+// The current item cannot play: it stays current, silent, for the user to retry or move on from.
+function halt() {
+  media.pause();
+  media.removeAttribute("src");
+  media.load();
+  changed();
+}
+
 async function load() {
   const listed = current();
-  state.listened = 0; state.lastTime = 0; state.lastSaved = 0; state.reported = false;
+  state.listened = 0; state.lastTime = 0; state.lastSaved = 0; state.reported = false; state.failed = null;
   let item = listed;
   try {
     // A fresh copy: its stream token is new (queues outlive tokens) and its resume point current.
@@ -190,14 +234,15 @@ async function load() {
     if (state.original) state.original[state.original.indexOf(listed)] = item;
   } catch (err) {
     showError(err);
-    return skipBroken();
+    return halt();
   }
+  if (refused(item)) return halt();  // its folder went offline since the list was loaded
   const want = item.kind === "video" ? video : audio;
   if (want !== media) { media.pause(); media.removeAttribute("src"); media.load(); }
   media = want;
   if (media === video) {
-    if (videoHome === dock) dock.append(video);
-    dock.hidden = videoHome !== dock;
+    if (videoHome === dockScreen) dockScreen.append(video);
+    dock.hidden = videoHome !== dockScreen;
   } else dock.hidden = true;
   const resume = item.position_s && item.position_s > RESUME_MIN_S &&
     (!item.duration_s || item.position_s < item.duration_s - RESUME_MIN_S) ? item.position_s : 0;
@@ -215,14 +260,10 @@ async function load() {
 
 function playFailed(err) {
   if (err?.name === "AbortError") return;  // replaced by the next item before it started: fine
+  // The element's own "error" event says what failed to load, once: this rejection is the same failure.
+  if (err?.name === "NotSupportedError") return;
   if (err?.name === "NotAllowedError") { toast("Press play to start (the browser blocked autoplay)"); return; }
   showError(err);
-}
-
-async function skipBroken() {
-  state.errors++;
-  if (state.errors >= state.queue.length) { state.errors = 0; media.pause(); changed(); return; }
-  setTimeout(() => next(false), 800);
 }
 
 // Report what was heard of the item being left, and keep its resume point.
@@ -272,15 +313,19 @@ async function onEnded() {
       item.position_s = 0;
     } catch { /* a missed count is not worth interrupting the music */ }
   }
-  state.errors = 0;
   await next(true);
 }
 
-function onError() {
+// A failure while loading or playing: one message, and the player stays on the item.
+async function onError() {
   const item = current();
-  if (!item || !media.getAttribute("src")) return;
-  toast(`Cannot play “${item.title}”: the browser cannot decode it or the file is gone.`, "error", 6000);
-  skipBroken();
+  if (!item || !media.getAttribute("src") || state.failed === item) return;
+  state.failed = item;
+  changed();
+  // A folder that went offline while playing answers 503: say so rather than blaming the format.
+  let why = null;
+  try { why = whyNot((await api.get(`/media/${item.id}`)).data); } catch { /* the general words below */ }
+  toast(why || `Cannot play “${item.title}”: the browser cannot decode it or the file is gone.`, "error", 6000);
 }
 
 for (const el of [audio, video]) {
@@ -364,8 +409,8 @@ export function mountBar(container) {
       h("div", { class: "np-progress" }, parts.time, parts.seek, parts.duration)),
     h("div", { class: "np-extra" }, parts.mute, parts.volume, parts.queueBtn),
     audio);
-  container.append(bar, parts.queue, dock);
-  dock.append(video);
+  container.append(parts.queue, dock, bar);
+  dockScreen.append(video);
   const saved = parseFloat(localStorage.getItem("medianest.volume") || "1");
   audio.volume = video.volume = isFinite(saved) ? saved : 1;
   state.shuffle = !!localStorage.getItem("medianest.shuffle");
@@ -384,6 +429,7 @@ function renderBar() {
   parts.title.textContent = item.title || "Untitled";
   parts.title.title = item.title || "";
   parts.artist.textContent = item.artist || item.channel || "";
+  dockTitle.textContent = item.title || "Untitled";
   parts.play.replaceChildren(icon(media.paused ? "play" : "pause"));
   parts.play.setAttribute("aria-label", media.paused ? "Play" : "Pause");
   parts.shuffle.classList.toggle("on", state.shuffle);

@@ -126,12 +126,16 @@ export async function confirm(title, text, submit = "Delete") {
   return (await dialog(title, h("p", {}, text), { submit, danger: true })) !== null;
 }
 
-// A small popup menu next to `anchor`: items are {label, action} or null (separator skipped).
+// A small popup menu next to `anchor`: items are {label, action}, {label, note: true} (words that do
+// nothing, read first: why the item cannot be played) or null (skipped).
 export function menu(anchor, items) {
   closeMenus();
   const list = h("div", { class: "menu", role: "menu" },
-    items.filter(Boolean).map((it) => h("button", { class: "menu-item", role: "menuitem", type: "button",
-      onclick: (e) => { e.stopPropagation(); closeMenus(); it.action(); } }, it.label)));
+    items.filter(Boolean).map((it) => it.note
+      ? h("button", { class: "menu-item menu-note", role: "menuitem", type: "button", "aria-disabled": "true",
+        "data-testid": "menu-note" }, it.label)
+      : h("button", { class: "menu-item", role: "menuitem", type: "button",
+        onclick: (e) => { e.stopPropagation(); closeMenus(); it.action(); } }, it.label)));
   document.body.append(list);
   const r = anchor.getBoundingClientRect();
   const top = Math.min(r.bottom + 4, window.innerHeight - list.offsetHeight - 8);

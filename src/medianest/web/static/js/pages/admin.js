@@ -54,7 +54,9 @@ function tabs(current) {
 // ---------------------------------------------------------------------------------------------------
 // Shared helpers
 
+// On a phone each row becomes a card and each cell says what it is: its column's heading goes in data-label.
 function table(head, rows, attrs = {}) {
+  for (const row of rows) [...row.children].forEach((cell, i) => { if (head[i]) cell.dataset.label = head[i]; });
   return h("div", { class: "table-wrap" },
     h("table", { class: "table", ...attrs },
       h("thead", {}, h("tr", {}, head.map((t) => h("th", { scope: "col" }, t)))),

@@ -37,7 +37,7 @@ export async function render(root, params) {
   }
 
   more.addEventListener("click", () => load().catch((err) => clear(list, errorView(err))));
-  const playAll = h("button", { class: "btn primary", onclick: () => media.open(items.find((i) => i.kind !== "video") || items[0], items) }, icon("play"), "Play all");
+  const playAll = h("button", { class: "btn primary", onclick: () => media.playAll(items) }, icon("play"), "Play all");
   root.append(h("div", { class: "page-head" }, h("h1", {}, title), playAll),
     h("nav", { class: "tabs", "aria-label": "Your lists" }, Object.entries(LISTS).map(([k, [label]]) =>
       h("a", { href: `#/me/${k}`, "aria-current": k === which ? "page" : null }, label))),

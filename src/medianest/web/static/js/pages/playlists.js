@@ -46,6 +46,12 @@ function tile(p) {
         p.is_public ? " · public" : "")));
 }
 
+// The first item that can be played here (or the first, which then says why it cannot).
+function playFirst(all) {
+  const first = all.find(player.playable) || all[0];
+  if (first) media.open(first, all);
+}
+
 function hue(s) {
   let x = 0;
   for (const ch of s) x = (x * 31 + ch.codePointAt(0)) >>> 0;
@@ -189,8 +195,8 @@ async function detail(root, id) {
   root.append(h("div", { class: "page-head" }, title, sub),
     desc,
     h("div", { class: "toolbar" },
-      h("button", { class: "btn primary", "data-testid": "play-playlist", onclick: () => pl.items.length && media.open(pl.items[0].media, items()) }, icon("play"), "Play"),
-      h("button", { class: "btn", onclick: () => { const a = items().filter((m) => m.kind !== "video"); a.length && player.play(a, Math.floor(Math.random() * a.length)); if (!player.settings().shuffle) player.toggleShuffle(); } }, icon("shuffle"), "Shuffle"),
+      h("button", { class: "btn primary", "data-testid": "play-playlist", onclick: () => playFirst(items()) }, icon("play"), "Play"),
+      h("button", { class: "btn", onclick: () => { const a = items().filter((m) => m.kind !== "video" && player.playable(m)); a.length && player.play(a, Math.floor(Math.random() * a.length)); if (!player.settings().shuffle) player.toggleShuffle(); } }, icon("shuffle"), "Shuffle"),
       owner ? h("button", { class: "btn", "data-testid": "edit-playlist", onclick: edit }, "Edit") : null,
       h("button", { class: "btn", onclick: exportM3u }, "Export M3U8"),
       owner ? h("button", { class: "btn danger", onclick: destroy }, "Delete") : null),

@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import * as media from "../media.js";
 import { icon } from "../icons.js";
+import { isOffline, whyNot } from "../playable.js";
 import * as player from "../player.js";
 import { art, clear, empty, errorText, fmtBytes, fmtDate, fmtDuration, h, setTitle, showError, toast } from "../ui.js";
 
@@ -18,11 +19,14 @@ export async function render(root, params) {
       h("div", { class: "page-head watch-head" }, h("h1", {}, item.title || "Untitled"),
         media.likeButton(item),
         h("button", { class: "btn", onclick: () => media.addToPlaylist(item) }, icon("plus"), "Playlist"),
-        h("a", { class: "btn ghost", href: item.stream_url + "&download=1" }, icon("download"), "File"),
+        isOffline(item) ? null : h("a", { class: "btn ghost", href: item.stream_url + "&download=1" }, icon("download"), "File"),
         item.kind !== "video" ? h("button", { class: "btn primary", onclick: () => player.play([item]) }, icon("play"), "Play") : null),
       h("p", { class: "muted" }, [item.artist || item.channel, item.album, item.year].filter(Boolean).join(" · "))),
     h("aside", { class: "watch-meta" }, details(item), item.kind === "video" ? subs : null)));
   if (item.kind !== "video") return;
+  // A video that cannot play here says why on its stage; whatever plays in the mini player stays there.
+  const why = whyNot(item);
+  if (why) { stage.append(h("p", { class: "stage-note", role: "note" }, why)); return; }
 
   let detach = player.attachVideo(stage);
   if (player.current()?.id !== item.id) await player.play([item]);
