@@ -4,8 +4,9 @@ yt-dlp must be tested against a real socket: its HTTP downloader resumes `.part`
 short bodies, retries, and its generic extractor sniffs Content-Type and HTML. `MediaServer` serves registered
 files or bytes with the headers yt-dlp relies on (Content-Length, Accept-Ranges, ETag, Last-Modified, single
 byte ranges) and lets a test switch failure modes per path at runtime: throttling (so a download can be
-cancelled mid-way), dropped connections (so a resume can be checked), error statuses and an HTML page with an
-embedded `<video>`. Every request and every body byte sent is logged, so tests can assert what was re-fetched.
+cancelled mid-way), dropped connections (so a resume can be checked), error statuses, redirects and an HTML page
+with an embedded `<video>`; `make_hls` cuts real media into an HLS playlist and segments. Every request and
+every body byte sent is logged, so tests can assert what was re-fetched.
 
 It binds 127.0.0.1 only and never fetches anything itself; nothing here reaches beyond the loopback.
 """
@@ -115,6 +116,7 @@ class MediaServer(Served):
         self._throttles: dict[str, int] = {}
         self._drops: dict[str, _Counter] = {}
         self._fails: dict[str, _Counter] = {}
+        self._redirects: dict[str, str] = {}
         self._log: list[LoggedRequest] = []
         self._sent: defaultdict[str, int] = defaultdict(int)
         super().__init__(_HTTPServer(self))  # bound now, so the URL is known before start()
@@ -178,10 +180,16 @@ class MediaServer(Served):
         with self._lock:
             self._fails[_norm(path)] = _Counter(status, times)
 
-    def clear(self, path: str | None = None) -> None:
-        """Remove throttle/drop/fail behaviours from `path`, or from every path."""
+    def redirect(self, path: str, location: str) -> str:
+        """Answer `path` with a 302 to `location` (any URL: this server never follows it); returns its URL."""
         with self._lock:
-            for table in (self._throttles, self._drops, self._fails):
+            self._redirects[_norm(path)] = location
+        return self.url(path)
+
+    def clear(self, path: str | None = None) -> None:
+        """Remove throttle/drop/fail/redirect behaviours from `path`, or from every path."""
+        with self._lock:
+            for table in (self._throttles, self._drops, self._fails, self._redirects):
                 if path is None:
                     table.clear()
                 else:
@@ -230,6 +238,10 @@ class MediaServer(Served):
             drop_at = drop.value if method == "GET" and resource and drop and drop.take() else None
             return resource, None, drop_at
 
+    def _location(self, path: str) -> str | None:
+        with self._lock:
+            return self._redirects.get(path)
+
     def _rate(self, path: str) -> int | None:
         with self._lock:
             return self._throttles.get(path)
@@ -260,6 +272,10 @@ class _Handler(QuietHandler):
         path = unquote(urlsplit(self.path).path)
         range_header = self.headers.get("Range")
         resource, forced, drop_at = self.media._begin(self.command, path, range_header)
+        location = self.media._location(path)
+        if forced is None and location is not None:
+            self._send_status(HTTPStatus.FOUND, send_body, {"Location": location})
+            return
         if forced is not None or resource is None:
             self._send_status(forced or HTTPStatus.NOT_FOUND, send_body)
             return
@@ -399,6 +415,16 @@ def make_audio(path: Path, seconds: float = 2, title: str | None = None) -> Path
     run_ffmpeg(["-f", "lavfi", "-i", f"sine=frequency=523:duration={seconds}", *codecs[path.suffix],
                 *_title_args(title), str(path)])
     return path
+
+
+def make_hls(source: Path, folder: Path, segment_s: float = 1) -> tuple[str, list[Path]]:
+    """Cut `source` (a file from `make_video`) into MPEG-TS segments without re-encoding: the playlist's
+    text (segment URIs are the bare file names, `#EXT-X-ENDLIST` at the end) and the segment files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    playlist = folder / "index.m3u8"
+    run_ffmpeg(["-i", str(source), "-c", "copy", "-f", "hls", "-hls_time", str(segment_s), "-hls_list_size", "0",
+                "-hls_segment_filename", str(folder / "seg%d.ts"), str(playlist)])
+    return playlist.read_text(), sorted(folder.glob("seg*.ts"), key=lambda p: int(p.stem[3:]))
 
 
 def _title_args(title: str | None) -> list[str]:

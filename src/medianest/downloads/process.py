@@ -38,7 +38,8 @@ def warm_up() -> None:
 class Child:
     """`ytdlp.<target>(*args)` in its own process: "download" (reports progress, returns the file) or
     "entries" (what a URL holds). Without `allow_private`, the child can connect to public addresses
-    only (`safety.guard_connections`), whatever redirects or extractors ask for."""
+    only, and never to a cloud metadata service (`safety.guard_connections`), whatever redirects or
+    extractors ask for."""
 
     def __init__(self, target: str, args: tuple[Any, ...], allow_private: bool) -> None:
         self._conn, child_end = _CTX.Pipe(duplex=False)
@@ -88,8 +89,7 @@ async def run(target: str, args: tuple[Any, ...], allow_private: bool, timeout_s
 def _main(target: str, args: tuple[Any, ...], allow_private: bool, conn: Connection) -> None:
     os.setsid()
     _die_with_parent()
-    if not allow_private:
-        guard_connections()
+    guard_connections(allow_private)  # with private networks allowed, it still refuses metadata services
     try:
         result = ytdlp.download(args[0], conn.send) if target == "download" else ytdlp.entries(*args)
         conn.send({"type": "done", "result": result})

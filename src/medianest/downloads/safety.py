@@ -14,7 +14,9 @@ This pre-check of one URL at one moment cannot see HTTP redirects, DNS rebinding
 a public address now and to 127.0.0.1 when the download connects), nor the media, manifest and API URLs
 that yt-dlp's extractors fetch on their own. Those are refused where connections are made:
 `guard_connections` makes every name resolution of the yt-dlp child process (`downloads/process.py`)
-drop addresses that are not public, so no connection of that process can reach one.
+drop addresses that are not public (only the metadata ones when the admin allows private networks), so
+no connection of that process can reach one. The guard lives in Python, so no other program may fetch
+for that process: `ytdlp.py` keeps ffmpeg and external downloaders off the network.
 """
 
 from __future__ import annotations
@@ -81,27 +83,53 @@ def is_public_address(address: IPAddress) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
-def guard_connections() -> None:
+def guard_connections(allow_private: bool = False) -> None:
     """For a process that only fetches downloads: from now on every resolution (hence every connection:
     redirects, rebinding, extractor requests, IP literals, which resolve too) yields public addresses
-    only, and a host with none fails as unresolvable. Never call it in the server: it would cut the
-    server off from its own database on a private network."""
+    only, and a host with none fails as unresolvable. With `allow_private`, only cloud metadata services
+    are refused, by name before any lookup and by address after it. Never call it in the server: it
+    would cut the server off from its own database on a private network."""
     real = socket.getaddrinfo
 
-    def public_only(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
-        infos = [info for info in real(host, port, *args, **kwargs) if _is_public_text(str(info[4][0]))]
-        if not infos:
-            raise socket.gaierror(socket.EAI_NONAME, f"{host} is a private address; downloads may not reach it")
-        return infos
+    def guarded(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+        if _is_metadata_name(name):
+            raise socket.gaierror(socket.EAI_NONAME, f"{name} is a cloud metadata service; {_REFUSED}")
+        infos = real(host, port, *args, **kwargs)
+        reachable = [info for info in infos if _may_connect(str(info[4][0]), allow_private)]
+        if not reachable:
+            kind = "a cloud metadata service" if allow_private else "a private address"
+            raise socket.gaierror(socket.EAI_NONAME, f"{name} is {kind}; {_REFUSED}")
+        return reachable
 
-    socket.getaddrinfo = public_only
+    socket.getaddrinfo = guarded
 
 
-def _is_public_text(address: str) -> bool:
+# ytdlp.classify reads these words as a permanent failure.
+_REFUSED = "downloads may not reach it"
+
+
+def _is_metadata_name(host: str) -> bool:
+    """A metadata host name, or an address literal of one (in any form `ipaddress` reads)."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host in _METADATA_HOSTS:
+        return True
     try:
-        return is_public_address(ipaddress.ip_address(address.split("%", 1)[0]))
+        return _is_metadata(ipaddress.ip_address(host.split("%", 1)[0]))
     except ValueError:
         return False
+
+
+def _may_connect(address: str, allow_private: bool) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not _is_metadata(ip) and (allow_private or is_public_address(ip))
+
+
+def _is_metadata(address: IPAddress) -> bool:
+    return address in _METADATA_ADDRESSES or _embedded_ipv4(address) in _METADATA_ADDRESSES
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -198,7 +226,7 @@ async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
 
 
 def _check_address(address: IPAddress, allow_private: bool) -> None:
-    if address in _METADATA_ADDRESSES or _embedded_ipv4(address) in _METADATA_ADDRESSES:
+    if _is_metadata(address):
         raise InvalidInput("url", "cloud metadata services cannot be downloaded from")
     if not allow_private and not is_public_address(address):
         raise InvalidInput("url", "host is on a private or local network, which downloads may not reach")

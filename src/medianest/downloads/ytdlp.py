@@ -4,11 +4,20 @@ A download runs in a child process (see `process.py`), so this module's `downloa
 child calls: it reports through `report(message)` and never touches the database. Errors come out
 as `Failure(reason, transient)`: transient ones (network, 5xx, timeouts) are retried by the job with
 the `.part` file resumed; permanent ones (unsupported URL, 404, private video, too large) are not.
+
+Everything that comes back from a site (titles, ids, channels, URLs, error texts) is cleaned of control
+characters, NUL and bidi overrides here, before anyone stores it or makes a file name of it.
+
+Only yt-dlp's own Python downloaders fetch: the child's address guard (`safety.guard_connections`)
+lives in Python, and ffmpeg, a separate program, would resolve and fetch past it. So live streams, which
+yt-dlp hands to ffmpeg, are refused; formats that need another program are refused; and any ffmpeg that
+still runs (merging, converting, a stream the HLS downloader gives up on) may read local input only.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +25,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yt_dlp
-from yt_dlp.utils import DownloadError
+import yt_dlp.postprocessor
+from yt_dlp.downloader import DashSegmentsFD, F4mFD, HlsFD, HttpFD, IsmFD, MhtmlFD, get_suitable_downloader
+from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+from yt_dlp.utils import DownloadCancelled, DownloadError
+
+from medianest.text import clean_optional, clean_text
 
 QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p")
 DEFAULT_AUDIO_QUALITY = {"mp3": "192", "m4a": "192", "opus": "160", "flac": "0"}
@@ -31,6 +45,27 @@ _PERMANENT = ("unsupported url", "http error 404", "http error 403", "http error
 _TRANSIENT = ("http error 5", "timed out", "timeout", "connection", "incompleteread", "more expected",
               "temporarily", "reset by peer", "broken pipe", "remote end closed", "eof occurred")
 _HEIGHT = re.compile(r"(\d+)p")
+# Column sizes of what is stored (downloads.title, media.source_id, media.source_site...).
+_TITLE_CHARS, _ID_CHARS, _SITE_CHARS = 1024, 255, 64
+# Put before every input of every ffmpeg yt-dlp runs: local files only (`crypto` and `data` for a local
+# HLS playlist's keys and inline parts, `pipe` for stdin), never http, tcp, udp, rtmp or any other way out.
+_LOCAL_INPUT = ["-protocol_whitelist", "file,pipe,crypto,data"]
+# The downloaders that fetch in this process, through the guarded resolver (never a program of their own).
+_IN_PROCESS = (HttpFD, HlsFD, DashSegmentsFD, IsmFD, F4mFD, MhtmlFD)
+_LIVE = ("is_live", "is_upcoming")
+
+
+class Refused(DownloadCancelled):
+    """Raised by the match filter; yt-dlp lets a `DownloadCancelled` through instead of skipping."""
+
+
+class LiveStream(Refused):
+    msg = "live streams cannot be downloaded (a recording can, once the stream has ended)"
+
+
+class NeedsAnotherProgram(Refused):
+    msg = ("this stream would be fetched by another program (ffmpeg or an external downloader), "
+           "which MediaNest does not allow")
 
 
 class _Quiet:
@@ -64,6 +99,8 @@ class Failure(Exception):
 
 def classify(exc: BaseException) -> Failure:
     """A readable reason, and whether another attempt could succeed."""
+    if isinstance(exc, Refused):
+        return Failure(exc.msg, transient=False)
     text = _strip_prefix(str(exc))
     low = text.lower()
     if any(marker in low for marker in _PERMANENT):
@@ -83,17 +120,33 @@ def format_selector(mode: str, quality: str) -> str:
     return f"bestvideo*[height<={h}]+bestaudio/best[height<={h}]/worstvideo*+bestaudio/worst"
 
 
-def options(spec: Spec, report: Report | None = None) -> dict[str, Any]:
+@functools.cache
+def fetch_options() -> dict[str, Any]:
+    """What keeps every fetch in this process, for previews and downloads alike (see the module doc)."""
+    ffmpeg_pps: list[Any] = [cls for cls in vars(yt_dlp.postprocessor).values()
+                             if isinstance(cls, type) and issubclass(cls, FFmpegPostProcessor)]
+    return {
+        "proxy": "",  # never route through an environment proxy: the URL's host was checked, not a proxy's
+        "external_downloader": {"default": "native"}, "hls_prefer_native": True,
+        "external_downloader_args": {"ffmpeg_i": _LOCAL_INPUT},
+        # The keys yt-dlp reads input arguments from: `<postprocessor>+ffmpeg_i` (no catch-all exists).
+        "postprocessor_args": {f"{pp.pp_key().lower()}+ffmpeg_i": _LOCAL_INPUT for pp in ffmpeg_pps},
+        "writethumbnail": False, "cachedir": False, "socket_timeout": 20,
+    }
+
+
+def options(spec: Spec, fetched: Fetched | None = None) -> dict[str, Any]:
     opts: dict[str, Any] = {
+        **fetch_options(),
         "quiet": True, "no_warnings": True, "noprogress": True, "noplaylist": True, "logger": _Quiet(),
         "format": format_selector(spec.mode, spec.quality),
         # A stable name per item: a later attempt finds the `.part` file and resumes it.
         "outtmpl": {"default": f"{spec.tmp_dir}/%(id).64s.%(ext)s"},
         "paths": {"home": spec.tmp_dir, "temp": spec.tmp_dir},
-        "continuedl": True, "retries": 0, "fragment_retries": 3, "socket_timeout": 20,
-        "merge_output_format": "mp4/mkv", "writethumbnail": False, "cachedir": False,
-        "proxy": "",  # never route through an environment proxy: the URL's host was checked, not a proxy's
+        "continuedl": True, "retries": 0, "fragment_retries": 3,
+        "merge_output_format": "mp4/mkv",
     }
+    opts["match_filter"] = functools.partial(_refuse_unsafe, opts, skip=False)
     if spec.ffmpeg_path:
         opts["ffmpeg_location"] = spec.ffmpeg_path
     opts["js_runtimes"] = _js_runtimes()
@@ -103,8 +156,9 @@ def options(spec: Spec, report: Report | None = None) -> dict[str, Any]:
         fmt = spec.audio_format or "mp3"
         opts["postprocessors"] = [{"key": "FFmpegExtractAudio", "preferredcodec": fmt,
                                    "preferredquality": spec.audio_quality or DEFAULT_AUDIO_QUALITY[fmt]}]
-    if report is not None:
-        opts["progress_hooks"] = [lambda d: _on_progress(d, report)]
+    if fetched is not None:
+        report = fetched.report
+        opts["progress_hooks"] = [fetched.update]
         opts["postprocessor_hooks"] = [lambda d: report({"type": "phase", "phase": "processing"})
                                        if d.get("status") == "started" else None]
     return opts
@@ -112,8 +166,10 @@ def options(spec: Spec, report: Report | None = None) -> dict[str, Any]:
 
 def entries(url: str, limit: int | None, ffmpeg_path: str | None = None) -> dict[str, Any]:
     """What `url` is, without downloading: one video, or a playlist's entries (flat, up to `limit`)."""
-    opts = {"quiet": True, "no_warnings": True, "logger": _Quiet(), "extract_flat": "in_playlist",
-            "skip_download": True, "cachedir": False, "proxy": "", "socket_timeout": 20, "js_runtimes": _js_runtimes()}
+    opts = {**fetch_options(), "quiet": True, "no_warnings": True, "logger": _Quiet(),
+            "extract_flat": "in_playlist", "skip_download": True, "js_runtimes": _js_runtimes(),
+            "check_formats": False}  # a preview downloads nothing, not even a test of a format
+    opts["match_filter"] = functools.partial(_refuse_unsafe, opts, skip=True)
     if limit:
         opts["playlistend"] = limit
     if ffmpeg_path:
@@ -121,30 +177,36 @@ def entries(url: str, limit: int | None, ffmpeg_path: str | None = None) -> dict
     try:
         with yt_dlp.YoutubeDL(opts) as ydl:
             info = ydl.sanitize_info(ydl.extract_info(url, download=False))
-    except (DownloadError, yt_dlp.utils.ExtractorError) as exc:
+    except (DownloadError, yt_dlp.utils.ExtractorError, Refused) as exc:
         raise classify(exc) from None
     return _summary(info, limit)
 
 
 def download(spec: Spec, report: Report) -> dict[str, Any]:
-    """Fetch one video (and convert it, in audio mode); the result names the file and its source."""
+    """Fetch one video (and convert it, in audio mode); the result names the file, the bytes fetched
+    for it and its source."""
+    fetched = Fetched(report)
     try:
-        with yt_dlp.YoutubeDL(options(spec, report)) as ydl:
+        with yt_dlp.YoutubeDL(options(spec, fetched)) as ydl:
             info = ydl.sanitize_info(ydl.extract_info(spec.url, download=True))
-    except (DownloadError, yt_dlp.utils.ExtractorError) as exc:
+    except (DownloadError, yt_dlp.utils.ExtractorError, Refused) as exc:
         raise classify(exc) from None
     files = [d.get("filepath") for d in info.get("requested_downloads") or [] if d.get("filepath")]
     if not files:  # yt-dlp skips, without an error, a file over max_filesize
         raise Failure("the file is larger than the maximum download size", transient=False)
-    return {"file": files[0], **source_fields(info)}
+    return {"file": files[0], "bytes": fetched.total() or os.path.getsize(files[0]), **source_fields(info)}
 
 
 def source_fields(info: dict[str, Any]) -> dict[str, Any]:
+    """Where a video came from, cleaned and cut to the sizes it is stored in."""
     return {
-        "id": str(info.get("id") or ""), "site": str(info.get("extractor_key") or "generic").lower(),
-        "title": info.get("title") or info.get("id"), "url": info.get("webpage_url") or info.get("original_url"),
-        "channel": info.get("channel") or info.get("uploader"), "uploaded_at": _date(info.get("upload_date")),
-        "thumbnail": info.get("thumbnail"), "duration_s": info.get("duration"),
+        "id": clean_optional(info.get("id"), _ID_CHARS) or "",
+        "site": clean_optional(str(info.get("extractor_key") or "generic").lower(), _SITE_CHARS) or "generic",
+        "title": clean_optional(info.get("title") or info.get("id"), _TITLE_CHARS),
+        "url": clean_optional(info.get("webpage_url") or info.get("original_url")),
+        "channel": clean_optional(info.get("channel") or info.get("uploader"), _TITLE_CHARS),
+        "uploaded_at": _date(info.get("upload_date")), "thumbnail": clean_optional(info.get("thumbnail")),
+        "duration_s": info.get("duration"),
     }
 
 
@@ -153,10 +215,29 @@ def _summary(info: dict[str, Any], limit: int | None) -> dict[str, Any]:
                "is_playlist": info.get("_type") == "playlist", "entries": []}
     if summary["is_playlist"]:
         raw = list(info.get("entries") or [])[:limit] if limit else list(info.get("entries") or [])
-        summary["entries"] = [{"url": e.get("url") or e.get("webpage_url"), "title": e.get("title"),
-                               "id": str(e.get("id") or ""), "duration_s": e.get("duration")}
-                              for e in raw if e and (e.get("url") or e.get("webpage_url"))]
+        entries = ({"url": clean_optional(e.get("url") or e.get("webpage_url")),
+                    "title": clean_optional(e.get("title"), _TITLE_CHARS),
+                    "id": clean_optional(e.get("id"), _ID_CHARS) or "", "duration_s": e.get("duration")}
+                   for e in raw if e)
+        summary["entries"] = [e for e in entries if e["url"]]
     return summary
+
+
+def _refuse_unsafe(params: dict[str, Any], info: dict[str, Any], *, incomplete: object = False,
+                   skip: bool) -> str | None:
+    """yt-dlp's match filter: a live stream, or a format some other program would fetch, is refused
+    (`skip`: a live playlist entry, only known by its URL in a preview, is left out instead). yt-dlp
+    calls it before the formats are chosen too (`incomplete`), when only liveness can be judged."""
+    if info.get("live_status") in _LIVE or info.get("is_live"):
+        if skip and info.get("_type") in ("url", "url_transparent"):
+            return LiveStream.msg
+        raise LiveStream
+    if incomplete:
+        return None
+    for fmt in info.get("requested_formats") or [info]:
+        if fmt.get("url") and get_suitable_downloader(dict(fmt), params) not in _IN_PROCESS:
+            raise NeedsAnotherProgram
+    return None
 
 
 def _qualities(info: dict[str, Any]) -> list[str]:
@@ -179,12 +260,32 @@ def _js_runtimes() -> dict[str, dict[str, str]]:
         return {"deno": {}}  # yt-dlp's default: a deno on PATH, if any
 
 
-def _on_progress(d: dict[str, Any], report: Report) -> None:
-    if d.get("status") != "downloading":
-        return
-    report({"type": "progress", "downloaded": d.get("downloaded_bytes") or 0,
-            "total": d.get("total_bytes") or d.get("total_bytes_estimate"),
-            "speed": d.get("speed"), "eta": d.get("eta")})
+class Fetched:
+    """The bytes of one item, summed over its files (a video and an audio stream to merge, each counted
+    from 0 by yt-dlp), so the count reported never starts again at the second file."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.files: dict[str, tuple[int, int | None]] = {}  # file -> (bytes so far, expected size)
+
+    def update(self, d: dict[str, Any]) -> None:
+        """yt-dlp's progress hook."""
+        name = str(d.get("filename") or "")
+        if d.get("status") == "finished":  # the real size, also when the file was already complete
+            size = int(d.get("total_bytes") or d.get("downloaded_bytes") or 0)
+            self.files[name] = (size, size)
+        elif d.get("status") == "downloading":
+            self.files[name] = (int(d.get("downloaded_bytes") or 0),
+                                d.get("total_bytes") or d.get("total_bytes_estimate"))
+        else:
+            return
+        totals = [total for _, total in self.files.values()]
+        self.report({"type": "progress", "downloaded": self.total(),
+                "total": int(sum(totals)) if all(totals) else None,  # type: ignore[arg-type]
+                "speed": d.get("speed"), "eta": d.get("eta")})
+
+    def total(self) -> int:
+        return sum(done for done, _ in self.files.values())
 
 
 def _date(value: object) -> str | None:
@@ -197,6 +298,7 @@ def _date(value: object) -> str | None:
 
 
 def _strip_prefix(text: str) -> str:
-    """yt-dlp's "ERROR: [generic] abc: HTTP Error 404" minus the noise a user does not need."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text).removeprefix("ERROR: ").strip()
+    """yt-dlp's "ERROR: [generic] abc: HTTP Error 404" minus the noise a user does not need (its colours,
+    and the control characters a site's id or title can bring into it)."""
+    text = clean_text(re.sub(r"\x1b\[[0-9;]*m", "", text)).removeprefix("ERROR: ").strip()
     return text[:500] or "download failed"
