@@ -1,8 +1,13 @@
-"""Progress throttling: however often yt-dlp reports, at most 4 events a second per download."""
+"""Progress: however often yt-dlp reports, at most 4 events a second per download; a small download still
+sends a first and a last one; percent and bytes never go back (a retry, the next item of a playlist); a
+finished download reports the bytes it really fetched."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,9 +17,11 @@ from fastapi import FastAPI
 from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.downloads import jobs
-from medianest.downloads.models import Download
-from medianest.events import DOWNLOAD_PROGRESS
-from tests.conftest import Api
+from medianest.downloads.models import FINISHED, Download
+from medianest.events import DOWNLOAD_COMPLETED, DOWNLOAD_PROGRESS
+from tests.conftest import Api, bearer
+from tests.downloads.conftest import queue, wait_status
+from tests.downloads.mediaserver import MediaServer
 
 
 class Recorder:
@@ -72,3 +79,60 @@ async def test_requeue_takes_back_only_silent_running_downloads(api: Api, app: F
         statuses = {name: (await session.get(Download, row.id)).status for name, row in rows.items()}  # type: ignore[union-attr]
     assert statuses == {"alive": "running", "silent": "queued", "waiting": "queued", "done": "completed"}
     assert sent == [rows["silent"].id, rows["silent"].id, rows["waiting"].id]
+
+
+def _events(app: FastAPI, download_id: str, event: str) -> list[dict[str, Any]]:
+    return [p for e, p, _ in app.state.notifier.recent if e == event and p["id"] == download_id]
+
+
+def _never_back(rows: list[dict[str, Any]]) -> None:
+    for key in ("downloaded_bytes", "percent"):
+        values = [row[key] for row in rows]
+        assert values == sorted(values), (key, values)
+
+
+async def test_a_small_download_sends_progress_and_reports_the_bytes_it_fetched(
+        api: Api, app: FastAPI, server: MediaServer, sources: dict[str, Path], settings: Settings) -> None:
+    size = sources["song"].stat().st_size  # ~25 KB: fetched well within one progress interval
+    token = await api.setup_admin()
+    done = await wait_status(api, token, (await queue(api, token, server.url("/media/song.mp3")))["id"],
+                             "completed", "failed")
+    assert done["status"] == "completed", done
+    assert done["downloaded_bytes"] == done["total_bytes"] == size
+    [file] = [p for p in settings.library_dirs[0].rglob("*") if p.is_file()]
+    assert file.stat().st_size == size
+
+    progress = _events(app, done["id"], DOWNLOAD_PROGRESS)
+    assert len(progress) >= 2, progress  # a first one, and the last one with everything
+    assert progress[-1]["downloaded_bytes"] == progress[-1]["total_bytes"] == size
+    assert progress[-1]["percent"] == 100
+    _never_back(progress)
+    [completed] = _events(app, done["id"], DOWNLOAD_COMPLETED)
+    assert completed["downloaded_bytes"] == completed["total_bytes"] == size
+
+
+async def test_progress_never_goes_back_across_a_retry_and_the_next_item(
+        api: Api, app: FastAPI, server: MediaServer, sources: dict[str, Path]) -> None:
+    # The big file first: its download drops after 1 MB and is resumed by a second attempt; then the
+    # small one, whose bytes must add to the big one's instead of starting again from 0. yt-dlp GETs
+    # each item's URL twice (a look, then the download): the second GET is the one dropped.
+    server.drop_after("/media/big.mp4", 1_000_000, times=2)
+    videos = "".join(f"<video src='{server.url(p)}'></video>" for p in ("/media/big.mp4", "/media/clip.mp4"))
+    page = server.add_bytes("/watch/both", f"<html><title>Both</title><body>{videos}</body></html>".encode(),
+                            "text/html; charset=utf-8")
+    token = await api.setup_admin()
+    queued = await queue(api, token, page)
+    stored, deadline = [], time.monotonic() + 120
+    while not stored or stored[-1]["status"] not in FINISHED:  # what the API shows, as often as it can
+        r = await api.client.get(f"/api/v1/downloads/{queued['id']}", headers=bearer(token))
+        stored.append(r.json()["data"])
+        assert time.monotonic() < deadline, stored[-1]
+        await asyncio.sleep(0.05)
+    done = stored[-1]
+    assert done["status"] == "completed", done
+    resumed = [r.range for r in server.requests_for("/media/big.mp4") if r.range and r.range != "bytes=0-"]
+    assert resumed, server.requests_for("/media/big.mp4")  # the first item really was retried mid-way
+    _never_back(stored)
+    _never_back(_events(app, done["id"], DOWNLOAD_PROGRESS))
+    both = sources["big"].stat().st_size + sources["clip"].stat().st_size
+    assert done["downloaded_bytes"] == done["total_bytes"] == both

@@ -35,6 +35,7 @@ from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED, Land
 from medianest.library.models import KIND_AUDIO, KIND_VIDEO, Media
 from medianest.library.probe import Unreadable
 from medianest.library.scanner import Scanner
+from medianest.text import clean_text
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,7 @@ CHILD_POLL_S = 0.05
 # Looking at what a URL is (a page, a playlist) must not hold a worker forever.
 LOOK_TIMEOUT_S = 120
 TASK = "medianest.download"
+MAX_ERROR_CHARS = 1000
 # An idle SQLite queue is polled; huey's default backoff lets the gap grow to 10 s, which a user who just
 # pressed "download" would wait through. Ten polls a second of one indexed table cost next to nothing
 # (Redis blocks on the list instead and wakes at once).
@@ -156,12 +158,54 @@ async def requeue_stale(sessions: SessionFactory, queue: DownloadQueue, stale_af
 
 @dataclass
 class _Progress:
-    """Where the job is, across the items of a playlist; percent never goes back."""
+    """Where the job is, across the items of a playlist and the attempts at each. Neither percent nor
+    bytes ever go back: not when a retry starts a file again, nor at the next item (bytes add up over
+    the items), nor when another worker takes the download over (`floor`: what the row said then)."""
 
-    items: int
+    items: int = 1
     done: int = 0
     percent: float = 0.0
+    floor: int = 0
+    fetched: int = 0  # the bytes of the items finished in this run
+    item_bytes: int = 0  # the current item's, the most reported so far
+    item_total: int | None = None
+    speed: float | None = None
+    eta: float | None = None
     last_sent: float = 0.0
+    pending: bool = False  # a change not sent yet (it came within the throttle interval)
+
+    def report(self, message: dict[str, Any]) -> None:
+        total = message.get("total") or None
+        self.item_bytes = max(self.item_bytes, message["downloaded"])
+        self.item_total = max(total, self.item_bytes) if total else self.item_total
+        fraction = min(self.item_bytes / self.item_total, 1.0) if self.item_total else 0.0
+        self._advance(self.done + fraction)
+        self.speed, self.eta = message.get("speed"), message.get("eta")
+
+    def item_finished(self, fetched_bytes: int) -> None:
+        """One item done: its real size counts (more than reported, if reports were skipped)."""
+        self.fetched += max(fetched_bytes, self.item_bytes)
+        self.item_bytes, self.item_total, self.speed, self.eta = 0, None, None, None
+        self.done += 1
+        self._advance(self.done)
+
+    def downloaded(self) -> int:
+        return max(self.floor, self.fetched + self.item_bytes)
+
+    def values(self) -> dict[str, Any]:
+        downloaded = self.downloaded()
+        if self.item_total is not None:
+            total: int | None = max(self.fetched + self.item_total, downloaded)
+        elif self.item_bytes:
+            total = None  # this file's size is not known (yet)
+        else:
+            total = downloaded  # between items, or all done: what was fetched is all there is so far
+        return {"percent": self.percent, "downloaded_bytes": downloaded, "total_bytes": total or None,
+                "speed_bps": self.speed, "eta_s": self.eta, "phase": "downloading"}
+
+    def _advance(self, items_done: float) -> None:
+        self.percent = max(self.percent, round(100 * items_done / self.items, 1))
+        self.pending = True
 
 
 class Runner:
@@ -207,9 +251,11 @@ class Runner:
         await events.announce(self.notifier, dl)
         tmp = self.settings.downloads_tmp_dir / str(download_id)
         keep_tmp = False
+        progress = _Progress(percent=dl.percent or 0.0, floor=dl.downloaded_bytes or 0)
         try:
-            await self._fetch_all(dl, tmp)
-            await self._finish(dl, COMPLETED)
+            await self._fetch_all(dl, tmp, progress)
+            fetched = progress.downloaded()
+            await self._finish(dl, COMPLETED, downloaded_bytes=fetched, total_bytes=fetched)
             if self.landed and self.folders:  # once per download: a 50-video playlist is one refresh
                 await self.landed(self.sessions, sorted(self.folders))
         except Interrupted:
@@ -244,13 +290,14 @@ class Runner:
         assert dl is not None
         return dl
 
-    async def _fetch_all(self, dl: Download, tmp: Path) -> None:
+    async def _fetch_all(self, dl: Download, tmp: Path, progress: _Progress) -> None:
         items = await self._items(dl)
-        progress = _Progress(items=len(items))
+        progress.items = len(items)
         for item in items:
             if item.media_id is None and not await self._link_existing(dl, item):
                 await self._fetch_item(dl, item, tmp / str(item.position), progress)
-            progress.done += 1
+            else:
+                progress.item_finished(0)  # already in the library: nothing fetched
 
     async def _items(self, dl: Download) -> list[DownloadItem]:
         """The download's items, found once (a playlist's entries, or the one video) and stored."""
@@ -295,6 +342,8 @@ class Runner:
                     audio_quality=dl.audio_quality, tmp_dir=str(tmp), ffmpeg_path=self._ffmpeg(),
                     max_filesize=(self.settings.downloads_max_filesize_mb or 0) * 1024 * 1024 or None)
         result = await self._retrying(dl, lambda: self._attempt(dl, spec, progress), counted=True)
+        progress.item_finished(int(result.get("bytes") or 0))
+        await self._send_progress(dl, progress, wait=True)  # the last word on this file, however small
         await self._update(dl.id, phase="processing")
         await self._store(dl, item, result)
 
@@ -330,6 +379,7 @@ class Runner:
                     if message["type"] == "failed":
                         raise Failure(message["reason"], transient=message["transient"])
                     await self._on_message(dl, message, progress)
+                await self._send_progress(dl, progress)  # what the throttle held back, once it may go
                 if self.stopping.is_set():
                     raise Interrupted
                 now = time.monotonic()
@@ -346,15 +396,21 @@ class Runner:
         if message["type"] == "phase":
             await self._update(dl.id, phase=message["phase"])
             return
-        total = message.get("total") or 0
-        fraction = min(message["downloaded"] / total, 1.0) if total else 0.0
-        progress.percent = max(progress.percent, round(100 * (progress.done + fraction) / progress.items, 1))
-        now = time.monotonic()
-        if now - progress.last_sent < DOWNLOAD_PROGRESS_INTERVAL_S:
+        progress.report(message)
+        await self._send_progress(dl, progress)
+
+    async def _send_progress(self, dl: Download, progress: _Progress, wait: bool = False) -> None:
+        """Store and announce the progress if it changed, at most once per interval (API.md): a change
+        within the interval waits for the next call, or, with `wait`, for the interval to end."""
+        if not progress.pending:
             return
-        progress.last_sent = now
-        values = {"percent": progress.percent, "downloaded_bytes": message["downloaded"], "total_bytes": total or None,
-                  "speed_bps": message.get("speed"), "eta_s": message.get("eta"), "phase": "downloading"}
+        early = progress.last_sent + DOWNLOAD_PROGRESS_INTERVAL_S - time.monotonic()
+        if early > 0:
+            if not wait:
+                return
+            await asyncio.sleep(early)
+        progress.last_sent, progress.pending = time.monotonic(), False
+        values = progress.values()
         await self._update(dl.id, **values)
         await events.progress(self.notifier, dl, values)
 
@@ -379,9 +435,10 @@ class Runner:
             await session.commit()
         await self.notifier.emit(LIBRARY_UPDATED, {"added": 1, "media_ids": [str(media_id)]})
 
-    async def _finish(self, dl: Download, status: str, error: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "error": error, "phase": None,
-                                  "speed_bps": None, "eta_s": None}
+    async def _finish(self, dl: Download, status: str, error: str | None = None, **extra: Any) -> None:
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "phase": None,
+                                  "error": None if error is None else clean_text(error)[:MAX_ERROR_CHARS],
+                                  "speed_bps": None, "eta_s": None, **extra}
         if status == COMPLETED:
             values["percent"] = 100.0
         async with self.sessions() as session:
