@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -15,13 +16,20 @@ from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads import service
 from medianest.downloads.jobs import DownloadQueue
-from medianest.downloads.models import FINISHED, Download
+from medianest.downloads.models import FINISHED, QUEUED, Download
 from medianest.downloads.schemas import DownloadIn
 from medianest.errors import DomainError
+from medianest.logs import configure as configure_logs
 from medianest.realtime.notifier import LogNotifier
 from medianest.security.limits import RateLimits
 
 POLL_S = 0.25
+# A running server or worker takes a queued job within a second; ten seconds of waiting means there is
+# none (the queue has no heartbeat to ask), and the user should hear it rather than watch a still bar.
+NOBODY_AFTER_S = 10
+NOBODY = ("still queued after {s} s: no server or worker is taking jobs from the queue: start `medianest serve` or "
+          "`medianest worker`, or run again with --run-here. Still waiting (Ctrl-C stops waiting; the download "
+          "stays queued).")
 
 
 def download(url: str,
@@ -33,6 +41,7 @@ def download(url: str,
              ) -> None:
     """Queue URL for download (a running server or worker picks it up) and show its progress."""
     settings = Settings()
+    configure_logs(settings)  # at INFO by default: the job's debug lines stay out of the way
     body = DownloadIn.model_validate({"url": url, "mode": "audio" if audio else "video", "quality": quality,
                                       "audio_format": audio})
     try:
@@ -54,7 +63,7 @@ async def _download(settings: Settings, body: DownloadIn, username: str | None, 
         if consumer is not None:
             consumer.start()
         try:
-            return await _follow(sessions, dl.id)
+            return await _follow(sessions, dl.id, hint_after_s=None if run_here else NOBODY_AFTER_S)
         finally:
             if consumer is not None:
                 await asyncio.to_thread(queue.shutdown, consumer)
@@ -71,9 +80,12 @@ async def _owner(session: AsyncSession, username: str | None) -> User:
     return owner
 
 
-async def _follow(sessions: SessionFactory, download_id: int) -> str:
+async def _follow(sessions: SessionFactory, download_id: int, hint_after_s: float | None) -> str:
+    """Show the download until it finishes; when it is still queued after `hint_after_s`, say once that
+    nobody seems to be taking jobs (and keep following: one may start)."""
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
+    hint_at = None if hint_after_s is None else time.monotonic() + hint_after_s
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("queued", total=None)
         while True:
@@ -83,6 +95,9 @@ async def _follow(sessions: SessionFactory, download_id: int) -> str:
             progress.update(task, description=_label(dl), total=dl.total_bytes, completed=dl.downloaded_bytes)
             if dl.status in FINISHED:
                 break
+            if hint_at is not None and dl.status == QUEUED and time.monotonic() >= hint_at:
+                progress.console.print(NOBODY.format(s=hint_after_s), style="yellow", markup=False)
+                hint_at = None
             await asyncio.sleep(POLL_S)
     console.print(f"{dl.status}" + (f": {dl.error}" if dl.error else ""))
     return dl.status
