@@ -76,6 +76,15 @@ async def test_a_live_hls_stream_is_refused_and_ffmpeg_never_fetches_it(
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
 
 
+async def test_a_finished_hls_stream_still_downloads_by_yt_dlp_itself(
+        server: MediaServer, segments: MediaServer, hls: tuple[str, list[Path]], tmp_path: Path) -> None:
+    # An ffmpeg fetching it would be refused (local input only): the file comes from the native downloader.
+    url = server.add_bytes("/vod/index.m3u8", _playlist(*hls, segments, live=False), HLS)
+    result = await process.run("download", (_spec(url, tmp_path),), allow_private=True, timeout_s=120)
+    assert Path(result["file"]).stat().st_size > 0 and result["bytes"] > 0
+    assert [r.path for r in segments.requests] == [f"/{file.name}" for file in hls[1]]
+
+
 async def test_an_ffmpeg_run_by_yt_dlp_cannot_read_the_network(
         server: MediaServer, segments: MediaServer, hls: tuple[str, list[Path]], tmp_path: Path) -> None:
     # SAMPLE-AES is a feature yt-dlp's native HLS downloader hands over to ffmpeg, with the playlist's URL.
