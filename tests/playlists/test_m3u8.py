@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import event
 
+from medianest.library.models import Media
 from tests.conftest import bearer
 from tests.playback.conftest import Library
 from tests.playlists.test_playlists import PL, _error, add, create, detail, order
@@ -17,6 +22,10 @@ from tests.playlists.test_playlists import PL, _error, add, create, detail, orde
 
 def _path(media_files: dict[str, Path], key: str) -> str:
     return os.path.realpath(media_files[key])
+
+
+def _relative(media_files: dict[str, Path], media_dir: Path, key: str) -> str:
+    return os.path.relpath(_path(media_files, key), os.path.realpath(media_dir))
 
 
 async def _import(lib: Library, token: str, body: bytes | str, **params: Any) -> Any:
@@ -40,7 +49,8 @@ async def _playlist(lib: Library, titles: list[str], name: str = "Trip") -> dict
     return await detail(lib, lib.a, pl["id"])
 
 
-async def test_export_lists_entries_in_order(lib: Library, media_files: dict[str, Path]) -> None:
+async def test_export_lists_entries_in_order(lib: Library, media_files: dict[str, Path], media_dir: Path,
+                                             ) -> None:
     lib.ids["untagged"] = lib.ids["my untagged song"]
     pl = await _playlist(lib, ["Circle", "Jóga", "untagged"], name="Trip / Ünï")
     r = await lib.api.client.get(f"{PL}/{pl['id']}/export.m3u8", headers=bearer(lib.a))
@@ -49,9 +59,9 @@ async def test_export_lists_entries_in_order(lib: Library, media_files: dict[str
     durations = {i["media"]["title"]: round(i["media"]["duration_s"]) for i in pl["items"]}
     assert lines == [
         "#EXTM3U", "#PLAYLIST:Trip / Ünï",
-        f"#EXTINF:{durations['Circle']},Steady Hands - Circle", _path(media_files, "Circle"),
-        f"#EXTINF:{durations['Jóga']},Björk Tribute - Jóga", _path(media_files, "Jóga"),
-        f"#EXTINF:{durations['my untagged song']},my untagged song", _path(media_files, "untagged"),
+        f"#EXTINF:{durations['Circle']},Steady Hands - Circle", _relative(media_files, media_dir, "Circle"),
+        f"#EXTINF:{durations['Jóga']},Björk Tribute - Jóga", _relative(media_files, media_dir, "Jóga"),
+        f"#EXTINF:{durations['my untagged song']},my untagged song", _relative(media_files, media_dir, "untagged"),
     ]
     assert durations["Circle"] == 3
 
@@ -89,7 +99,7 @@ async def test_path_with_runs_of_spaces_survives_export(lib: Library, media_file
     r = await lib.api.client.post(f"{PL}/{pl['id']}/items", json={"media_id": odd_id}, headers=bearer(lib.a))
     assert r.status_code == 201, r.text
     text = await _export(lib, lib.a, pl["id"])
-    assert os.path.realpath(odd) in text.splitlines()
+    assert "Odd  Names/two  spaces  .mp3" in text.splitlines()
     bare = "\n".join(line for line in text.splitlines() if not line.startswith("#EXTINF"))
     result = (await _import(lib, lib.b, bare)).json()["data"]
     assert (result["matched"], result["unmatched"]) == (1, [])
@@ -188,3 +198,92 @@ async def test_export_skips_soft_deleted_media(lib: Library) -> None:
     assert r.status_code == 204
     text = await _export(lib, lib.a, pl["id"])
     assert "Circle" not in text and "Square" in text
+
+
+# --- bounded input, no LIKE pattern from user text ------------------------------------------------------
+
+@contextlib.contextmanager
+def _statements(lib: Library) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the block runs."""
+    engine = lib.api.app.state.sessions.kw["bind"].sync_engine
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.mark.parametrize("line", [
+    "/music/" + "x" * 60_000 + ".mp3",
+    "Artist/" + "x" * 60_000 + ".mp3",
+    "#EXTINF:3,Someone - " + "x" * 60_000,
+    "#PLAYLIST:" + "x" * 60_000,
+], ids=["absolute", "relative", "extinf", "playlist-name"])
+async def test_absurdly_long_line_is_a_clear_422(lib: Library, line: str) -> None:
+    r = await _import(lib, lib.a, f"#EXTM3U\n{line}\nSteady Hands/Loops/01 Circle.flac\n")
+    err = _error(r, 422, "VALIDATION_ERROR")
+    assert err["details"]["fields"][0]["field"] == "body"
+    assert "line 2" in err["message"]
+    assert (await lib.get(lib.a, PL))["data"] == []  # nothing half-created
+
+
+async def test_long_multibyte_lines_within_the_limit_import(lib: Library) -> None:
+    # 15,000 four-byte characters: within the line limit, but 60 kB, past SQLite's 50,000-byte LIKE limit.
+    notes = "🎵" * 15_000
+    text = "\n".join(["#EXTM3U", f"#EXTINF:3,{notes}", f"Music/{notes}.mp3",
+                      f"#EXTINF:3,Steady Hands - {notes}", f"/x/{notes}%_.flac",
+                      "#EXTINF:3,Steady Hands - Circle", f"{notes}/nothing.flac"])
+    r = await _import(lib, lib.a, text)
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["matched"] == 1 and len(r.json()["data"]["unmatched"]) == 2
+
+
+async def test_import_matches_without_like_patterns(lib: Library, media_files: dict[str, Path]) -> None:
+    text = "\n".join(["#EXTINF:3,Steady Hands - Circle", "/elsewhere/circle.flac",  # by tags
+                      "./Steady Hands/Loops/01 Circle.flac",  # by the path's tail
+                      "Steady%Hands/Loops/01_Circle.flac",  # wildcards are plain characters
+                      _path(media_files, "Jóga")])
+    with _statements(lib) as seen:
+        r = await _import(lib, lib.a, text)
+    assert r.status_code == 201, r.text
+    assert r.json()["data"]["unmatched"] == ["Steady%Hands/Loops/01_Circle.flac"]
+    assert order(await detail(lib, lib.a, r.json()["data"]["playlist"]["id"])) == ["Circle", "Circle", "Jóga"]
+    assert not [s for s in seen if re.search(r"\b(I?LIKE|GLOB)\b", s, re.IGNORECASE)]
+
+
+# --- export: no server paths, one-line titles, a round trip ---------------------------------------------
+
+async def test_export_shows_no_server_path_and_imports_back(lib: Library, media_dir: Path) -> None:
+    lib.ids["unicode"] = next(i for t, i in lib.ids.items() if t.startswith("Ünïcödé"))
+    lib.ids["long"] = next(i for t, i in lib.ids.items() if "very long name" in t)
+    titles = ["Bars Clip", "Jóga", "unicode", "long", "Circle", "Jóga"]
+    pl = await _playlist(lib, titles)
+    text = await _export(lib, lib.a, pl["id"])
+    server = os.path.realpath(media_dir)
+    assert server not in text and os.path.dirname(server) not in text
+    locations = [line for line in text.splitlines() if not line.startswith("#")]
+    assert len(locations) == len(titles) and not [p for p in locations if p.startswith("/")]
+    # The same user imports it back on the same server, without the tags: the same items in the same order.
+    bare = "\n".join(line for line in text.splitlines() if not line.startswith("#EXTINF"))
+    r = await _import(lib, lib.a, bare)
+    assert r.status_code == 201, r.text
+    assert (r.json()["data"]["matched"], r.json()["data"]["unmatched"]) == (len(titles), [])
+    again = await detail(lib, lib.a, r.json()["data"]["playlist"]["id"])
+    assert [i["media_id"] for i in again["items"]] == [i["media_id"] for i in pl["items"]]
+
+
+async def test_export_titles_are_one_line(lib: Library) -> None:
+    pl = await _playlist(lib, ["Circle"])
+    async with lib.api.app.state.sessions() as session:
+        media = await session.get(Media, int(lib.ids["Circle"]))
+        assert media is not None
+        media.title, media.artist = "Bad\nTitle\x1b[31m\u202e\x07", "Some\u2028One\r"
+        await session.commit()
+    lines = (await _export(lib, lib.a, pl["id"])).splitlines()
+    assert len(lines) == 4 and lines[2].startswith("#EXTINF:")
+    assert lines[2].split(",", 1)[1] == "Some One - Bad Title[31m"

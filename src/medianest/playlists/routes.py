@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id
+from medianest.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.errors import BadRequest, PayloadTooLarge
 from medianest.library.routes import SignerDep
-from medianest.playlists import service
+from medianest.playlists import imports, service
 from medianest.playlists.schemas import (
     NAME_PATTERN,
     ImportResult,
@@ -50,12 +50,14 @@ async def create_playlist(body: PlaylistIn, user: CurrentUser, session: SessionD
 
 
 @router.post("/import", status_code=201, openapi_extra=M3U_BODY, responses=errors(400, 413, 422))
-async def import_playlist(request: Request, user: CurrentUser, session: SessionDep,
+async def import_playlist(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep,
                           name: ImportName = None,
                           ) -> Envelope[ImportResult]:
-    """Create a private playlist from an M3U8 body; entries match by path, then by artist and title."""
+    """Create a private playlist from an M3U8 body (at most 2 MiB, 10,000 entries, lines of at most
+    16,384 characters: a longer line is a 422). Entries match by path (absolute, relative to a media
+    folder, or the path's tail), then by artist and title; the others are listed in `unmatched`."""
     text = await _read_text(request)
-    pl, matched, unmatched = await service.import_m3u8(session, user.id, text, name)
+    pl, matched, unmatched = await imports.import_m3u8(session, user.id, text, name, settings.library_dirs)
     return ok(ImportResult(playlist=await service.summary(session, pl), matched=matched, unmatched=unmatched))
 
 
@@ -108,8 +110,11 @@ M3U_TEXT = {"audio/x-mpegurl": {"schema": {"type": "string"}}}
 
 @router.get("/{playlist_id}/export.m3u8",
             responses={200: {"description": "Extended M3U, UTF-8", "content": M3U_TEXT}, **errors(404)})
-async def export_playlist(playlist_id: str, user: CurrentUser, session: SessionDep) -> Response:
-    name, text = await service.export_m3u8(session, user.id, parse_id(playlist_id, "playlist"))
+async def export_playlist(playlist_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep,
+                          ) -> Response:
+    """The playlist as M3U8; each path is relative to its media folder (importing it back matches it)."""
+    name, text = await service.export_m3u8(session, user.id, parse_id(playlist_id, "playlist"),
+                                           settings.library_dirs)
     return Response(text, media_type="audio/x-mpegurl; charset=utf-8",
                     headers={"content-disposition": content_disposition(f"{name}.m3u8")})
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import re
-from urllib.parse import unquote, urlsplit
+from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy import delete as sql_delete  # `delete` below is the playlist operation
@@ -15,22 +14,21 @@ from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import Conflict, Forbidden, NotFound
 from medianest.library.models import Media
-from medianest.library.probe import fold
 from medianest.library.schemas import media_out
 from medianest.library.service import visible_media
 from medianest.playback.models import UserMedia
 from medianest.playlists import m3u
+from medianest.playlists.matching import portable_path
 from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.playlists.schemas import ItemIn, PlaylistIn, PlaylistItemOut, PlaylistOut, PlaylistPatch
 
 MAX_ITEMS = 10_000
-TAG_CANDIDATES = 50  # per import entry; bounds the work one line of a playlist can cause
 
 
 async def readable(session: AsyncSession, user_id: int, playlist_id: int) -> Playlist:
     """The playlist if the user owns it or it is public; otherwise it does not exist for them."""
     pl = await session.get(Playlist, playlist_id)
-    if pl is None or (pl.owner_id != user_id and not pl.is_public):
+    if pl is None or pl.importing or (pl.owner_id != user_id and not pl.is_public):
         raise NotFound("playlist", playlist_id)
     return pl
 
@@ -68,12 +66,15 @@ async def _prune(session: AsyncSession, playlist_id: int) -> None:
 
 
 def visible_to(user_id: int) -> Select[Playlist]:
-    return select(Playlist).where(or_(Playlist.owner_id == user_id, Playlist.is_public.is_(True)))
+    return select(Playlist).where(or_(Playlist.owner_id == user_id, Playlist.is_public.is_(True)),
+                                  Playlist.importing.is_(False))
 
 
 async def list_playlists(session: AsyncSession, user_id: int, offset: int, limit: int, mine: bool,
                          ) -> tuple[list[PlaylistOut], int]:
-    stmt = select(Playlist).where(Playlist.owner_id == user_id) if mine else visible_to(user_id)
+    stmt = visible_to(user_id)
+    if mine:
+        stmt = stmt.where(Playlist.owner_id == user_id)
     total = await count_rows(session, stmt)
     rows = list(await session.scalars(stmt.order_by(Playlist.name, Playlist.id).offset(offset).limit(limit)))
     return [await summary(session, pl) for pl in rows], total
@@ -182,74 +183,14 @@ async def _shift(session: AsyncSession, playlist_id: int, first: int, last: int 
     await session.execute(update(PlaylistItem).where(*cond).values(position=PlaylistItem.position + by))
 
 
-async def export_m3u8(session: AsyncSession, user_id: int, playlist_id: int) -> tuple[str, str]:
+async def export_m3u8(session: AsyncSession, user_id: int, playlist_id: int, roots: Sequence[Path],
+                      ) -> tuple[str, str]:
+    """The playlist as M3U8 text, each path relative to its media folder (so the file works wherever the
+    same folders are, and shows nothing of the server's layout)."""
     pl = await readable(session, user_id, playlist_id)
     rows = await session.scalars(
         select(Media).join(PlaylistItem, PlaylistItem.media_id == Media.id)
         .where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None))
         .order_by(PlaylistItem.position, PlaylistItem.id))
-    entries = [m3u.Entry(m.path, m.artist, m.title, m.duration_s) for m in rows]
+    entries = [m3u.Entry(portable_path(m.path, roots), m.artist, m.title, m.duration_s) for m in rows]
     return pl.name, m3u.write(pl.name, entries)
-
-
-async def import_m3u8(session: AsyncSession, user_id: int, text: str, name: str | None,
-                      ) -> tuple[Playlist, int, list[str]]:
-    """Create a playlist from M3U8 text, matching entries by path, then by artist + title."""
-    given_name, entries = m3u.read(text)
-    title = (name or "").strip() or given_name or "Imported playlist"
-    pl = Playlist(owner_id=user_id, name=title[:255], is_public=False)
-    session.add(pl)
-    await session.flush()
-    matched, unmatched = 0, []
-    for entry in entries:
-        media_id = await _match(session, entry)
-        if media_id is None:
-            unmatched.append(entry.location[:1024])
-            continue
-        session.add(PlaylistItem(playlist_id=pl.id, media_id=media_id, position=matched))
-        matched += 1
-    await session.commit()
-    return pl, matched, unmatched
-
-
-async def _match(session: AsyncSession, entry: m3u.Entry) -> int | None:
-    location = _local_path(entry.location)
-    found = await _match_path(session, location) if location else None
-    if found is None and entry.title:
-        found = await _match_tags(session, entry.artist, entry.title)
-    return found
-
-
-def _local_path(location: str) -> str | None:
-    """The file path an entry names: as written, or from a file:// URI; None for other URLs (streams)."""
-    if location.lower().startswith("file://"):
-        return unquote(urlsplit(location).path) or None
-    return None if "://" in location else location
-
-
-async def _match_path(session: AsyncSession, location: str) -> int | None:
-    alive = Media.deleted_at.is_(None)
-    if location.startswith("/"):
-        return await session.scalar(select(Media.id).where(alive, Media.path == os.path.normpath(location)))
-    # A relative entry ("Artist/Album/01 Song.mp3", "C:\Music\Artist\...") matches a library path ending
-    # with it, once "./", "../" and a Windows drive are taken off the front.
-    relative = re.sub(r"^([A-Za-z]:)?(\.{1,2}/|/)*", "", location.replace("\\", "/"))
-    if not relative:
-        return None
-    ending = Media.path.endswith("/" + relative, autoescape=True)
-    return await session.scalar(select(Media.id).where(alive, ending).order_by(Media.id).limit(1))
-
-
-async def _match_tags(session: AsyncSession, artist: str | None, title: str) -> int | None:
-    """The same title and, when the entry names one, the same artist, ignoring case and accents."""
-    wanted = fold(title)
-    # Candidates come from the folded search_text: lower() only folds ASCII on SQLite ("ÉTÉ" != "été").
-    # The nearest title lengths come first so that exact titles are not crowded out by longer ones.
-    parts = [wanted, *([fold(artist)] if artist else [])]
-    contains = [Media.search_text.contains(p, autoescape=True) for p in parts]
-    stmt = (select(Media.id, Media.title, Media.artist).where(Media.deleted_at.is_(None), *contains)
-            .order_by(func.abs(func.length(Media.title) - len(title)), Media.id).limit(TAG_CANDIDATES))
-    for media_id, media_title, media_artist in await session.execute(stmt):
-        if fold(media_title) == wanted and (artist is None or fold(media_artist or "") == fold(artist)):
-            return int(media_id)
-    return None

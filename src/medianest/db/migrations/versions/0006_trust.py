@@ -43,6 +43,8 @@ def upgrade() -> None:
         _rebuild_with_autoincrement()
     with op.batch_alter_table('users') as batch:
         batch.add_column(sa.Column('token_epoch', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('playlists') as batch:  # hidden while an import fills it in batches
+        batch.add_column(sa.Column('importing', sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table('scans') as batch:
         batch.add_column(sa.Column('owner', sa.String(length=255), nullable=True))
         batch.add_column(sa.Column('heartbeat_at', WHEN, nullable=True))
@@ -77,5 +79,7 @@ def downgrade() -> None:
         batch.drop_column('offline_folders')
         batch.drop_column('heartbeat_at')
         batch.drop_column('owner')
+    with op.batch_alter_table('playlists') as batch:
+        batch.drop_column('importing')
     with op.batch_alter_table('users') as batch:
         batch.drop_column('token_epoch')
