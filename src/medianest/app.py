@@ -14,7 +14,7 @@ from medianest.accounts.plex_pin import plex_sign_in
 from medianest.accounts.routes import auth_router, users_router
 from medianest.accounts.service import Auth
 from medianest.accounts.tokens import TokenSigner
-from medianest.api import errors, openapi
+from medianest.api import errors, methods, openapi
 from medianest.api.inputs import no_nul_in_url
 from medianest.audit.routes import router as audit_router
 from medianest.config import Settings
@@ -103,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
     sio = create_server(settings, app.state)
     app.mount("/socket.io", socketio_app(sio))
     errors.install(app)
+    methods.install(app)
     openapi.install(app)
     for router in (meta_router, auth_router, users_router, audit_router, library_router, streaming_router,
                    playback_router, playlists_router, downloads_router, services_router, plex_router,
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
 def _add_middleware(app: FastAPI, settings: Settings) -> None:
     """Innermost first. The fast path sits inside the request ids, metrics and security headers (so
     they see every request) but outside the limits that only API calls need."""
+    app.add_middleware(methods.Methods)  # inside CORS: preflights get the CORS answer
     app.add_middleware(RequestTimeout, timeout_s=settings.request_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -1,23 +1,38 @@
 """schemathesis over the whole OpenAPI document, authenticated, against the real server:
-no 500s, only documented status codes, bodies and headers that match the schema.
+no 500s, only documented status codes, bodies and headers that match the schema; undeclared methods
+answered 405 with `Allow`, and OPTIONS with an `Allow` naming exactly the documented methods.
 
 The operations are driven through Hypothesis directly (schemathesis' pytest plugin does not load on
-this pytest); each operation is its own test so a failure names it.
+this pytest); each operation is its own test so a failure names it. The method probes are the cases of
+schemathesis' coverage phase for undeclared methods, as `schemathesis run` sends them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error, positive_data_acceptance
+from schemathesis.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+    unsupported_method,
+)
+from schemathesis.generation import GenerationMode
+from schemathesis.generation.meta import CoverageScenario
 
 from tests.server.conftest import LiveServer
 
 EXAMPLES_PER_OPERATION = 30
+# An M3U8 playlist (the import's body) is text: send it as schemathesis sends text/plain.
+schemathesis.serializer.alias("audio/x-mpegurl", "text/plain")
 # Whether a download URL is accepted depends on what its host resolves to and on the allow-list, which
 # no schema can state: a schema-valid URL may rightly get 422. Every other check still runs on these.
 POLICY_CHECKED = {("GET", "/api/v1/downloads/preview"), ("POST", "/api/v1/downloads")}
@@ -30,12 +45,21 @@ UPSTREAM_CALLING = {("GET", "/api/v1/plex/libraries"), ("GET", "/api/v1/requests
                     ("POST", "/api/v1/media/{media_id}/subtitles")}
 
 
-def _operations() -> list[tuple[str, str]]:
+def _spec() -> dict[str, Any]:
     from medianest.app import create_app
     from medianest.config import Settings
 
     spec: dict[str, Any] = create_app(Settings(scan_on_start=False)).openapi()
-    return [(method.upper(), path) for path, ops in spec["paths"].items() for method in ops]
+    return spec
+
+
+def _operations() -> list[tuple[str, str]]:
+    return [(method.upper(), path) for path, ops in _spec()["paths"].items() for method in ops]
+
+
+def _json_body_operations() -> list[tuple[str, str]]:
+    return [(method.upper(), path) for path, ops in _spec()["paths"].items() for method, op in ops.items()
+            if "application/json" in op.get("requestBody", {}).get("content", {})]
 
 
 def not_an_internal_error(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:
@@ -74,3 +98,37 @@ def test_the_document_lists_every_route(live_server: LiveServer) -> None:
     spec = httpx.get(f"{live_server.base_url}/api/openapi.json").json()
     assert "/api/v1/media/{media_id}/stream" in spec["paths"]
     assert {"get", "head"} <= set(spec["paths"]["/api/v1/media/{media_id}/stream"])
+
+
+@pytest.mark.parametrize("path", sorted({path for _, path in _operations()}))
+def test_undeclared_methods_and_options_answer_with_the_complete_allow(
+        path: str, api_schema: Any, live_server: LiveServer) -> None:
+    """Every method the document does not declare for the path (OPTIONS and TRACE included): a 405 with
+    `Allow` (unsupported_method), and OPTIONS' `Allow` names exactly the documented ones
+    (allow_header_conformance). Path-level: one operation of the path stands for all."""
+    operation = next(iter(api_schema[path].values()))
+    generation = api_schema.config.generation_for(operation=operation, phase="coverage")
+    cases = [case for case in api_schema.iter_coverage_cases(operation, generation_modes=[GenerationMode.NEGATIVE],
+                                                             generation_config=generation)
+             if case.meta.phase.data.scenario == CoverageScenario.UNSPECIFIED_HTTP_METHOD]
+    assert any(case.method == "OPTIONS" for case in cases), "schemathesis generated no OPTIONS probe"
+    for case in cases:
+        case.call_and_validate(headers=live_server.headers(), checks=[unsupported_method, allow_header_conformance])
+
+
+# Bytes that are not UTF-8 cannot even be decoded as JSON: FastAPI answers 400 before any validation.
+NOT_UTF8 = b'{"name": "\xff\xfe"}'
+
+
+@pytest.mark.parametrize(("method", "path"), _json_body_operations())
+def test_a_body_that_is_not_json_gets_a_documented_answer(
+        method: str, path: str, api_schema: Any, live_server: LiveServer) -> None:
+    """What schemathesis' negative fuzzing sends now and then (it found 18 such operations)."""
+    operation = api_schema[path][method]
+    url = live_server.base_url + re.sub(r"\{[^}]+\}", "1", path)
+    response = httpx.request(method, url, content=NOT_UTF8,
+                             headers={**live_server.headers(), "Content-Type": "application/json"})
+    assert response.status_code == 400
+    case = operation.Case(media_type="application/json")
+    case.validate_response(response, checks=[status_code_conformance, content_type_conformance,
+                                             response_schema_conformance])

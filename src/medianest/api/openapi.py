@@ -1,6 +1,7 @@
-"""The OpenAPI document, completed with the answers the middleware can give to any operation:
-429 where the API rate limit applies (authenticated operations), 413 where there is a body (the
-body size limit), 503 everywhere (the request timeout)."""
+"""The OpenAPI document, completed with the answers given before an operation's own code runs:
+429 where the API rate limit applies (authenticated operations), 400 and 413 where there is a body
+(FastAPI answers 400 when the bytes cannot be decoded as JSON at all, e.g. they are not UTF-8; the body
+size limit answers 413), 503 everywhere (the request timeout)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from medianest.api.envelope import DESCRIPTIONS
 
 _ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+_BODY_UNREADABLE = "Bad request: the body could not be read as JSON (for example, bytes that are not UTF-8)"
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
@@ -36,7 +38,8 @@ def _complete(operation: dict[str, Any]) -> None:
     if operation.get("security"):
         codes.append(429)
     if "requestBody" in operation:
-        codes.append(413)
+        codes += [400, 413]
     responses = operation.setdefault("responses", {})
     for code in codes:
-        responses.setdefault(str(code), {"description": DESCRIPTIONS[code], "content": _ERROR_REF})
+        description = _BODY_UNREADABLE if code == 400 else DESCRIPTIONS[code]
+        responses.setdefault(str(code), {"description": description, "content": _ERROR_REF})
