@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(
         title="MediaNest", version=__version__, lifespan=lifespan,
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,  # web/ serves /api/docs, offline
         description="A self-hosted media hub. Authenticate with `Authorization: Bearer <access token>`.",
         dependencies=[Depends(no_nul_in_url)],
         # No OpenTelemetry here: skip FastAPI's per-request provider check.
@@ -127,7 +127,8 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
                                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
                            max_age=600)
     app.add_middleware(StreamFastPath)
-    app.add_middleware(RequestObserver, metrics=app.state.metrics, security=SecurityHeaders())
+    app.add_middleware(RequestObserver, metrics=app.state.metrics,
+                       security=SecurityHeaders(docs_page=web.docs_html(app)))
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)
 

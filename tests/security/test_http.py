@@ -65,7 +65,7 @@ async def test_every_answer_carries_the_security_headers(api: Api) -> None:
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "cdn.jsdelivr" not in csp
         assert "strict-transport-security" not in r.headers  # plain http
     docs = await api.client.get("/api/docs")
-    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]  # Swagger UI loads from there
+    assert "https:" not in docs.headers["content-security-policy"]  # Swagger UI is served from here too
 
 
 async def test_media_bytes_carry_them_too(api: Api) -> None:
