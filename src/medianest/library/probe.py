@@ -1,4 +1,12 @@
-"""Read one media file: tags via mutagen, stream facts via PyAV where mutagen cannot, cover or thumbnail.
+"""Read one media file: its tags, stream facts and cover art (or a video's thumbnail).
+
+mutagen reads the tag formats it knows well, and names their codecs itself: ID3v2 and ID3v1 (MP3),
+MP4 atoms (M4A, ALAC), Vorbis comments (FLAC, Ogg Vorbis/Opus/FLAC) and APEv2 (WavPack, Monkey's Audio).
+Everything else goes to PyAV, i.e. FFmpeg's demuxers, which read RIFF INFO and ID3 chunks (WAV, AVI), ID3
+in AIFF, ASF attributes and `WM/Picture` (WMA, WMV), Matroska tags and QuickTime atoms in video. Codecs
+are named as FFmpeg's codec descriptors name them (`mp3`, `wmav2`, `av1`), never by their container or
+decoder (`asf`, `mp3float`, `libdav1d`). Every tag value is cleaned (text.clean_optional: no NUL, controls
+or bidi overrides) and cut to its column's size.
 
 `probe(path)` is pure (no DB, no writes) so the scanner and the downloader share it.
 """
@@ -6,8 +14,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -15,14 +25,30 @@ from typing import Any
 
 import av
 import mutagen
+from mutagen.apev2 import APEv2
 from mutagen.flac import Picture
+from mutagen.id3 import ID3
+from mutagen.mp4 import MP4Tags
 
 from medianest.library.formats import AUDIO_ONLY_MIME, Format, format_of
+from medianest.library.models import Media
+from medianest.text import clean_line, clean_optional
 
-MAX_TEXT = 1024
 THUMBNAIL_WIDTH = 480
-# mutagen reads these formats' stream info well; everything else goes to PyAV for facts.
-MUTAGEN_AUDIO = {"mp3", "mp4", "flac", "ogg", "wav", "aiff", "asf", "wavpack", "ape", "aac"}
+# The containers whose tags mutagen reads (see above); the rest, and any file mutagen cannot fully
+# read, go to PyAV.
+MUTAGEN_AUDIO = {"mp3", "mp4", "flac", "ogg", "wavpack", "ape"}
+TEXT_FIELDS = ("title", "artist", "album", "album_artist", "genre")
+
+
+def _column_size(name: str) -> int:
+    size = getattr(Media.__table__.c[name].type, "length", None)
+    assert isinstance(size, int), name
+    return size
+
+
+# What a value may hold, from the columns themselves: a longer one fails on PostgreSQL.
+LIMITS = {name: _column_size(name) for name in (*TEXT_FIELDS, "audio_codec", "video_codec")}
 
 
 class Unreadable(Exception):
@@ -77,77 +103,109 @@ def probe(path: Path, size: int | None = None) -> ProbeResult:
     if (size if size is not None else path.stat().st_size) == 0:
         raise Unreadable("empty file (0 bytes)")
     result = ProbeResult(kind=fmt.kind, container=fmt.container, mime=fmt.mime, title=title_from_name(path))
-    tags_read = fmt.kind == "audio" and fmt.container in MUTAGEN_AUDIO and _read_mutagen(path, result)
-    if not tags_read:
-        _read_av(path, fmt, result, want_tags=not tags_read)
+    read = fmt.kind == "audio" and fmt.container in MUTAGEN_AUDIO and _read_mutagen(path, result)
+    if not read:
+        _read_av(path, fmt, result)
     return result
 
 
 def title_from_name(path: Path) -> str:
-    stem = path.stem.replace("_", " ").strip()
-    return _clip(re.sub(r"\s+", " ", stem)) or path.name
+    stem = re.sub(r"\s+", " ", clean_line(path.stem.replace("_", " ")))
+    return stem[:LIMITS["title"]].rstrip() or clean_line(path.name)[:LIMITS["title"]]
 
 
 # --- mutagen -------------------------------------------------------------------------------------
 
+# mutagen's file types and the codec each holds, named as FFmpeg names it. MP3 and MP4 say which
+# codec they hold in their stream info instead (below).
+_MUTAGEN_CODECS = {"FLAC": "flac", "OggFLAC": "flac", "OggVorbis": "vorbis", "OggOpus": "opus",
+                   "OggSpeex": "speex", "WavPack": "wavpack", "MonkeysAudio": "ape", "AAC": "aac"}
+_MPEG_LAYERS = {1: "mp1", 2: "mp2", 3: "mp3"}
+# An MP4 sample entry (mutagen's `info.codec`: "mp4a.40.2", "alac", "ac-3"...) by FFmpeg's name.
+_MP4_CODECS = {"mp4a.40": "aac", "mp4a.66": "aac", "mp4a.67": "aac", "mp4a.68": "aac", "mp4a.69": "mp3",
+               "mp4a.6B": "mp3", "alac": "alac", "ac-3": "ac3", "ec-3": "eac3", "fLaC": "flac", "Opus": "opus"}
+
+
 def _read_mutagen(path: Path, result: ProbeResult) -> bool:
-    """Fill tags and stream info from mutagen; False when mutagen cannot read the file."""
+    """Fill tags and stream facts from mutagen; False when mutagen cannot read the file, measure its
+    length or name its codec (PyAV reads it all then)."""
     try:
         audio = mutagen.File(path)
     except Exception:  # mutagen raises many types for damaged files; PyAV gets its chance next
         return False
-    if audio is None or getattr(audio, "info", None) is None:
+    info = getattr(audio, "info", None)
+    codec = _mutagen_codec(audio) if info is not None else None
+    duration = _positive(getattr(info, "length", None))
+    if codec is None or duration is None:
         return False
-    info = audio.info
-    result.duration_s = _positive(getattr(info, "length", None))
+    result.duration_s, result.audio_codec = duration, codec
     result.bitrate = int(getattr(info, "bitrate", 0) or 0) or None
-    result.audio_codec = _mutagen_codec(audio, result.container)
-    if audio.tags is not None:
-        _apply_tags(result, _tag_map(audio))
-        result.artwork = _mutagen_picture(audio)
-    return result.duration_s is not None  # no length: let PyAV have a look
+    tags = audio.tags
+    if tags is not None:
+        keys = _keys(tags)
+        _apply_tags(result, _lookup(tags, keys, _table(tags)))
+        result.artwork = _mutagen_picture(audio, tags, keys)
+    return True
 
 
-def _mutagen_codec(audio: Any, container: str) -> str:
+def _mutagen_codec(audio: Any) -> str | None:
     codec = getattr(audio.info, "codec", None)
     if isinstance(codec, str) and codec:
-        return "aac" if codec.startswith("mp4a") else codec
-    name = type(audio).__name__.lower()
-    for known in ("opus", "vorbis", "flac", "mp3", "wave", "aiff", "asf"):
-        if known in name:
-            return {"wave": "pcm", "aiff": "pcm"}.get(known, known)
-    return container
+        return _MP4_CODECS.get(codec[:7]) or _MP4_CODECS.get(codec)
+    layer = getattr(audio.info, "layer", None)
+    if layer is not None:
+        return _MPEG_LAYERS.get(layer)
+    return _MUTAGEN_CODECS.get(type(audio).__name__)
 
 
-_ID3 = {"title": "TIT2", "artist": "TPE1", "album": "TALB", "album_artist": "TPE2", "track": "TRCK",
-        "disc": "TPOS", "year": "TDRC", "genre": "TCON"}
-_MP4 = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb", "album_artist": "aART", "track": "trkn",
-        "disc": "disk", "year": "\xa9day", "genre": "\xa9gen"}
-_VORBIS = {"title": "title", "artist": "artist", "album": "album", "album_artist": "albumartist",
-           "track": "tracknumber", "disc": "discnumber", "year": "date", "genre": "genre"}
+# Where each field lives in each tag format; the first key present wins.
+Table = dict[str, tuple[str, ...]]
+_ID3: Table = {"title": ("TIT2",), "artist": ("TPE1",), "album": ("TALB",), "album_artist": ("TPE2",),
+               "track": ("TRCK",), "disc": ("TPOS",), "year": ("TDRC", "TDOR"), "genre": ("TCON",)}
+_MP4: Table = {"title": ("\xa9nam",), "artist": ("\xa9ART",), "album": ("\xa9alb",), "album_artist": ("aART",),
+               "track": ("trkn",), "disc": ("disk",), "year": ("\xa9day",), "genre": ("\xa9gen",)}
+# Vorbis comments, APEv2 (both looked up case-insensitively) and FFmpeg's metadata (lower-cased by
+# `_av_tags`) share one vocabulary with several spellings: FFmpeg's own names (album_artist, track,
+# disc), APEv2's ("Album Artist", "Year"), AVI's INFO album (`product`, from IPRD), AIFF's AUTH chunk
+# (`author`) and the ASF year FFmpeg leaves as it is (`WM/Year`).
+_NAMED: Table = {"title": ("title",), "artist": ("artist", "author"), "album": ("album", "product"),
+                 "album_artist": ("albumartist", "album artist", "album_artist"),
+                 "track": ("tracknumber", "track"), "disc": ("discnumber", "disc"),
+                 "year": ("date", "year", "wm/year"), "genre": ("genre",)}
 
 
-def _tag_map(audio: Any) -> dict[str, Any]:
-    tags = audio.tags
-    keys = set(tags.keys())
-    if any(k.startswith("T") and len(k) == 4 for k in keys) or "APIC:" in keys:
-        table = _ID3
-    elif any(k.startswith("\xa9") for k in keys) or "trkn" in keys or "aART" in keys:
-        table = _MP4
-    else:
-        table = _VORBIS
+def _table(tags: Any) -> Table:
+    if isinstance(tags, ID3):
+        return _ID3
+    return _MP4 if isinstance(tags, MP4Tags) else _NAMED
+
+
+def _keys(tags: Any) -> dict[str, str]:
+    """The tags' keys as the tables spell them -> as stored: Vorbis and APEv2 keys are case-insensitive.
+    Read once per file into a plain dict: mutagen's own `in` costs more than the rest of the lookup."""
+    keys = tags.keys()
+    return dict(zip(keys, keys, strict=True)) if isinstance(tags, ID3 | MP4Tags) else {k.lower(): k for k in keys}
+
+
+def _lookup(tags: Any, keys: Mapping[str, str], table: Table) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    lowered = {k.lower(): k for k in keys} if table is _VORBIS else {}
-    for name, key in table.items():
-        real = lowered.get(key, key) if table is _VORBIS else key
-        if table is _VORBIS and name == "album_artist" and real not in keys:
-            real = lowered.get("album artist", real)
-        if real in keys:
-            out[name] = _first(tags[real])
+    for name, spellings in table.items():
+        for spelling in spellings:
+            key = keys.get(spelling)
+            if key is not None:
+                out[name] = _first(tags[key])
+                break
+    genre = out.get("genre")
+    if table is _ID3 and isinstance(genre, str) and genre[:1] in _GENRE_NUMBER:
+        out["genre"] = (tags["TCON"].genres or [genre])[0]  # "(8)" or "8": a genre by its ID3v1 number
     return out
 
 
+_GENRE_NUMBER = frozenset("(0123456789")
+
+
 def _first(value: Any) -> Any:
+    """The first of a tag's values: an ID3 frame's text, an MP4 or Vorbis comment list's."""
     if hasattr(value, "text"):
         value = value.text
     if isinstance(value, list | tuple) and value:
@@ -155,33 +213,46 @@ def _first(value: Any) -> Any:
     return value
 
 
-def _mutagen_picture(audio: Any) -> bytes | None:
-    tags = audio.tags
-    pictures = getattr(audio, "pictures", None)
-    if pictures:
-        return bytes(pictures[0].data)
-    for key in getattr(tags, "keys", list)():
-        if key.startswith("APIC"):
-            return bytes(tags[key].data)
-    if tags.get("covr"):
-        return bytes(tags["covr"][0])
-    for key in ("metadata_block_picture", "METADATA_BLOCK_PICTURE"):
-        if tags.get(key):
-            try:
-                return bytes(Picture(base64.b64decode(tags[key][0])).data)
-            except Exception:  # a damaged picture block must not fail the whole file
-                return None
-    return None
+FRONT_COVER = 3  # the picture type ID3, FLAC and ASF give the front cover
+
+
+def _mutagen_picture(audio: Any, tags: Any, keys: Mapping[str, str]) -> bytes | None:
+    """The front cover, else the first picture: FLAC's picture blocks, ID3 APIC frames, the MP4 `covr`
+    atom, APEv2's cover item or an Ogg METADATA_BLOCK_PICTURE comment."""
+    pictures = getattr(audio, "pictures", None) or []  # FLAC
+    if isinstance(tags, ID3):
+        pictures = [tags[k] for k in keys if k.startswith("APIC")]
+    elif isinstance(tags, MP4Tags):
+        return bytes(tags["covr"][0]) if tags.get("covr") else None
+    elif isinstance(tags, APEv2):
+        key = keys.get("cover art (front)")  # a file name, NUL, then the image
+        return bytes(tags[key].value).partition(b"\0")[2] or None if key is not None else None
+    elif not pictures and "metadata_block_picture" in keys:
+        pictures = _ogg_pictures(tags[keys["metadata_block_picture"]])
+    front = next((p for p in pictures if p.type == FRONT_COVER), pictures[0] if pictures else None)
+    return bytes(front.data) if front is not None else None
+
+
+def _ogg_pictures(blocks: list[str]) -> list[Picture]:
+    pictures = []
+    for block in blocks:
+        with contextlib.suppress(Exception):  # a damaged picture block must not fail the whole file
+            pictures.append(Picture(base64.b64decode(block)))
+    return pictures
 
 
 # --- PyAV ----------------------------------------------------------------------------------------
 
-def _read_av(path: Path, fmt: Format, result: ProbeResult, want_tags: bool) -> None:
+# FFmpeg decodes up to 5 s of a WAV's PCM to find the stream facts its header already gives (10-15 ms a
+# file, 30 times the rest of its probe); the smallest probe size skips that and changes no fact.
+_AV_OPTIONS = {"wav": {"probesize": "32"}}
+
+
+def _read_av(path: Path, fmt: Format, result: ProbeResult) -> None:
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(str(path), metadata_errors="ignore", options=_AV_OPTIONS.get(fmt.container)) as container:
             _av_facts(container, fmt, result)
-            if want_tags:
-                _apply_tags(result, _av_tags(container))
+            _apply_tags(result, _av_tags(container, fmt))
             if result.kind == "video" and result.artwork is None:
                 result.artwork = _thumbnail(container, result.duration_s)
     except av.error.FFmpegError as exc:
@@ -199,11 +270,12 @@ def _av_facts(container: Any, fmt: Format, result: ProbeResult) -> None:
         result.duration_s = _positive(container.duration / 1_000_000)
     result.bitrate = int(container.bit_rate or 0) or result.bitrate
     if audio is not None:
-        result.audio_codec = audio.codec_context.name
+        result.audio_codec = _codec_name(audio)
     if video is not None:
         result.kind = "video"
-        result.video_codec = video.codec_context.name
-        result.width, result.height = video.codec_context.width or None, video.codec_context.height or None
+        result.video_codec = _codec_name(video)
+        context = video.codec_context
+        result.width, result.height = (context.width or None, context.height or None) if context else (None, None)
         if fmt.kind == "audio":  # e.g. a .mka holding video
             result.mime = fmt.mime
     else:
@@ -212,6 +284,13 @@ def _av_facts(container: Any, fmt: Format, result: ProbeResult) -> None:
         cover = next((s for s in container.streams.video if _is_cover(s)), None)
         if cover is not None:
             result.artwork = _first_packet(container, cover)
+
+
+def _codec_name(stream: Any) -> str | None:
+    """The codec as FFmpeg's descriptor names it (`mp3`, `av1`), not the decoder PyAV picked for it
+    (`mp3float`, `libdav1d`); None when this FFmpeg has no decoder for it at all."""
+    context = stream.codec_context
+    return clean_optional(context.codec.canonical_name, LIMITS["audio_codec"]) if context is not None else None
 
 
 def _is_cover(stream: Any) -> bool:
@@ -225,23 +304,22 @@ def _first_packet(container: Any, stream: Any) -> bytes | None:
     return None
 
 
-def _av_tags(container: Any) -> dict[str, Any]:
+def _av_tags(container: Any, fmt: Format) -> dict[str, Any]:
+    """The container's tags, looked up as `_NAMED` spells them. Only Ogg keeps its tags in each stream
+    (a comment header per logical stream); elsewhere a stream's `title` names the track ("Stereo",
+    "Commentary"), not the work."""
     meta = {k.lower(): v for k, v in (container.metadata or {}).items()}
-    for stream in container.streams:
-        for k, v in (stream.metadata or {}).items():
-            meta.setdefault(k.lower(), v)
-    out = {name: meta[key] for name, key in _VORBIS.items() if key in meta}
-    for alias, name in (("album_artist", "album_artist"), ("track", "track"), ("disc", "disc"),
-                        ("year", "year"), ("date_released", "year")):
-        if alias in meta:
-            out.setdefault(name, meta[alias])
-    return out
+    if fmt.container == "ogg":
+        for stream in container.streams:
+            for k, v in (stream.metadata or {}).items():
+                meta.setdefault(k.lower(), v)
+    return _lookup(meta, dict(zip(meta, meta, strict=True)), _NAMED)
 
 
 def _thumbnail(container: Any, duration_s: float | None) -> bytes | None:
     """A JPEG of a frame about 10% in (past black openings), encoded by FFmpeg's own mjpeg."""
     stream = next((s for s in container.streams.video if not _is_cover(s)), None)
-    if stream is None:
+    if stream is None or stream.codec_context is None:
         return None
     try:
         if duration_s and duration_s > 2:
@@ -265,9 +343,9 @@ def _encode_jpeg(frame: Any) -> bytes:
 
 # --- tag values ----------------------------------------------------------------------------------
 
-def _apply_tags(result: ProbeResult, tags: dict[str, Any]) -> None:
-    for name in ("title", "artist", "album", "album_artist", "genre"):
-        text = _text(tags.get(name))
+def _apply_tags(result: ProbeResult, tags: Mapping[str, Any]) -> None:
+    for name in TEXT_FIELDS:
+        text = _text(tags.get(name), LIMITS[name])
         if text:
             setattr(result, name, text)
     result.track = _number(tags.get("track")) or result.track
@@ -275,15 +353,15 @@ def _apply_tags(result: ProbeResult, tags: dict[str, Any]) -> None:
     result.year = _year(tags.get("year")) or result.year
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any, limit: int) -> str | None:
+    """One clean line of at most `limit` characters. A NUL separates values (ID3v2.4, APEv2 and ASF
+    say so), so only the first value is kept, as for the formats that give a list."""
     if value is None:
         return None
-    text = str(value).replace("\x00", " ").strip()
-    return _clip(text) or None
-
-
-def _clip(text: str) -> str:
-    return text[:MAX_TEXT]
+    text = str(value)
+    if "\0" in text:
+        text = next((part for part in text.split("\0") if part.strip()), "")
+    return clean_optional(text, limit)
 
 
 def _number(value: Any) -> int | None:
