@@ -63,7 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
         settings.ensure_dirs()
         if settings.migrate_on_start:
             await upgrade_async(settings.db_url)
-        engine = create_engine(settings.db_url)
+        engine = create_engine(settings.db_url, settings.database_busy_timeout_s)
         sessions = create_session_factory(engine)
         signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
         app.state.sessions = sessions

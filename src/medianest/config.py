@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     database_url: str | None = None
+    # SQLite: how long a write waits for its turn (one writer at a time) before the client gets 503 and
+    # Retry-After. Long operations commit in batches well inside it.
+    database_busy_timeout_s: float = Field(default=15.0, gt=0)
     redis_url: str | None = None
     env: Literal["development", "production"] = "development"
     downloads_allow_private_networks: bool = False

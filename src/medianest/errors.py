@@ -10,6 +10,7 @@
     ├── PayloadTooLarge(message)      413 PAYLOAD_TOO_LARGE
     ├── RangeNotSatisfiable(size)     416 RANGE_NOT_SATISFIABLE
     ├── RateLimited(retry_after_s)    429 RATE_LIMITED (+ Retry-After)
+    ├── DatabaseBusy(retry_after_s)   503 UNAVAILABLE (+ Retry-After; a write found no turn in time)
     ├── UpstreamError(service)        502 UPSTREAM_ERROR (the service answered with an error or garbage)
     ├── UpstreamUnavailable(service)  503 UNAVAILABLE
     └── UpstreamTimeout(service)      504 UPSTREAM_TIMEOUT
@@ -79,6 +80,17 @@ class RateLimited(DomainError):
         super().__init__(f"too many {what}; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
         self.retry_after_s = retry_after_s
         self.headers = headers or []  # the RateLimit-* headers of the rule that refused
+
+
+class DatabaseBusy(DomainError):
+    """A write waited its full time for the database (SQLite's one writer) and gave up: nothing was
+    written, and the same request may simply be sent again."""
+
+    code, status = "UNAVAILABLE", 503
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the database is busy; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s
 
 
 class UpstreamUnavailable(DomainError):

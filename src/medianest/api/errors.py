@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medianest.errors import DomainError, RangeNotSatisfiable, RateLimited
+from medianest.errors import DatabaseBusy, DomainError, RangeNotSatisfiable, RateLimited
 from medianest.meta.requests import request_id
 
 log = structlog.get_logger(__name__)
@@ -45,8 +45,9 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size}"
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | DatabaseBusy):
         headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, RateLimited):
         headers.update((k.decode(), v.decode()) for k, v in exc.headers)
     if exc.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
