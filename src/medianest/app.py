@@ -78,6 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.stream_access = StreamAccess(sessions, signer, settings.library_dirs)
         app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier,
                                      landed=lambda s, folders: app.state.jobs.landed(s, folders))
+        await app.state.scans.on_start()  # scans a dead process left running are marked interrupted
         if settings.scan_on_start:
             await app.state.scans.start(requested_by=None)
         async with downloads_running(app, settings, sessions), app.state.socket_guard.running(sessions):

@@ -220,7 +220,11 @@ class Settings(BaseSettings):
         return key
 
     def ensure_dirs(self) -> None:
-        for path in (self.data_dir, self.artwork_dir, *self.library_dirs):
+        """The data and artwork dirs, and `<data dir>/media` when no media folder is configured. Never a
+        configured media folder: a missing one is a share not mounted yet or a typo, which creating it
+        would hide (library/folders.py warns about it and keeps its items)."""
+        default_media = [] if self.media_dirs else self.library_dirs
+        for path in (self.data_dir, self.artwork_dir, *default_media):
             path.mkdir(parents=True, exist_ok=True)
 
 

@@ -13,6 +13,7 @@
     ├── DatabaseBusy(retry_after_s)   503 UNAVAILABLE (+ Retry-After; a write found no turn in time)
     ├── UpstreamError(service)        502 UPSTREAM_ERROR (the service answered with an error or garbage)
     ├── UpstreamUnavailable(service)  503 UNAVAILABLE
+    ├── Unavailable(kind, id, reason) 503 UNAVAILABLE (a media item whose folder is offline)
     └── UpstreamTimeout(service)      504 UPSTREAM_TIMEOUT
 """
 
@@ -98,6 +99,16 @@ class UpstreamUnavailable(DomainError):
 
     def __init__(self, service: str, reason: str = "unavailable") -> None:
         super().__init__(f"{service} is {reason}", {"service": service})
+
+
+class Unavailable(DomainError):
+    """The thing exists but cannot be served now, for a reason a user can read (its media folder is
+    offline: a share not mounted, a disk unplugged)."""
+
+    code, status = "UNAVAILABLE", 503
+
+    def __init__(self, kind: str, id: object, reason: str) -> None:
+        super().__init__(reason, {"kind": kind, "id": str(id), "reason": reason})
 
 
 class UpstreamError(DomainError):

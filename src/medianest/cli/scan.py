@@ -4,33 +4,46 @@ from __future__ import annotations
 
 import asyncio
 
+import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from medianest.cli.common import console, database
+from medianest.cli.common import console, database, warn_missing_folders
 from medianest.config import Settings
-from medianest.library.scanner import Scanner, ScanStats
+from medianest.library.models import Scan
+from medianest.library.scanner import ScanStats
+from medianest.library.scans import ScanRunner
+from medianest.realtime.notifier import LogNotifier
 
 
-async def _scan(settings: Settings) -> ScanStats:
+async def _scan(settings: Settings) -> tuple[Scan, ScanStats | None]:
+    """The scan, recorded in the scans table like the server's (an interrupted one is reported so)."""
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     async with database(settings) as sessions:
-        scanner = Scanner(sessions, settings.library_dirs, settings.artwork_dir)
+        runner = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, LogNotifier())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("scan", total=None)
 
             async def report(stats: ScanStats) -> None:
                 progress.update(task, total=stats.total, completed=stats.processed)
 
-            return await scanner.run(report)
+            return await runner.scan_here(report)
 
 
 def scan() -> None:
-    """Scan the media folders: add new files, update changed ones, drop removed ones."""
+    """Scan the media folders: add new files, update changed ones, drop removed ones (never the items of
+    a folder that is offline: missing, unreadable, or empty like a share not mounted)."""
     settings = Settings()
-    stats = asyncio.run(_scan(settings))
+    warn_missing_folders(settings)
+    record, stats = asyncio.run(_scan(settings))
+    if stats is None:
+        console.print(f"[red]scan failed:[/] {escape(record.error or 'unknown error')}")
+        raise typer.Exit(1)
     table = Table("added", "updated", "removed", "failed", "unchanged", title="scan summary")
     table.add_row(*(str(v) for v in (stats.added, stats.updated, stats.removed, stats.failed, stats.unchanged)))
     console.print(table)
+    for path, why in sorted(stats.offline.items()):
+        console.print(f"[yellow]offline:[/] {escape(path)}: {escape(why)}; its items were kept")
     if stats.failed:
         console.print("files that could not be read are listed by GET /api/v1/library/folders")

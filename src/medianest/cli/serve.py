@@ -12,7 +12,7 @@ from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.log import LogLevels
 
-from medianest.cli.common import console
+from medianest.cli.common import console, warn_missing_folders
 from medianest.config import Settings
 from medianest.db.migrate import upgrade
 
@@ -29,6 +29,7 @@ def serve(
             os.environ[f"MEDIANEST_{name}"] = str(value)
     settings = Settings()
     settings.ensure_dirs()
+    warn_missing_folders(settings)
     settings.secret_key  # noqa: B018 - create the secret once, before several workers race to
     if demo:
         from medianest.cli.demo import make_demo

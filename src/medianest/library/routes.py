@@ -10,7 +10,7 @@ from medianest.accounts.tokens import TokenSigner
 from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.api.inputs import NO_NUL
-from medianest.library import service
+from medianest.library import folders, service
 from medianest.library.scans import ScanRunner
 from medianest.library.schemas import (
     AlbumOut,
@@ -26,7 +26,12 @@ from medianest.library.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["library"], responses=errors(401, 403))
 
 
-def _signer(request: Request) -> TokenSigner:
+async def _signer(request: Request) -> TokenSigner:
+    """The signer of media URLs. Every route that renders media items takes it (here, in playback/ and
+    playlists/), so it is also where this request learns which folders are offline, for `media_out`
+    to mark their items unavailable (a cached lookup: a query every few seconds at most)."""
+    runner: ScanRunner = request.app.state.scans
+    folders.use(await runner.offline())
     signer: TokenSigner = request.app.state.auth.signer
     return signer
 
@@ -104,10 +109,14 @@ async def start_scan(admin: AdminUser, scans: ScansDep) -> Envelope[ScanOut]:
 
 @router.get("/library/scans/{scan_id}", responses=errors(404))
 async def get_scan(scan_id: str, _: AdminUser, scans: ScansDep) -> Envelope[ScanOut]:
+    """A scan, with the folders it found offline; one whose process died is reported interrupted."""
     return ok(ScanOut.of(await scans.get(parse_id(scan_id, "scan"))))
 
 
 @router.get("/library/folders")
-async def list_folders(_: AdminUser, session: SessionDep, settings: SettingsDep) -> Envelope[list[FolderOut]]:
-    """The media folders with their item counts and the files that could not be read."""
-    return ok(await service.folders(session, settings.library_dirs))
+async def list_folders(_: AdminUser, session: SessionDep, scans: ScansDep) -> Envelope[list[FolderOut]]:
+    """The media folders: online or offline as the last scan found them (and why), their item counts,
+    the folders inside them that could not be read, and the files that could not be read."""
+    # The folders as resolved at start (as the scans see them), not again now: one replaced by a
+    # symlink since would be listed under its target's path.
+    return ok(await service.folders(session, scans.roots))

@@ -2,6 +2,10 @@
 
 Unchanged files cost one stat each and one row of the index read back, and no writes: a no-change
 rescan takes about twice a bare os.scandir walk of the same folders (bench/scan_bench.py measures it).
+
+Nothing is removed from an offline folder (library/folders.py): a media folder missing, unreadable or
+suddenly empty while the index has items from it, or a folder inside one that cannot be listed. Its
+items keep their ids, playlists, likes, plays and resume points, and are the same items when it is back.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
-from medianest.library import artwork
+from medianest.library import artwork, folders
 from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
 from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
@@ -42,9 +46,12 @@ class ScanStats:
     removed: int = 0
     failed: int = 0
     unchanged: int = 0
+    # The folders found offline, with why (their items were kept): {path: reason}.
+    offline: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The counts."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "offline"}
 
 
 ProgressFn = Callable[[ScanStats], Awaitable[None]]
@@ -63,6 +70,8 @@ class _Plan:
     gone_bad: list[str]
     # Paths the index lists as unreadable: one of them read fine now has its stale reason dropped.
     bad: set[str]
+    # Folders offline (their indexed files are kept), with why.
+    offline: dict[str, str]
 
 
 class Scanner:
@@ -81,8 +90,10 @@ class Scanner:
             stats.unchanged = len(found.files) - len(plan.new) - len(plan.changed) - plan.still_bad
             stats.failed = len(found.failures) + plan.still_bad
             stats.processed = stats.unchanged + stats.failed
+            stats.offline = plan.offline
             await self._record_failures(session, found.failures)
             await self._remove(session, plan, stats)
+            await folders.record(session, [str(r) for r in self.roots], plan.offline)
             await session.commit()
         await self._probe_and_write(plan, stats, on_progress)
         return stats
@@ -111,8 +122,11 @@ class Scanner:
         # Files that failed again in the walk say nothing about what changed among the others.
         expected_bad = {p: st for p, st in bad.items() if p not in failed_now}
         if _nothing_changed(files, known, expected_bad):
-            return _Plan([], [], [], len(expected_bad), [], set(bad))
+            # Nothing indexed is missing, so no empty folder or dead link held indexed files.
+            return _Plan([], [], [], len(expected_bad), [], set(bad), dict(found.offline))
         missing = known.sizes.keys() - files.sizes.keys()
+        offline = _offline(found, missing)
+        kept = list(offline)
         differ = _differ(files, known, missing)
         still_bad = {p for p in differ if p not in known and bad.get(p) == files.stat(p)}
         todo = differ - still_bad
@@ -120,14 +134,16 @@ class Scanner:
         ids = await _ids_of(session, [p for p in ordered if p in known])
         new = [FileStat(p, *files.stat(p)) for p in ordered if p not in known]
         changed = [(ids.get(p), FileStat(p, *files.stat(p))) for p in ordered if p in known]
-        removed = [p for p in missing if self._gone(p, found)]
-        gone_bad = [p for p in bad if p not in files and p not in failed_now]
-        return _Plan(new, changed, removed, len(still_bad), gone_bad, set(bad))
+        removed = [p for p in missing if self._gone(p, found, kept)]
+        gone_bad = [p for p in bad if p not in files and p not in failed_now and not inside(p, kept)]
+        return _Plan(new, changed, removed, len(still_bad), gone_bad, set(bad), offline)
 
-    def _gone(self, path: str, found: WalkResult) -> bool:
-        """A missing file is removed if its folder was walked, or it is under no configured folder."""
-        roots = [str(r) for r in self.roots]
-        return inside(path, found.walked_roots) or not inside(path, roots)
+    def _gone(self, path: str, found: WalkResult, offline: list[str]) -> bool:
+        """A missing file is removed if its folder was walked and is not offline, or it is under no
+        configured folder (one taken out of the configuration)."""
+        if inside(path, offline):
+            return False
+        return inside(path, found.walked_roots) or not inside(path, [str(r) for r in self.roots])
 
     async def _remove(self, session: AsyncSession, plan: _Plan, stats: ScanStats) -> None:
         for chunk in _chunks(plan.removed, 500):
@@ -200,6 +216,25 @@ class Scanner:
 
     async def _record_failures(self, session: AsyncSession, failures: list[tuple[str, str]]) -> None:
         await _store_failures(session, [(p, reason, None, None) for p, reason in failures])
+
+
+def _offline(found: WalkResult, missing: set[str]) -> dict[str, str]:
+    """The folders whose indexed files must be kept: those that could not be listed, dead symlinks that
+    were folders of indexed files, and the roots with no media file at all while files indexed from
+    them are missing (a share not mounted: its mount point is empty). As Navidrome learnt, "no media
+    file" is the test, not "no entry": a mount point may hold a stray folder or file of its own."""
+    offline = dict(found.offline)
+    offline.update((link, why) for link, why in found.dead_links.items() if _under(missing, [link]))
+    for root in found.empty_roots:
+        inside_offline = [f for f in offline if f.startswith(folders.prefix(root))]
+        if any(not inside(p, inside_offline) for p in _under(missing, [root])):
+            offline[root] = folders.EMPTY
+    return offline
+
+
+def _under(paths: set[str], dirs: list[str]) -> list[str]:
+    starts = tuple(folders.prefix(d) for d in dirs)
+    return [p for p in paths if p.startswith(starts)]
 
 
 def _is_video(result: Any) -> bool:

@@ -1,21 +1,44 @@
-"""Scans as jobs: one at a time, recorded in the `scans` table, progress sent through the Notifier."""
+"""Scans as jobs: one at a time, recorded in the `scans` table, progress sent through the Notifier.
+
+A scan row names the process running it (`owner`, see liveness.py), which touches `heartbeat_at` every
+`HEARTBEAT_S` while it runs. A scan left queued or running by a process that died (kill -9, power loss)
+is marked interrupted when that is noticed - when the app starts, and whenever scans are read or one is
+requested: at once when its process ran on this host and is gone, after `STALE_AFTER_S` without a
+heartbeat otherwise (a process on another host, in the scaled mode).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import datetime
 from pathlib import Path
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.errors import NotFound
 from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRESS_INTERVAL_S, Landed, Notifier
-from medianest.library.models import SCAN_COMPLETED, SCAN_FAILED, SCAN_QUEUED, SCAN_RUNNING, Scan
+from medianest.library import liveness
+from medianest.library.folders import FolderStates, Offline, warn_offline_roots
+from medianest.library.models import (
+    SCAN_COMPLETED,
+    SCAN_FAILED,
+    SCAN_INTERRUPTED,
+    SCAN_QUEUED,
+    SCAN_RUNNING,
+    Scan,
+)
 from medianest.library.scanner import ProgressFn, Scanner, ScanStats, Throttle
 
 log = structlog.get_logger(__name__)
+
+ACTIVE = (SCAN_QUEUED, SCAN_RUNNING)
+HEARTBEAT_S = 5.0
+# Two dozen missed heartbeats: a loaded machine or a slow database write never trips it.
+STALE_AFTER_S = 120.0
 
 
 class ScanRunner:
@@ -28,47 +51,91 @@ class ScanRunner:
         self.landed = landed  # told when a scan changed the library (a Plex refresh)
         self.scanner = Scanner(sessions, roots, artwork_dir)
         self.notifier = notifier
+        # Which folders the last scan found offline, for the API's `available` and /health.
+        self.folders = FolderStates(sessions, roots)
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[ScanStats | None]] = set()
         self._current: int | None = None
 
+    async def on_start(self) -> None:
+        """At start of the app: warn about configured folders missing now, and mark interrupted the
+        scans a dead process left running."""
+        await asyncio.to_thread(warn_offline_roots, self.roots)
+        await self.reap()
+
     async def start(self, requested_by: int | None) -> Scan:
+        """Start a scan in the background; a scan running already (here or in another process) is
+        returned instead."""
+        await self.reap()
         if self._current is not None:
-            return await self.get(self._current)
-        async with self.sessions() as session:
-            scan = Scan(status=SCAN_QUEUED, requested_by=requested_by)
-            session.add(scan)
-            await session.commit()
+            return await self._get(self._current)
+        running = await self._active()
+        if running is not None:
+            return running
+        scan = await self._create(requested_by)
         self._current = scan.id
         task = asyncio.create_task(self.run(scan.id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return scan
 
+    async def scan_here(self, on_progress: ProgressFn | None = None) -> tuple[Scan, ScanStats | None]:
+        """Run a scan in this task (`medianest scan`), recorded like the others; its row and stats
+        (None when it failed: the row says why)."""
+        await self.reap()
+        scan = await self._create(None)
+        self._current = scan.id
+        stats = await self.run(scan.id, on_progress)
+        return await self._get(scan.id), stats
+
     async def get(self, scan_id: int) -> Scan:
-        async with self.sessions() as session:
-            scan = await session.get(Scan, scan_id)
-        if scan is None:
-            raise NotFound("scan", scan_id)
-        return scan
+        await self.reap()
+        return await self._get(scan_id)
 
     async def latest(self) -> Scan | None:
+        await self.reap()
         async with self.sessions() as session:
             return await session.scalar(select(Scan).order_by(Scan.id.desc()).limit(1))
 
-    async def run(self, scan_id: int) -> ScanStats | None:
+    async def offline(self) -> Offline:
+        return await self.folders.offline()
+
+    async def reap(self) -> None:
+        """Mark interrupted each queued or running scan whose process is gone."""
+        now = utcnow()
+        async with self.sessions() as session:
+            rows = (await session.execute(select(Scan.id, Scan.owner, Scan.heartbeat_at, Scan.created_at)
+                                          .where(Scan.status.in_(ACTIVE)))).all()
+            dead = [(scan_id, why) for scan_id, owner, beat, created in rows
+                    if (why := _why_dead(owner, beat or created, now)) is not None]
+            for scan_id, why in dead:
+                await session.execute(update(Scan).where(Scan.id == scan_id, Scan.status.in_(ACTIVE))
+                                      .values(status=SCAN_INTERRUPTED, finished_at=now, error=why))
+            if dead:
+                await session.commit()
+        for scan_id, why in dead:
+            log.warning("scan interrupted", scan_id=scan_id, reason=why)
+            await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": SCAN_INTERRUPTED,
+                                                              "error": why})
+
+    async def run(self, scan_id: int, on_progress: ProgressFn | None = None) -> ScanStats | None:
         async with self._lock:
+            stop_beating = asyncio.Event()
+            heartbeat = asyncio.create_task(self._beat(scan_id, stop_beating))
             try:
-                await self._update(scan_id, status=SCAN_RUNNING, started_at=utcnow())
-                stats = await self.scanner.run(self._progress(scan_id))
-                await self._update(scan_id, status=SCAN_COMPLETED, finished_at=utcnow(), **_counts(stats))
+                await self._update(scan_id, status=SCAN_RUNNING, started_at=utcnow(), owner=liveness.this_process(),
+                                   heartbeat_at=utcnow())
+                stats = await self.scanner.run(self._progress(scan_id, on_progress))
+                self.folders.forget()
+                await self._update(scan_id, status=SCAN_COMPLETED, finished_at=utcnow(),
+                                   offline_folders=_offline_list(stats), **_counts(stats))
                 await self._announce(scan_id, stats)
                 if self.landed and (stats.added or stats.removed):
                     await self.landed(self.sessions, self.roots)
                 return stats
             except asyncio.CancelledError:
-                await asyncio.shield(self._update(scan_id, status=SCAN_FAILED, finished_at=utcnow(),
-                                                  error="interrupted by shutdown"))
+                await asyncio.shield(self._update(scan_id, status=SCAN_INTERRUPTED, finished_at=utcnow(),
+                                                  error="interrupted: the server shut down"))
                 raise
             except Exception as exc:
                 log.exception("scan failed", scan_id=scan_id)
@@ -79,6 +146,9 @@ class ScanRunner:
                                                                   "error": error})
                 return None
             finally:
+                # Stopped, not cancelled: a write cut short by a cancel leaves its connection unusable.
+                stop_beating.set()
+                await asyncio.shield(heartbeat)
                 self._current = None
 
     async def wait(self) -> None:
@@ -87,15 +157,51 @@ class ScanRunner:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Cancel running scans at shutdown; a cancelled scan is marked failed and redone next time."""
+        """Cancel running scans at shutdown; a cancelled scan is marked interrupted and redone next time."""
         for task in list(self._tasks):
             task.cancel()
         await self.wait()
 
-    def _progress(self, scan_id: int) -> ProgressFn:
+    async def _create(self, requested_by: int | None) -> Scan:
+        async with self.sessions() as session:
+            scan = Scan(status=SCAN_QUEUED, requested_by=requested_by, owner=liveness.this_process(),
+                        heartbeat_at=utcnow())
+            session.add(scan)
+            await session.commit()
+        return scan
+
+    async def _get(self, scan_id: int) -> Scan:
+        async with self.sessions() as session:
+            scan = await session.get(Scan, scan_id)
+        if scan is None:
+            raise NotFound("scan", scan_id)
+        return scan
+
+    async def _active(self) -> Scan | None:
+        async with self.sessions() as session:
+            return await session.scalar(select(Scan).where(Scan.status.in_(ACTIVE)).order_by(Scan.id.desc()).limit(1))
+
+    async def _beat(self, scan_id: int, stop: asyncio.Event) -> None:
+        """Say every `HEARTBEAT_S` that this scan's process is alive (read by `reap` elsewhere)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEARTBEAT_S)
+            if stop.is_set():
+                return
+            try:
+                async with self.sessions() as session:
+                    await session.execute(update(Scan).where(Scan.id == scan_id, Scan.status.in_(ACTIVE))
+                                          .values(heartbeat_at=utcnow()))
+                    await session.commit()
+            except Exception:  # a busy database: the next beat tries again, well within STALE_AFTER_S
+                log.warning("scan heartbeat not written", scan_id=scan_id, exc_info=True)
+
+    def _progress(self, scan_id: int, also: ProgressFn | None = None) -> ProgressFn:
         throttle = Throttle(SCAN_PROGRESS_INTERVAL_S)
 
         async def report(stats: ScanStats) -> None:
+            if also is not None:
+                await also(stats)
             if throttle.ready():
                 await self._update(scan_id, **_counts(stats))
                 await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": SCAN_RUNNING,
@@ -103,7 +209,10 @@ class ScanRunner:
         return report
 
     async def _announce(self, scan_id: int, stats: ScanStats) -> None:
-        payload = {"id": str(scan_id), "status": SCAN_COMPLETED, **_counts(stats)}
+        # Everyone receives this event: offline folders by name, not by server path (the admin's
+        # GET /library/scans/{id} has the paths).
+        offline = [{"name": name, "reason": why} for name, why in _names(stats.offline)]
+        payload = {"id": str(scan_id), "status": SCAN_COMPLETED, **_counts(stats), "offline_folders": offline}
         await self.notifier.emit(LIBRARY_SCAN_PROGRESS, payload)
         if stats.added or stats.updated or stats.removed:
             await self.notifier.emit(LIBRARY_UPDATED, {"added": stats.added, "updated": stats.updated,
@@ -120,3 +229,21 @@ class ScanRunner:
 
 def _counts(stats: ScanStats) -> dict[str, int]:
     return {k: v for k, v in stats.as_dict().items() if k != "unchanged"}
+
+
+def _offline_list(stats: ScanStats) -> list[dict[str, str]]:
+    return [{"path": path, "reason": why} for path, why in sorted(stats.offline.items())]
+
+
+def _names(offline: dict[str, str]) -> list[tuple[str, str]]:
+    return Offline(tuple((path, why, True) for path, why in sorted(offline.items()))).names()
+
+
+def _why_dead(owner: str | None, last_sign: datetime | None, now: datetime) -> str | None:
+    """Why a queued or running scan is interrupted, or None while its process may still run it."""
+    if owner != liveness.this_process() and liveness.is_gone(owner):
+        host, pid, _ = (owner or "").rsplit(":", 2)
+        return f"interrupted: its process ({pid} on {host}) stopped before it finished"
+    if last_sign is not None and (now - last_sign).total_seconds() > STALE_AFTER_S:
+        return f"interrupted: no heartbeat from its process for over {STALE_AFTER_S:.0f} s"
+    return None

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from medianest.accounts.tokens import TokenSigner
 from medianest.api.inputs import Input
+from medianest.library import folders
 from medianest.library.models import Media, Scan
 from medianest.playback.models import UserMedia
 
@@ -44,12 +45,18 @@ class MediaOut(BaseModel):
     position_s: float | None
     stream_url: str
     artwork_url: str | None
+    available: bool = Field(description="false while the item's folder is offline (not mounted, missing, "
+                                        "unreadable): it is kept, but cannot be played until the folder is back")
+    unavailable_reason: str | None = Field(description="why it is unavailable, as a sentence for people")
 
 
 def media_out(media: Media, state: UserMedia | None, signer: TokenSigner, user_id: int) -> MediaOut:
-    """A media item as one user sees it, with byte URLs signed for that user and item."""
+    """A media item as one user sees it, with byte URLs signed for that user and item. Whether it is
+    available comes from the offline folders looked up for this request (`folders.current()`, set by
+    the signer's dependency in routes.py)."""
     token = signer.media_token(user_id, media.id)
     base = f"/api/v1/media/{media.id}"
+    unavailable = folders.current().reason_for(media.path)
     return MediaOut(
         id=str(media.id), kind=media.kind,
         title=media.title, artist=media.artist, album=media.album, album_artist=media.album_artist,
@@ -61,6 +68,7 @@ def media_out(media: Media, state: UserMedia | None, signer: TokenSigner, user_i
         last_played_at=state.last_played_at if state else None, position_s=state.position_s if state else None,
         stream_url=f"{base}/stream?token={token}",
         artwork_url=f"{base}/artwork?token={token}" if media.artwork else None,
+        available=unavailable is None, unavailable_reason=unavailable,
     )
 
 
@@ -88,9 +96,15 @@ class AlbumOut(BaseModel):
     duration_s: float | None
 
 
+class OfflineFolderOut(BaseModel):
+    path: str
+    reason: str
+
+
 class ScanOut(BaseModel):
     id: str
-    status: Literal["queued", "running", "completed", "failed"]
+    status: Literal["queued", "running", "completed", "failed", "interrupted"] = Field(
+        description="interrupted: the process running it stopped (killed, shut down) before it finished")
     total: int
     processed: int
     added: int
@@ -101,19 +115,33 @@ class ScanOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_at: datetime | None
+    offline_folders: list[OfflineFolderOut] = Field(
+        description="folders this scan found offline (missing, unreadable, or empty while the library has "
+                    "items from them); their items were kept, not removed")
 
     @classmethod
     def of(cls, scan: Scan) -> ScanOut:
         return cls(id=str(scan.id), status=scan.status,
                    total=scan.total, processed=scan.processed, added=scan.added, updated=scan.updated,
                    removed=scan.removed, failed=scan.failed, error=scan.error, created_at=scan.created_at,
-                   started_at=scan.started_at, finished_at=scan.finished_at)
+                   started_at=scan.started_at, finished_at=scan.finished_at, heartbeat_at=scan.heartbeat_at,
+                   offline_folders=[OfflineFolderOut(**f) for f in scan.offline_folders or []])
 
 
 class FolderOut(BaseModel):
     path: str
     exists: bool
+    status: Literal["online", "offline", "unknown"] = Field(
+        description="as the last scan found it (unknown before any scan): offline when missing, unreadable, "
+                    "or empty while the library has items from it")
+    reason: str | None = Field(description="why it is offline")
+    offline_since: datetime | None
+    checked_at: datetime | None
     media_count: int
+    unavailable_count: int = Field(description="items kept from offline folders (this one or inside it)")
+    offline_inside: list[OfflineFolderOut] = Field(
+        description="folders inside this one that could not be read; their items are kept, unavailable")
     unreadable: list[UnreadableOut]
 
 

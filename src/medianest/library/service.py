@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import User
@@ -17,9 +17,18 @@ from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import NotFound
 from medianest.library import artwork, search
-from medianest.library.models import Media, UnreadableFile
+from medianest.library.folders import prefix, raise_if_root_offline
+from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile
 from medianest.library.probe import search_text
-from medianest.library.schemas import AlbumOut, FolderOut, MediaPatch, NameCount, SortField, UnreadableOut
+from medianest.library.schemas import (
+    AlbumOut,
+    FolderOut,
+    MediaPatch,
+    NameCount,
+    OfflineFolderOut,
+    SortField,
+    UnreadableOut,
+)
 from medianest.library.walk import inside
 from medianest.playback.models import UserMedia
 
@@ -159,22 +168,43 @@ async def albums(session: AsyncSession, offset: int, limit: int, artist: str | N
 
 
 async def folders(session: AsyncSession, roots: list[Path]) -> list[FolderOut]:
-    out = []
-    for root in roots:
-        prefix = str(root).rstrip(os.sep) + os.sep
-        count = await session.scalar(select(func.count()).select_from(Media).where(
-            Media.deleted_at.is_(None), Media.path.startswith(prefix, autoescape=True))) or 0
-        bad = await session.execute(select(UnreadableFile.path, UnreadableFile.reason).where(
-            UnreadableFile.path.startswith(prefix, autoescape=True)).order_by(UnreadableFile.path).limit(200))
-        out.append(FolderOut(path=str(root), exists=root.is_dir(), media_count=count,
-                             unreadable=[UnreadableOut(path=p, reason=r) for p, r in bad]))
-    return out
+    """Each media folder as the last scan found it (online or offline, and why), with its items, the
+    offline folders inside it, and the files that could not be read."""
+    states = {row.path: row for row in (await session.scalars(select(LibraryFolder))).all()}
+    return [await _folder(session, root, states) for root in roots]
+
+
+async def _folder(session: AsyncSession, root: Path, states: dict[str, LibraryFolder]) -> FolderOut:
+    start = prefix(str(root))
+    state = states.get(str(root))
+    inner = [row for path, row in sorted(states.items()) if path.startswith(start) and row.status == FOLDER_OFFLINE]
+    offline = [str(root)] if state is not None and state.status == FOLDER_OFFLINE else [row.path for row in inner]
+    count = await _count_under(session, [str(root)])
+    unavailable = await _count_under(session, offline) if offline else 0
+    bad = await session.execute(select(UnreadableFile.path, UnreadableFile.reason).where(
+        UnreadableFile.path.startswith(start, autoescape=True)).order_by(UnreadableFile.path).limit(200))
+    return FolderOut(
+        path=str(root), exists=root.is_dir(), status=state.status if state is not None else "unknown",
+        reason=state.reason if state is not None else None,
+        offline_since=state.offline_since if state is not None else None,
+        checked_at=state.checked_at if state is not None else None,
+        media_count=count, unavailable_count=unavailable,
+        offline_inside=[OfflineFolderOut(path=row.path, reason=row.reason or "") for row in inner],
+        unreadable=[UnreadableOut(path=p, reason=r) for p, r in bad])
+
+
+async def _count_under(session: AsyncSession, folders: list[str]) -> int:
+    under = or_(*(Media.path.startswith(prefix(f), autoescape=True) for f in folders))
+    count = await session.scalar(select(func.count()).select_from(Media).where(Media.deleted_at.is_(None), under))
+    return count or 0
 
 
 def servable_path(media: Media, roots: list[Path]) -> str:
-    """The file's real path, only if it is still inside a configured media folder (else not found)."""
+    """The file's real path, only if it is still inside a configured media folder (else not found, or
+    `Unavailable` when its media folder is offline now: a share not mounted, a disk unplugged)."""
     real = os.path.realpath(media.path)
     if not inside(real, [str(r) for r in roots]) or not os.path.isfile(real):
+        raise_if_root_offline(media, roots)
         raise NotFound("media", media.id)
     return real
 

@@ -1,7 +1,9 @@
 """Walk the media folders: every media file with its size and mtime, and what could not be walked.
 
 Symlinks are followed only when their target stays inside a media folder; loops and broken links are
-reported, never followed forever.
+reported, never followed forever. A folder that cannot be listed (a media folder missing or not
+mounted, one inside it unreadable) is reported apart from files, with why: the scanner keeps the
+items it holds instead of removing them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from medianest.library.formats import FORMATS, format_of
 MEDIA_EXTENSIONS = frozenset(FORMATS)
 # Listing a folder from an open handle needs scandir(fd) and O_DIRECTORY (POSIX; not Windows).
 _LIST_BY_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+
+# Why a folder is offline, as short phrases without its path (they reach every user, after "Its media
+# folder is offline: ").
+MISSING = "missing (not mounted, moved or renamed)"
+NOT_A_FOLDER = "not a folder"
+BROKEN_LINK = "a broken symlink"
+LINK_LOOP = "a symlink loop"
+PERMISSION_DENIED = "cannot be read (permission denied)"
 
 
 class FileStat(NamedTuple):
@@ -71,8 +81,16 @@ def _without(d: dict[str, Any], keys: set[str]) -> dict[str, Any]:
 class WalkResult:
     files: Listing = field(default_factory=Listing)
     failures: list[tuple[str, str]] = field(default_factory=list)
-    # Roots that exist and were listed; files under a missing root (an unmounted disk) are kept.
+    # Roots that exist and were listed.
     walked_roots: list[str] = field(default_factory=list)
+    # Folders that could not be listed (a root missing, not mounted or unreadable; a folder inside one
+    # unreadable), with why.
+    offline: dict[str, str] = field(default_factory=dict)
+    # Roots listed but holding no media file at all, readable or not: the mount point of a share not
+    # mounted yet looks like this (the scanner asks the index whether anything was there).
+    empty_roots: list[str] = field(default_factory=list)
+    # Symlinks not named like media files that lead nowhere: folders, perhaps, with indexed files.
+    dead_links: dict[str, str] = field(default_factory=dict)
 
 
 def inside(path: str, roots: list[str]) -> bool:
@@ -85,10 +103,27 @@ def walk(roots: list[Path]) -> WalkResult:
     result = WalkResult()
     visited: set[str] = set()
     for root in root_strs:
-        if os.path.isdir(root):
-            result.walked_roots.append(root)
-            _walk_dir(root, root_strs, visited, result)
+        problem = _root_problem(root)
+        if problem is not None:
+            result.offline[root] = problem
+            continue
+        before = len(result.files) + len(result.failures)
+        _walk_dir(root, root_strs, visited, result)
+        if root in result.offline:
+            continue  # it could not be listed after all (permission denied, I/O error)
+        result.walked_roots.append(root)
+        if len(result.files) + len(result.failures) == before:
+            result.empty_roots.append(root)
     return result
+
+
+def _root_problem(root: str) -> str | None:
+    """Why a configured folder cannot be walked, before trying to list it; None when it is a folder."""
+    if os.path.isdir(root):
+        return None
+    if os.path.islink(root):
+        return BROKEN_LINK
+    return NOT_A_FOLDER if os.path.lexists(root) else MISSING
 
 
 def _walk_dir(top: str, roots: list[str], visited: set[str], result: WalkResult) -> None:
@@ -104,7 +139,7 @@ def _walk_dir(top: str, roots: list[str], visited: set[str], result: WalkResult)
         try:
             _list_dir(directory, real, roots, stack, result)
         except OSError as exc:
-            result.failures.append((directory, _reason(exc)))
+            result.offline[directory] = folder_reason(exc)
 
 
 def _list_dir(directory: str, real: str, roots: list[str], stack: list[tuple[str, str]],
@@ -161,6 +196,8 @@ def _visit_link(path: str, roots: list[str], stack: list[tuple[str, str]], resul
     except OSError as exc:
         if is_media or exc.errno == errno.ELOOP:
             result.failures.append((path, _reason(exc, link=True)))
+        if not is_media:
+            result.dead_links[path] = folder_reason(exc, link=True)
         return
     target = os.path.realpath(path)
     if not inside(target, roots):
@@ -182,6 +219,19 @@ def _add_file(path: str, size: int, mtime: float, result: WalkResult) -> None:
         return
     result.files.sizes[path] = size
     result.files.mtimes[path] = mtime
+
+
+def folder_reason(exc: OSError, link: bool = False) -> str:
+    """Why a folder cannot be listed, as a phrase without its path."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return PERMISSION_DENIED
+    if exc.errno == errno.ELOOP:
+        return LINK_LOOP
+    if exc.errno == errno.ENOENT:
+        return BROKEN_LINK if link else MISSING
+    if exc.errno == errno.ENOTDIR:
+        return NOT_A_FOLDER
+    return f"cannot be read ({exc.strerror or exc})"
 
 
 def _reason(exc: OSError, link: bool = False) -> str:

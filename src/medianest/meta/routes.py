@@ -91,13 +91,29 @@ _SERVICE_CHECK: dict[str, Literal["ok", "fail", "unknown"]] = {
     "up": "ok", "degraded": "ok", "down": "fail", "unknown": "unknown"}
 
 
+async def _library(request: Request) -> Check:
+    """The media folders as the last scan found them: informational, never a reason for 503 (the
+    items of an offline folder are kept, only unplayable). Offline folders are named, not given by
+    path: anyone may read /health, and the server's folder layout is not theirs to see."""
+    try:
+        offline = await request.app.state.scans.offline()
+    except Exception:  # the database check already says what is wrong
+        return Check(status="unknown", critical=False)
+    if not offline.folders:
+        return Check(status="ok", critical=False, detail=f"{len(request.app.state.settings.library_dirs)} "
+                                                          "media folder(s), none offline")
+    listed = "; ".join(f"{name} ({why})" for name, why in offline.names())
+    return Check(status="fail", critical=False, detail=f"offline: {listed}")
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "unhealthy"}})
 async def health(request: Request) -> Any:
-    """Liveness and readiness: 503 when a critical dependency (database, queue, Redis) fails; outside
-    services are listed for information."""
+    """Liveness and readiness: 503 when a critical dependency (database, queue, Redis) fails; the media
+    folders (`library`: offline ones by name) and outside services are listed for information."""
     checks = {"database": await _database(request), "queue": await _queue(request)}
     if request.app.state.settings.redis_url:
         checks["redis"] = await _redis(request.app.state.settings.redis_url)
+    checks["library"] = await _library(request)
     checks.update(await _services(request))
     bad = any(c.status != "ok" and c.critical for c in checks.values())
     body = Health(status="fail" if bad else "ok", checks=checks)

@@ -26,7 +26,8 @@ from medianest.accounts.models import STATUS_ACTIVE, User
 from medianest.accounts.service import REVOKED
 from medianest.accounts.tokens import ACCESS, MEDIA, Claims, TokenSigner
 from medianest.db.engine import SessionFactory
-from medianest.errors import Forbidden, NotFound, Unauthorized
+from medianest.errors import Forbidden, NotFound, Unauthorized, Unavailable
+from medianest.library.folders import raise_if_offline
 from medianest.library.models import Media
 from medianest.library.service import servable_path
 from medianest.streaming.response import FileInfo
@@ -114,9 +115,13 @@ class StreamAccess:
 
     async def file(self, media_id: int) -> tuple[Media, FileInfo]:
         media, path = await self._visible(media_id)
-        if path is None:
-            raise NotFound("media", media_id)
-        st = _stat(path, media_id)
+        try:
+            if path is None:
+                raise NotFound("media", media_id)
+            st = _stat(path, media_id)
+        except NotFound:
+            await raise_if_offline(self.sessions, media, self.roots)  # its folder offline: 503 with why
+            raise
         return media, FileInfo(path, st.st_size, st.st_mtime, media.mime)
 
     def forget(self) -> None:
@@ -160,7 +165,7 @@ class StreamAccess:
             return None
         try:
             return media, servable_path(media, self.roots)
-        except NotFound:
+        except (NotFound, Unavailable):  # `file` tells which; the artwork is still there
             return media, None
 
 

@@ -32,6 +32,8 @@ BYTES: dict[int | str, dict[str, Any]] = {
           "content": {**_MEDIA_TYPES, "multipart/byteranges": {}}},
     304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
     **errors(401, 403, 404, 416),
+    503: {**errors(503)[503], "description": "UNAVAILABLE: the item's folder is offline (not mounted, missing, "
+                                              "unreadable); the message says why"},
 }
 TokenQuery = Annotated[str | None, Query(pattern=NO_NUL, description="media token from an item's stream_url")]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
