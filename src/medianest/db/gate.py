@@ -6,77 +6,54 @@ sits free while the waiters nap, and whoever wakes at the right moment wins: wit
 writes waited seconds (bench/load_bench.py). Writers queue here instead and get the lock in arrival order
 the moment it is let go.
 
-The queue spans event loops: huey's job threads and the migrations run loops of their own in the same
-process, so it is guarded by a thread lock and each waiter is woken on its own loop. Other processes
+The waiting is done by each connection's own thread (aiosqlite runs one per connection), inside the trip
+that carries the transaction's first write (db/driver.py): no event loop is involved, so writers from
+every loop of the process (the server's, huey's job threads', the migrations') share one queue, and the
+next writer starts the moment the last one's COMMIT returns instead of a loop turn later. Other processes
 (`medianest scan`, `medianest worker`) still meet this one at SQLite's busy handler.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from collections import deque
 
 
 class WriteGate:
-    """A fair lock whose waiters may be on any event loop; `release` may be called from any thread."""
+    """A fair lock: the longest waiter gets it as it is released."""
 
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._taken = False
-        self._queue: deque[asyncio.Future[None]] = deque()
+        self._queue: deque[threading.Event] = deque()
 
     @property
     def waiting(self) -> int:
         return len(self._queue)
 
-    async def acquire(self, timeout_s: float) -> bool:
+    def acquire(self, timeout_s: float) -> bool:
         """True once the caller holds the gate; False when its turn did not come within `timeout_s`."""
         with self._mutex:
             if not self._taken:
                 self._taken = True
                 return True
-            turn = asyncio.get_running_loop().create_future()
+            turn = threading.Event()
             self._queue.append(turn)
-        try:
-            async with asyncio.timeout(timeout_s):
-                await turn
-        except BaseException as exc:
-            if not self._withdraw(turn):
-                self.release()  # the gate was handed over just as this waiter gave up: pass it on
-            if isinstance(exc, TimeoutError):
+        if turn.wait(timeout_s):
+            return True
+        with self._mutex:
+            if turn in self._queue:
+                self._queue.remove(turn)
                 return False
-            raise
-        return True
+        return True  # handed over just as the wait ran out: it is the caller's after all
 
     def release(self) -> None:
-        """Hand the gate to the longest waiter, or leave it free."""
-        while True:
-            with self._mutex:
-                if not self._queue:
-                    self._taken = False
-                    return
-                turn = self._queue.popleft()  # from here on it is that waiter's, even if it is leaving
-            try:
-                turn.get_loop().call_soon_threadsafe(_wake, turn)
-                return
-            except RuntimeError:  # its loop is closed: nobody waits there any more
-                continue
-
-    def _withdraw(self, turn: asyncio.Future[None]) -> bool:
-        """Take a waiter out of the queue; False if it had already been given the gate."""
         with self._mutex:
-            try:
-                self._queue.remove(turn)
-            except ValueError:
-                return False
-            return True
-
-
-def _wake(turn: asyncio.Future[None]) -> None:
-    if not turn.done():  # a waiter that timed out or was cancelled meanwhile passes the gate on itself
-        turn.set_result(None)
+            if self._queue:
+                self._queue.popleft().set()  # straight to the next writer: it never looks free in between
+            else:
+                self._taken = False
 
 
 _gates: dict[str, WriteGate] = {}
