@@ -79,6 +79,7 @@ class SocketGuard:
         self.sio = sio
         self.holders: dict[str, Holder] = {}
         self._sessions: SessionFactory | None = None
+        self._stopping = False
 
     def admit(self, sid: str, holder: Holder) -> None:
         self.holders[sid] = holder
@@ -102,19 +103,23 @@ class SocketGuard:
 
         engine = sessions.kw["bind"].sync_engine
         event.listen(engine, "commit", on_commit)
+        self._stopping = False
         task = asyncio.create_task(self._run(wake), name="socket-guard")
         try:
             yield
         finally:
             event.remove(engine, "commit", on_commit)
+            self._stopping = True  # in case the cancel lands where it is absorbed (a sweep's own cleanup)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
     async def _run(self, wake: asyncio.Event) -> None:
-        while True:
+        while not self._stopping:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that comes as `wake` is set.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), SWEEP_INTERVAL_S)
+                async with asyncio.timeout(SWEEP_INTERVAL_S):
+                    await wake.wait()
             wake.clear()  # before the sweep: a commit made while it runs wakes the next one
             try:
                 await self.sweep()
