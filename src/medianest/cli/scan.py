@@ -44,6 +44,6 @@ def scan() -> None:
     table.add_row(*(str(v) for v in (stats.added, stats.updated, stats.removed, stats.failed, stats.unchanged)))
     console.print(table)
     for path, why in sorted(stats.offline.items()):
-        console.print(f"[yellow]offline:[/] {escape(path)}: {escape(why)}; its items were kept")
+        console.print(f"[yellow]offline:[/] {escape(path)}: {escape(why)}; nothing in it was removed")
     if stats.failed:
         console.print("files that could not be read are listed by GET /api/v1/library/folders")
