@@ -128,7 +128,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
                                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
                            max_age=600)
     app.add_middleware(StreamFastPath)
-    app.add_middleware(RequestObserver, metrics=app.state.metrics,
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, access_log=settings.access_log,
                        security=SecurityHeaders(docs_page=web.docs_html(app)))
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     media_token_ttl_s: int = 6 * 3600
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+    # One line per request (meta/requests.py), at INFO whatever log_level says; never the query string.
+    access_log: bool = False
     ffmpeg_path: str | None = None
 
     # Downloads (see downloads/): how many run at once per consumer, where files land, what is allowed.

@@ -7,14 +7,18 @@ import multiprocessing
 import os
 import threading
 
+import structlog
 import typer
 from granian import Granian
 from granian.constants import Interfaces, Loops
 from granian.log import LogLevels
 
+from medianest import logs
 from medianest.cli.common import console, warn_missing_folders
 from medianest.config import Settings
 from medianest.db.migrate import upgrade
+
+log = structlog.get_logger(__name__)
 
 
 def serve(
@@ -28,6 +32,7 @@ def serve(
         if value is not None:
             os.environ[f"MEDIANEST_{name}"] = str(value)
     settings = Settings()
+    logs.configure(settings)  # before the migrations and granian: their lines are rendered like ours
     settings.ensure_dirs()
     warn_missing_folders(settings)
     settings.secret_key  # noqa: B018 - create the secret once, before several workers race to
@@ -41,8 +46,11 @@ def serve(
     if settings.workers > 1 and settings.scan_on_start:
         os.environ["MEDIANEST_SCAN_ON_START"] = "false"
         threading.Thread(target=_scan_once, args=(settings,), daemon=True).start()
-    console.print(f"MediaNest on [bold]http://{settings.host}:{settings.port}[/] "
-                  f"(API docs at /api/docs) with data in {settings.data_dir}")
+    url = f"http://{settings.host}:{settings.port}"
+    if logs.use_json(settings):
+        log.info("medianest serving", url=url, docs=f"{url}/api/docs", data_dir=str(settings.data_dir))
+    else:
+        console.print(f"MediaNest on [bold]{url}[/] (API docs at /api/docs) with data in {settings.data_dir}")
     run_server(settings)
 
 
@@ -56,7 +64,8 @@ def run_server(settings: Settings) -> None:
     multiprocessing.set_start_method("spawn", force=True)
     Granian("medianest.asgi:app_factory", factory=True, interface=Interfaces.ASGI, address=settings.host,
             port=settings.port, workers=settings.workers, loop=Loops.uvloop,
-            log_level=LogLevels(settings.log_level.lower()), log_access=False,
+            log_level=LogLevels(settings.log_level.lower()), log_dictconfig=logs.granian_config(settings),
+            log_access=False,  # MEDIANEST_ACCESS_LOG is ours (meta/requests.py): it has the request ids
             workers_kill_timeout=5).serve()
 
 
