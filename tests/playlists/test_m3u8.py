@@ -287,3 +287,11 @@ async def test_export_titles_are_one_line(lib: Library) -> None:
     lines = (await _export(lib, lib.a, pl["id"])).splitlines()
     assert len(lines) == 4 and lines[2].startswith("#EXTINF:")
     assert lines[2].split(",", 1)[1] == "Some One - Bad Title[31m"
+
+
+async def test_import_limits_are_in_the_openapi_document(lib: Library) -> None:
+    r = await lib.api.client.get("/api/openapi.json")
+    assert r.status_code == 200, r.text
+    operation = r.json()["paths"]["/api/v1/playlists/import"]["post"]
+    assert {"400", "413", "422"} <= set(operation["responses"])
+    assert "16384 characters is refused (422)" in operation["requestBody"]["description"]

@@ -11,7 +11,7 @@ from medianest.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, pa
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.errors import BadRequest, PayloadTooLarge
 from medianest.library.routes import SignerDep
-from medianest.playlists import imports, service
+from medianest.playlists import imports, m3u, service
 from medianest.playlists.schemas import (
     NAME_PATTERN,
     ImportResult,
@@ -31,8 +31,10 @@ ImportName = Annotated[str | None, Query(min_length=1, max_length=255, pattern=N
 # Text with something visible in it and no control characters but tabs and line breaks (see _read_text).
 _LINE_CHAR, _VISIBLE = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", r"[^\s\x00-\x1f\x7f]"
 _M3U_TEXT = {"type": "string", "pattern": f"^{_LINE_CHAR}*{_VISIBLE}{_LINE_CHAR}*$"}
-M3U_BODY = {"requestBody": {"required": True, "content": {
-    "audio/x-mpegurl": {"schema": _M3U_TEXT}, "text/plain": {"schema": _M3U_TEXT}}}}
+M3U_BODY = {"requestBody": {"required": True, "description": (
+    f"M3U or M3U8 text (UTF-8 or Windows-1252), at most {MAX_IMPORT_BYTES // 1024} KiB (else 413); the first "
+    f"{m3u.MAX_ENTRIES} entries are read; a line longer than {m3u.MAX_LINE_CHARS} characters is refused (422)."),
+    "content": {"audio/x-mpegurl": {"schema": _M3U_TEXT}, "text/plain": {"schema": _M3U_TEXT}}}}
 
 
 @router.get("", responses=errors(422))
