@@ -15,6 +15,7 @@ import socketio
 from fastapi import FastAPI
 
 from medianest.config import Settings
+from medianest.realtime import guard
 from tests.conftest import PASSWORD, Api, bearer
 from tests.realtime.conftest import Instances, Socket, connect, refused, user_id
 
@@ -60,6 +61,25 @@ async def test_a_socket_ends_when_its_user_loses_access(api: Api, live: str, cha
         await mine.close()
         await others.close()
     assert await refused(live, {"token": bob})
+
+
+@pytest.fixture
+def rare_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard's periodic round once an hour (set before the app starts): only a wake-up can end a socket."""
+    monkeypatch.setattr(guard, "SWEEP_INTERVAL_S", 3600.0)
+
+
+async def test_a_change_made_in_this_process_ends_the_socket_without_waiting_for_a_round(
+        rare_rounds: None, api: Api, live: str) -> None:
+    """The process that suspends the user ends the socket at once: its commit wakes the guard."""
+    admin = await api.setup_admin()
+    bob = await api.create_user(admin, "bob")
+    sock = await connect(live, {"token": bob})
+    try:
+        await _suspend(api, admin, bob, await user_id(api.client, bob))
+        await sock.wait_ended()
+    finally:
+        await sock.close()
 
 
 async def test_a_password_changed_by_another_process_ends_the_socket(api: Api, live: str, settings: Settings) -> None:
