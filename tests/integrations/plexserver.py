@@ -98,6 +98,7 @@ class PlexServer(StandIn):
     def __init__(self, token: str = "plex-server-token") -> None:  # noqa: S107 - a test token
         super().__init__()
         self.token = token
+        self.version = VERSION  # what /identity says; a test may make it anything
         self._sections: dict[str, Section] = {}
         self._refreshes: list[tuple[str, str | None]] = []
         self.set_sections(DEFAULT_SECTIONS)
@@ -146,7 +147,8 @@ class PlexServer(StandIn):
         return given == self.token
 
     def _identity(self, request: Request) -> Reply:
-        attrs: dict[str, Any] = {"size": 0, "claimed": True, "machineIdentifier": MACHINE_ID, "version": VERSION}
+        attrs: dict[str, Any] = {"size": 0, "claimed": True, "machineIdentifier": MACHINE_ID,
+                                 "version": self.version}
         return self._container(request, attrs, [])
 
     def _sections_list(self, request: Request) -> Reply:

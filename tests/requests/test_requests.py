@@ -551,3 +551,25 @@ async def test_sync_with_seerr_down_changes_nothing(api: Api, seerr: Seerr, faul
         seerr.set_faults()
         assert await sync(api.app) == 1
         assert (await fetch(api, admin, made["id"]))["status"] == "processing"
+
+
+# -- text from outside ---------------------------------------------------------------------------------------------
+
+DIRTY = "Evil\x00 Title\u202egpj.exe\x1b[31m\x07"  # NUL, a bidi override, an escape sequence, a bell
+
+
+async def test_control_characters_from_seerr_are_cleaned(api: Api, seerr: Seerr) -> None:
+    admin = await api.setup_admin()
+    await connect(api, admin, seerr)
+    seerr.add_movie(700, DIRTY, 2020, "First line\x00\nsecond\u202e line\x1b")
+    seerr.add_movie(701, "Evil Two", 2021)
+    found = (await search(api, admin, "evil"))["data"]
+    assert (found[0]["title"], found[0]["overview"]) == ("Evil Titlegpj.exe[31m", "First line\nsecond line")
+    # The client sends back the title it was shown; one that sends raw text gets it cleaned.
+    shown = await create(api, admin, 700, found[0]["title"])
+    raw = await create(api, admin, 701, "\u202e\x1b\x07 Evil\tTwo ")
+    assert (shown["title"], raw["title"]) == ("Evil Titlegpj.exe[31m", "Evil Two")
+    async with api.app.state.sessions() as session:
+        assert sorted(await session.scalars(select(MediaRequest.title))) == ["Evil Titlegpj.exe[31m", "Evil Two"]
+    error = await create(api, admin, 702, "\u202e\x1b\x07", expect=422)
+    assert error["error"]["code"] == "VALIDATION_ERROR"

@@ -621,3 +621,16 @@ async def test_health_lists_services_and_stays_200_when_one_is_down(api: Api, ap
         check = health["checks"][f"service:{kind.title()}"]
         assert check["status"] == "ok" and check["critical"] is False, (kind, check)
     assert health["checks"]["database"]["status"] == "ok"
+
+
+async def test_plex_library_names_from_outside_are_cleaned(api: Api, stands: Stands) -> None:
+    admin = await api.setup_admin()
+    stands.plex.set_sections([("1", "Fil\x00ms\u202e\x1b[1m", "mov\x07ie", ["/srv/films"]),
+                              ("7", "\x00\u202e", "artist", ["/srv/podcasts"])])  # nothing visible: its key
+    sid = (await add(api, admin, stands.body("plex")))["id"]
+    r = await api.client.get("/api/v1/plex/libraries", headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    assert [(lib["key"], lib["title"], lib["type"]) for lib in r.json()["data"]] == [
+        ("1", "Films[1m", "movie"), ("7", "7", "artist")]
+    assert (await run_test(api, admin, sid))["detail"] == "Plex Media Server 1.41.3.9314-a0bfb8370, 2 libraries: " \
+                                                          "Films[1m, 7"

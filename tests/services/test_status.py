@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from medianest.db.base import utcnow
 from medianest.services import status
-from medianest.services.models import ServiceCheck, ServiceConfig
+from medianest.services.models import ServiceCheck, ServiceConfig, StatusMonitor
 from tests.conftest import Api, bearer
 from tests.integrations.kuma import DOWN, PENDING, UP, UptimeKuma
 from tests.integrations.opensubtitles import OpenSubtitles
@@ -377,3 +377,27 @@ async def test_an_unreachable_kuma_page_keeps_what_the_board_knew(api: Api, kuma
     assert entries[str(sid)]["status"] == "down"
     assert (entries[f"{sid}:1"]["status"], entries[f"{sid}:1"]["response_ms"]) == ("up", 10.0)
     assert len(await history(api.app, sid, 1)) == 1
+
+
+async def test_kuma_names_from_outside_are_cleaned(api: Api, kuma: UptimeKuma) -> None:
+    admin = await api.setup_admin()
+    kuma.add_monitor("home", 1, "N\x00AS\u202e\x1b[2J\x07", group="Stor\x00age\u2066")
+    kuma.add_monitor("home", 2, "\x00\u202e", group="\x1b")  # nothing visible left: named by its id
+    kuma.beat(1, UP, 10)
+    kuma.beat(2, UP, 11)
+    sid = await add(api, admin, "uptime_kuma", "Kuma", kuma.url, slug="home")
+    assert await check(api.app) == [sid]
+    entries = await board(api, admin)
+    assert (entries[f"{sid}:1"]["name"], entries[f"{sid}:1"]["group"]) == ("NAS[2J", "Storage")
+    assert (entries[f"{sid}:2"]["name"], entries[f"{sid}:2"]["group"]) == ("2", None)
+    async with api.app.state.sessions() as session:
+        stored = sorted((m.name, m.group_name) for m in await session.scalars(select(StatusMonitor)))
+    assert stored == [("2", None), ("NAS[2J", "Storage")]
+
+
+async def test_a_version_from_outside_is_stored_clean(api: Api, plex: PlexServer) -> None:
+    admin = await api.setup_admin()
+    plex.version = "1.41\x00.3\u202e\x1b[5m"
+    sid = await add(api, admin, "plex", "Plex", plex.url, "plex-server-token")
+    assert await check(api.app) == [sid]
+    assert (await service(api, admin, sid))["detail"] == "Plex Media Server 1.41.3[5m"

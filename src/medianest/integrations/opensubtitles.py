@@ -20,6 +20,7 @@ import httpx
 
 from medianest.errors import NotFound, RateLimited, UpstreamError
 from medianest.integrations.http import Upstream
+from medianest.text import clean_line, clean_optional
 
 # A subtitle file is a few hundred KiB at most; anything far larger is not one.
 MAX_SUBTITLE_BYTES = 5 * 1024 * 1024
@@ -90,7 +91,8 @@ class OpenSubtitles:
         body = self.upstream.parse(response)
         if not isinstance(body, dict) or not isinstance(body.get("link"), str):
             raise UpstreamError(self.upstream.name, "sent a download without a link")
-        return str(body.get("file_name") or f"{file_id}.srt"), await self._fetch(body["link"])
+        name = clean_line(str(body.get("file_name") or ""))[:255] or f"{file_id}.srt"
+        return name, await self._fetch(body["link"])
 
     async def login(self) -> None:
         """Sign in afresh (the admin's test proves the username and password work)."""
@@ -127,13 +129,18 @@ class OpenSubtitles:
 
 def _found(attrs: dict[str, Any]) -> list[Found]:
     feature = attrs.get("feature_details") or {}
-    return [Found(file_id=int(f["file_id"]), file_name=f.get("file_name"), language=attrs.get("language"),
-                  release=attrs.get("release"), title=feature.get("title") or feature.get("movie_name"),
+    return [Found(file_id=int(f["file_id"]), file_name=_text(f.get("file_name")), language=_text(attrs.get("language")),
+                  release=_text(attrs.get("release")), title=_text(feature.get("title") or feature.get("movie_name")),
                   year=feature.get("year") if isinstance(feature.get("year"), int) else None,
                   downloads=int(attrs.get("download_count") or 0),
                   hearing_impaired=bool(attrs.get("hearing_impaired")),
                   hash_match=bool(attrs.get("moviehash_match")))
             for f in attrs.get("files") or []]
+
+
+def _text(value: object) -> str | None:
+    """A text field of a result (uploaders write them): one clean line, or None."""
+    return clean_optional(str(value), 1024) if value is not None else None
 
 
 def _quota(response: httpx.Response) -> RateLimited:

@@ -15,6 +15,7 @@ from typing import Any
 
 from medianest.errors import UpstreamError
 from medianest.integrations.http import Upstream
+from medianest.text import clean_line
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class PlexServer:
 
 
 def _library(raw: dict[str, Any]) -> Library:
+    # Paths stay exactly as Plex knows them (they are compared with ours); names are for people: cleaned.
     paths = [str(loc["path"]) for loc in raw.get("Location") or [] if loc.get("path")]
-    return Library(key=str(raw["key"]), title=str(raw.get("title") or raw["key"]), type=str(raw.get("type") or ""),
-                   paths=paths)
+    key = str(raw["key"])  # sent back to Plex as it is
+    return Library(key=key, title=clean_line(str(raw.get("title") or ""))[:255] or clean_line(key),
+                   type=clean_line(str(raw.get("type") or ""))[:32], paths=paths)

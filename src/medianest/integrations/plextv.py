@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import httpx
 
 from medianest import __version__
+from medianest.text import clean_optional
 
 
 class PlexTvError(Exception):
@@ -134,4 +135,5 @@ def _expiry(body: dict[str, Any]) -> datetime:
 
 
 def _text(value: object) -> str | None:
-    return value[:255] if isinstance(value, str) and value else None
+    """A string field of plex.tv's answer, cleaned of control characters (it is stored and shown)."""
+    return clean_optional(value, 255) if isinstance(value, str) else None

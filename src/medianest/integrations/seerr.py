@@ -10,17 +10,20 @@ Every call but the status carries `X-Api-Key`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from medianest.errors import Conflict, NotFound, UpstreamError
 from medianest.integrations.http import Upstream
+from medianest.text import clean_line, clean_text
 
 # MediaRequestStatus and MediaStatus as Seerr numbers them (server/constants/media.ts).
 REQUEST_PENDING, REQUEST_APPROVED, REQUEST_DECLINED, REQUEST_FAILED, REQUEST_COMPLETED = 1, 2, 3, 4, 5
 MEDIA_UNKNOWN, MEDIA_PENDING, MEDIA_PROCESSING, MEDIA_PARTIAL, MEDIA_AVAILABLE = 1, 2, 3, 4, 5
 POSTER_BASE = "https://image.tmdb.org/t/p/w300"
+POSTER_PATH = re.compile(r"^/[A-Za-z0-9._-]{1,254}$")  # TMDB's "/abc123.jpg"; anything else is not one
 
 
 @dataclass(frozen=True)
@@ -112,9 +115,13 @@ def _title(raw: dict[str, Any]) -> Title | None:
     name = raw.get("title") if kind == "movie" else raw.get("name")
     date = raw.get("releaseDate") if kind == "movie" else raw.get("firstAirDate")
     info = raw.get("mediaInfo") or {}
-    return Title(media_type=kind, tmdb_id=int(raw["id"]), title=str(name or raw.get("originalTitle") or "?"),
-                 year=_year(date), overview=str(raw.get("overview") or ""),
-                 poster_path=raw.get("posterPath") if isinstance(raw.get("posterPath"), str) else None,
+    poster = raw.get("posterPath")
+    # Text from Seerr (from TMDB, edited by anyone) is cleaned of control characters here, before a
+    # title can reach the database through a request or a one-line display.
+    return Title(media_type=kind, tmdb_id=int(raw["id"]),
+                 title=clean_line(str(name or raw.get("originalTitle") or ""))[:1024] or "?",
+                 year=_year(date), overview=clean_text(str(raw.get("overview") or "")),
+                 poster_path=poster if isinstance(poster, str) and POSTER_PATH.match(poster) else None,
                  media_status=int(info["status"]) if isinstance(info, dict) and info.get("status") else None)
 
 

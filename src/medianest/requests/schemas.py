@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from medianest.api.inputs import Input
 from medianest.integrations.seerr import POSTER_BASE
 from medianest.requests.models import MediaRequest
+from medianest.text import clean_line
 
 MediaType = Literal["movie", "tv"]
 RequestStatus = Literal["pending", "approved", "declined", "processing", "available", "failed"]
@@ -23,10 +24,20 @@ def poster_url(path: str | None) -> str | None:
 class RequestIn(Input):
     media_type: MediaType
     tmdb_id: int = Field(ge=1, le=2**31 - 1)
-    title: str = Field(min_length=1, max_length=1024)
+    title: str = Field(min_length=1, max_length=1024, description="as the search gave it; control characters go")
     seasons: list[int] | None = Field(default=None, max_length=200, description="tv only; omitted: all seasons")
     year: int | None = Field(default=None, ge=1800, le=3000)
     poster_path: str | None = Field(default=None, max_length=255, pattern=r"^/[A-Za-z0-9._-]+$")
+
+    @field_validator("title")
+    @classmethod
+    def _one_clean_line(cls, title: str) -> str:
+        """The title comes from Seerr through the client: stored as one clean line (no controls or bidi
+        overrides), and something must be left of it."""
+        cleaned = clean_line(title)
+        if not cleaned:
+            raise ValueError("must contain visible characters")
+        return cleaned
 
 
 class RequestOut(BaseModel):

@@ -25,6 +25,7 @@ from medianest.services.clients import Integrations, kuma_slug
 from medianest.services.models import DEGRADED, DOWN, UNKNOWN, UP, ServiceCheck, ServiceConfig, StatusMonitor
 from medianest.services.probes import Probe, probe
 from medianest.services.schemas import BoardEntry
+from medianest.text import clean_line
 
 log = structlog.get_logger(__name__)
 DAY, WEEK = timedelta(days=1), timedelta(days=7)
@@ -94,7 +95,7 @@ async def record(session: AsyncSession, config: ServiceConfig, result: Probe) ->
     now = utcnow()
     changed = config.status != result.status
     config.status, config.response_ms, config.detail, config.checked_at = (
-        result.status, result.response_ms, result.detail[:500], now)
+        result.status, result.response_ms, clean_line(result.detail)[:500], now)  # names other services sent
     session.add(ServiceCheck(service_id=config.id, checked_at=now, status=result.status,
                              response_ms=result.response_ms))
     if changed:
