@@ -3,6 +3,8 @@ from a cursor (rows, streamed rows, rowcount, lastrowid, errors) as before."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,22 +29,72 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def test_a_statement_is_one_trip_to_the_driver_thread(engine: AsyncEngine) -> None:
-    """aiosqlite as SQLAlchemy drives it makes four (cursor, execute, fetchall, close): on a busy event loop
-    each waits behind every other request, and a write transaction holds SQLite's lock meanwhile."""
+def _count_trips(driver: Any) -> list[Any]:
+    trips: list[Any] = []
+    real = driver._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    driver._execute = counted
+    return trips
+
+
+async def test_a_read_is_one_trip_and_a_write_transaction_none(engine: AsyncEngine) -> None:
+    """aiosqlite as SQLAlchemy drives it makes four trips a SELECT (cursor, execute, fetchall, close): on a
+    busy event loop each waits behind every other request. A write transaction holds SQLite's lock (and
+    every other writer waits) from its first write to its COMMIT, so with the gate free it runs on the loop,
+    in no trip at all."""
     async with engine.connect() as conn:
-        driver: Any = (await conn.get_raw_connection()).driver_connection
-        trips = []
-        real = driver._execute
-
-        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
-            trips.append(fn)
-            return await real(fn, *args, **kwargs)
-
-        driver._execute = counted
+        trips = _count_trips((await conn.get_raw_connection()).driver_connection)
         assert (await conn.execute(select(songs.c.title).where(songs.c.id == 1))).all() == []
+        assert len(trips) == 1
         await conn.execute(insert(songs).values(title="a"))
-        assert len(trips) == 2
+        assert (await conn.execute(select(func.count()).select_from(songs))).scalar() == 1
+        await conn.commit()
+        assert len(trips) == 1
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(songs.c.title))).scalars().all() == ["a"]
+
+
+async def test_a_first_write_that_must_wait_waits_in_the_thread_not_on_the_loop(engine: AsyncEngine) -> None:
+    async with engine.connect() as holder, engine.connect() as waiter:
+        await holder.execute(insert(songs).values(title="held"))  # holds the gate: a transaction is open
+        trips = _count_trips((await waiter.get_raw_connection()).driver_connection)
+
+        async def write() -> None:
+            await waiter.execute(insert(songs).values(title="queued"))
+            await waiter.commit()
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        # Waiting for its turn, in the thread: were it waiting on the loop, this sleep would not have ended.
+        assert not task.done()
+        await holder.commit()
+        await asyncio.wait_for(task, 10)
+        assert len(trips) == 1  # the first write went to the thread to wait; the COMMIT did not
+    async with engine.connect() as conn:
+        assert sorted((await conn.execute(select(songs.c.title))).scalars()) == ["held", "queued"]
+
+
+async def test_a_first_write_behind_another_process_waits_in_the_thread(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Another process's lock is SQLite's, not the gate's: the write tried on the loop is told at once
+    (busy_timeout 0) and goes to wait in the thread with the connection's full busy timeout."""
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    async with engine.connect() as conn:
+        task = asyncio.create_task(conn.execute(insert(songs).values(title="after")))
+        await asyncio.sleep(0.5)
+        assert not task.done()  # waiting in the thread, with the loop free (the sleep ended)
+        other.execute("COMMIT")
+        await asyncio.wait_for(task, 10)
+        await conn.commit()
+        timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
+    other.close()
+    assert timeout == 15000  # restored after the attempt on the loop
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(songs.c.title))).scalars().all() == ["after"]
 
 
 async def test_rows_counts_and_ids_come_back_as_from_sqlite3(engine: AsyncEngine) -> None:

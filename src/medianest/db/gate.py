@@ -48,6 +48,14 @@ class WriteGate:
                 return False
         return True  # handed over just as the wait ran out: it is the caller's after all
 
+    def try_acquire(self) -> bool:
+        """Take the gate only if it is free and nobody is waiting (never ahead of the queue)."""
+        with self._mutex:
+            if self._taken:
+                return False
+            self._taken = True
+            return True
+
     def release(self) -> None:
         with self._mutex:
             if self._queue:

@@ -49,8 +49,8 @@ async def get_progress(media_id: str, user: CurrentUser, session: SessionDep) ->
 async def put_progress(media_id: str, body: ProgressIn, user: CurrentUser, session: SessionDep,
                        ) -> Envelope[ProgressOut]:
     """Save the resume point."""
-    state = await service.set_progress(session, user.id, parse_id(media_id, "media"), body.position_s)
-    return ok(ProgressOut(media_id=media_id, position_s=state.position_s, updated_at=state.updated_at))
+    position, saved_at = await service.set_progress(session, user.id, parse_id(media_id, "media"), body.position_s)
+    return ok(ProgressOut(media_id=media_id, position_s=position, updated_at=saved_at))
 
 
 @router.get("/me/history", responses=errors(422))

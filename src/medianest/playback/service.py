@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,61 +22,73 @@ RESUME_TAIL_S = 10.0
 RESUME_TAIL_FRACTION = 0.05
 
 
-async def _state(session: AsyncSession, user_id: int, media_id: int) -> UserMedia:
-    """The user's row for the item, created if missing."""
-    await visible_media(session, media_id)
-    # INSERT ... ON CONFLICT DO NOTHING, not get-then-add: two first reports for one item at once (two
-    # tabs, a retry) would otherwise both insert and one would fail on the primary key.
+# Each change below is one INSERT ... ON CONFLICT DO UPDATE ... RETURNING, run after the item is checked:
+# SQLite's write lock is held from a transaction's first write to its COMMIT, so the reads come first and
+# the write is one statement (it was three: insert-if-missing, read back, update). The upsert also keeps
+# two first reports for one item at once (two tabs, a retry) from both inserting.
+
+
+def _upsert(session: AsyncSession, user_id: int, media_id: int, new: dict[str, Any], changes: dict[str, Any],
+            ) -> Any:
+    """The user's row for the item: inserted with `new`, or updated with `changes` (values or SQL)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(UserMedia)
-    await session.execute(insert.values(user_id=user_id, media_id=media_id, liked=False, play_count=0,
-                                        updated_at=utcnow()).on_conflict_do_nothing())
-    state = await session.get(UserMedia, (user_id, media_id), populate_existing=True)
-    assert state is not None  # inserted above, or already there
-    return state
+    now = utcnow()
+    values = {"liked": False, "play_count": 0, **new}
+    stmt = dialect.insert(UserMedia).values(user_id=user_id, media_id=media_id, updated_at=now, **values)
+    return stmt.on_conflict_do_update(index_elements=[UserMedia.user_id, UserMedia.media_id],
+                                      set_={**changes, "updated_at": now})
 
 
 async def set_liked(session: AsyncSession, user_id: int, media_id: int, liked: bool) -> None:
-    state = await _state(session, user_id, media_id)
-    if state.liked != liked:
-        state.liked, state.liked_at = liked, utcnow() if liked else None
+    await visible_media(session, media_id)
+    liked_at = utcnow() if liked else None
+    # liked_at says when it was liked: kept when the state does not change (a second PUT).
+    kept = case((UserMedia.liked == liked, UserMedia.liked_at), else_=liked_at)
+    await session.execute(_upsert(session, user_id, media_id, {"liked": liked, "liked_at": liked_at},
+                                  {"liked": liked, "liked_at": kept}))
     await session.commit()
 
 
 async def record_play(session: AsyncSession, user_id: int, media_id: int, body: PlayIn) -> tuple[Play, int]:
     """Add a history row and bump play_count/last_played_at together; returns the play and the new count."""
     media = await visible_media(session, media_id)
-    state = await _state(session, user_id, media_id)
     now = utcnow()
+    # SET play_count = play_count + 1, in SQL, so two players reporting at once both count.
+    changes: dict[str, Any] = {"play_count": UserMedia.play_count + 1, "last_played_at": now}
+    new: dict[str, Any] = {"play_count": 1, "last_played_at": now}
+    resume = _resume_point(media.duration_s, body)
+    if resume is not _KEEP:
+        changes["position_s"] = new["position_s"] = resume
+    count = (await session.execute(_upsert(session, user_id, media_id, new, changes)
+                                   .returning(UserMedia.play_count))).scalar_one()
     play = Play(user_id=user_id, media_id=media_id, played_at=now, position_s=body.position_s,
                 listened_s=body.listened_s, completed=body.completed)
     session.add(play)
-    await session.flush()
-    # An UPDATE ... SET play_count = play_count + 1 so two players reporting at once both count.
-    mine = (UserMedia.user_id == user_id, UserMedia.media_id == media_id)
-    resume = _resume_point(media.duration_s, body, state.position_s)
-    await session.execute(update(UserMedia).where(*mine).values(
-        play_count=UserMedia.play_count + 1, last_played_at=now, position_s=resume))
     await session.commit()
-    await session.refresh(state)
-    return play, state.play_count
+    return play, count
 
 
-def _resume_point(duration_s: float | None, body: PlayIn, current: float | None) -> float | None:
+_KEEP = object()  # the report says nothing about where playback stopped: the resume point stays
+
+
+def _resume_point(duration_s: float | None, body: PlayIn) -> float | object | None:
     if body.completed:
         return None
     if body.position_s is None:
-        return current  # the report says nothing about where playback stopped
+        return _KEEP
     if duration_s and body.position_s >= duration_s - min(RESUME_TAIL_S, duration_s * RESUME_TAIL_FRACTION):
         return None
     return body.position_s
 
 
-async def set_progress(session: AsyncSession, user_id: int, media_id: int, position_s: float) -> UserMedia:
-    state = await _state(session, user_id, media_id)
-    state.position_s = position_s
+async def set_progress(session: AsyncSession, user_id: int, media_id: int, position_s: float,
+                       ) -> tuple[float | None, datetime]:
+    """The stored resume point and when it was saved."""
+    await visible_media(session, media_id)
+    stmt = _upsert(session, user_id, media_id, {"position_s": position_s}, {"position_s": position_s})
+    row = (await session.execute(stmt.returning(UserMedia.position_s, UserMedia.updated_at))).one()
     await session.commit()
-    return state
+    return row.position_s, row.updated_at
 
 
 async def get_progress(session: AsyncSession, user_id: int, media_id: int) -> UserMedia | None:
