@@ -213,12 +213,14 @@ async def test_server_errors_are_retried_with_backoff(api: Api, server: MediaSer
     assert len(statuses) >= 4  # two refused, then the look and the download
 
 
-async def test_clear_removes_finished_downloads_but_keeps_their_media(api: Api, server: MediaServer) -> None:
+async def test_clear_removes_finished_downloads_but_keeps_their_media(api: Api, app: FastAPI,
+                                                                      server: MediaServer) -> None:
     token = await api.setup_admin()
     done = await wait_status(api, token, (await queue(api, token, server.url("/media/clip.mp4")))["id"],
                              "completed", "failed")
     r = await api.client.delete("/api/v1/downloads", headers=bearer(token))
     assert r.status_code == 200 and r.json()["data"]["removed"] == 1
+    assert f"download:{done['id']}" in app.state.notifier.closed_rooms  # nobody stays subscribed to it
     assert (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()["meta"]["total"] == 0
     media = await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))
     assert media.status_code == 200

@@ -6,6 +6,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 
+import structlog
 import typer
 
 from medianest.cli.common import console, database
@@ -15,8 +16,12 @@ from medianest.downloads.jobs import POLLING, DownloadQueue
 from medianest.downloads.process import warm_up
 from medianest.downloads.running import watch_stale
 from medianest.events import Notifier
+from medianest.logs import configure as configure_logs
+from medianest.logs import use_json
 from medianest.realtime.notifier import RedisNotifier
 from medianest.services.jobs import IntegrationJobs
+
+log = structlog.get_logger(__name__)
 
 
 def worker(concurrency: int | None = typer.Option(
@@ -25,6 +30,7 @@ def worker(concurrency: int | None = typer.Option(
     settings = Settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"downloads_concurrency": concurrency})
+    configure_logs(settings)  # JSON lines off a terminal, at the configured level (no job debug lines)
     settings.ensure_dirs()
     upgrade(settings.db_url)
     queue = DownloadQueue(settings, notifier=_notifier(settings))
@@ -34,7 +40,9 @@ def worker(concurrency: int | None = typer.Option(
     watcher.start()
     threading.Thread(target=warm_up, daemon=True).start()
     where = "Redis" if settings.redis_url else f"{settings.data_dir / 'jobs.db'}"
-    console.print(f"MediaNest worker: {settings.downloads_concurrency} at once, queue in {where}")
+    log.info("medianest worker ready", concurrency=settings.downloads_concurrency, queue=where)
+    if not use_json(settings):
+        console.print(f"MediaNest worker: {settings.downloads_concurrency} at once, queue in {where}")
     consumer = queue.huey.create_consumer(workers=settings.downloads_concurrency, worker_type="thread",
                                           periodic=True, **POLLING)
     try:

@@ -62,9 +62,9 @@ async def list_downloads(user: CurrentUser, session: SessionDep, paging: PageDep
 
 
 @router.delete("", responses=errors())
-async def clear_finished(user: CurrentUser, session: SessionDep) -> Envelope[ClearedOut]:
+async def clear_finished(user: CurrentUser, session: SessionDep, ctx: DownloadsDep) -> Envelope[ClearedOut]:
     """Remove the caller's completed, failed and canceled downloads from the list (media stay)."""
-    return ok(ClearedOut(removed=await service.clear_finished(session, user)))
+    return ok(ClearedOut(removed=await service.clear_finished(ctx, session, user)))
 
 
 @router.get("/{download_id}", responses=errors(404))

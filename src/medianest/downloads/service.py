@@ -125,9 +125,11 @@ async def retry(ctx: Downloads, session: AsyncSession, user: User, download_id: 
     return dl
 
 
-async def clear_finished(session: AsyncSession, user: User) -> int:
-    """Remove the caller's finished downloads from the list (their media stay)."""
-    result = await session.execute(delete(Download).where(Download.user_id == user.id,
-                                                          Download.status.in_(FINISHED)))
+async def clear_finished(ctx: Downloads, session: AsyncSession, user: User) -> int:
+    """Remove the caller's finished downloads from the list (their media stay), and empty their rooms."""
+    removed = list(await session.scalars(delete(Download).where(
+        Download.user_id == user.id, Download.status.in_(FINISHED)).returning(Download.id)))
     await session.commit()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    for download_id in removed:
+        await ctx.notifier.close_room(f"download:{download_id}")
+    return len(removed)
