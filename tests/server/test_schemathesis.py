@@ -74,8 +74,61 @@ def api_schema(live_server: LiveServer) -> Any:
     return schemathesis.openapi.from_url(f"{live_server.base_url}/api/openapi.json")
 
 
+class Fuzzer:
+    """The fuzzing runs as an admin of its own, and never against itself or the live server's admin.
+
+    Fuzzed calls include signing out everywhere and changing a user's password, each of which now ends
+    the tokens concerned at once. Had the fuzzing kept the live server admin's token, its first sign-out
+    would have left every later operation answering a documented 401, checking nothing. So the fuzzing
+    admin signs in again after its own sign-out everywhere, and a user id naming it or the live server's
+    admin is pointed at a stand-in admin made for the purpose: the operations are still fuzzed, only not
+    at an account the tests depend on."""
+
+    PASSWORD = "fuzzing-password"
+
+    def __init__(self, live_server: LiveServer) -> None:
+        self.base, admin = live_server.base_url, live_server.headers()
+        me = httpx.get(f"{self.base}/api/v1/auth/me", headers=admin).json()["data"]
+        ids = [me["id"]]
+        for name in ("fuzzer", "stand-in"):
+            r = httpx.post(f"{self.base}/api/v1/users", headers=admin,
+                           json={"username": f"{name}-admin", "password": self.PASSWORD, "role": "admin"})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["data"]["id"])
+        *self.protected_users, self.stand_in_user = ids
+        self.sign_in()
+
+    def sign_in(self) -> None:
+        r = httpx.post(f"{self.base}/api/v1/auth/login", json={"username": "fuzzer-admin", "password": self.PASSWORD})
+        assert r.status_code == 200, r.text
+        self.headers = {"Authorization": f"Bearer {r.json()['data']['access_token']}"}
+
+    def aim(self, case: schemathesis.Case) -> None:
+        """Point a case that names a protected user at the stand-in."""
+        for name, value in (case.path_parameters or {}).items():
+            if name == "user_id" and _same_id(value, self.protected_users):
+                case.path_parameters[name] = self.stand_in_user
+
+    def after(self, case: schemathesis.Case) -> None:
+        if (case.method.upper(), case.path) == ("DELETE", "/api/v1/auth/sessions"):
+            self.sign_in()  # it signed the fuzzing admin out everywhere, as it should
+
+
+def _same_id(value: Any, ids: list[str]) -> bool:
+    try:
+        return int(str(value).strip()) in {int(i) for i in ids}
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def fuzzer(live_server: LiveServer) -> Fuzzer:
+    return Fuzzer(live_server)
+
+
 @pytest.mark.parametrize(("method", "path"), _operations())
-def test_operation_conforms_to_the_schema(method: str, path: str, api_schema: Any, live_server: LiveServer) -> None:
+def test_operation_conforms_to_the_schema(method: str, path: str, api_schema: Any, live_server: LiveServer,
+                                          fuzzer: Fuzzer) -> None:
     operation = api_schema[path][method]
 
     @given(case=operation.as_strategy())
@@ -89,9 +142,15 @@ def test_operation_conforms_to_the_schema(method: str, path: str, api_schema: An
         if (method, path) in UPSTREAM_CALLING:
             excluded.append(not_a_server_error)
             more.append(not_an_internal_error)
-        case.call_and_validate(headers=live_server.headers(), excluded_checks=excluded, additional_checks=more)
+        fuzzer.aim(case)
+        try:
+            case.call_and_validate(headers=fuzzer.headers, excluded_checks=excluded, additional_checks=more)
+        finally:
+            fuzzer.after(case)
 
     check()
+    # The fuzzing's own access held through every case of this operation (a 401 for it checks nothing).
+    assert httpx.get(f"{live_server.base_url}/api/v1/auth/me", headers=fuzzer.headers).status_code == 200
 
 
 def test_the_document_lists_every_route(live_server: LiveServer) -> None:
@@ -102,7 +161,7 @@ def test_the_document_lists_every_route(live_server: LiveServer) -> None:
 
 @pytest.mark.parametrize("path", sorted({path for _, path in _operations()}))
 def test_undeclared_methods_and_options_answer_with_the_complete_allow(
-        path: str, api_schema: Any, live_server: LiveServer) -> None:
+        path: str, api_schema: Any, fuzzer: Fuzzer) -> None:
     """Every method the document does not declare for the path (OPTIONS and TRACE included): a 405 with
     `Allow` (unsupported_method), and OPTIONS' `Allow` names exactly the documented ones
     (allow_header_conformance). Path-level: one operation of the path stands for all."""
@@ -113,7 +172,7 @@ def test_undeclared_methods_and_options_answer_with_the_complete_allow(
              if case.meta.phase.data.scenario == CoverageScenario.UNSPECIFIED_HTTP_METHOD]
     assert any(case.method == "OPTIONS" for case in cases), "schemathesis generated no OPTIONS probe"
     for case in cases:
-        case.call_and_validate(headers=live_server.headers(), checks=[unsupported_method, allow_header_conformance])
+        case.call_and_validate(headers=fuzzer.headers, checks=[unsupported_method, allow_header_conformance])
 
 
 # Bytes that are not UTF-8 cannot even be decoded as JSON: FastAPI answers 400 before any validation.
@@ -122,12 +181,12 @@ NOT_UTF8 = b'{"name": "\xff\xfe"}'
 
 @pytest.mark.parametrize(("method", "path"), _json_body_operations())
 def test_a_body_that_is_not_json_gets_a_documented_answer(
-        method: str, path: str, api_schema: Any, live_server: LiveServer) -> None:
+        method: str, path: str, api_schema: Any, live_server: LiveServer, fuzzer: Fuzzer) -> None:
     """What schemathesis' negative fuzzing sends now and then (it found 18 such operations)."""
     operation = api_schema[path][method]
     url = live_server.base_url + re.sub(r"\{[^}]+\}", "1", path)
     response = httpx.request(method, url, content=NOT_UTF8,
-                             headers={**live_server.headers(), "Content-Type": "application/json"})
+                             headers={**fuzzer.headers, "Content-Type": "application/json"})
     assert response.status_code == 400
     case = operation.Case(media_type="application/json")
     case.validate_response(response, checks=[status_code_conformance, content_type_conformance,
