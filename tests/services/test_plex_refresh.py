@@ -235,3 +235,18 @@ async def test_landed_files_reach_plex_through_the_queue(api: Api, plex_server: 
     await asyncio.sleep(2)  # every job scheduled by the burst has had its turn by now
     assert plex_server.refreshes() == [("1", str(folder))]
     assert await pending(api.app) == []
+
+
+async def test_a_hostile_section_key_cannot_aim_the_refresh_elsewhere(api: Api, plex_server: PlexServer,
+                                                                       media_dir: Path) -> None:
+    """The section key comes from Plex's answer and goes back into a URL path: quoted whole, `..` and `?`
+    in it cannot turn the refresh into a call to another path of the server."""
+    plex_server.set_sections([("../../identity?x=", "Videos", "movie", [str(media_dir / "videos")])])
+    admin = await api.setup_admin()
+    await connect(api, admin, plex_server)
+    plex_server.reset_log()
+    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos"])
+    await run(api.app, 0)
+    paths = [r.path for r in plex_server.requests]
+    assert "/identity" not in paths
+    assert any(p.startswith("/library/sections/") and p.endswith("/refresh") and "identity" in p for p in paths)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from medianest.errors import UpstreamError
 from medianest.integrations.http import Upstream
@@ -46,7 +47,10 @@ class PlexServer:
 
     async def refresh(self, key: str, path: str | None) -> None:
         params = {"path": path} if path else None
-        response = await self.upstream.request("GET", f"/library/sections/{key}/refresh", params=params)
+        # The key comes from Plex's own answer; quoted whole so a hostile one ("../..", "1?x=") cannot aim
+        # the call at another path of the server.
+        response = await self.upstream.request("GET", f"/library/sections/{quote(key, safe='')}/refresh",
+                                               params=params)
         self.upstream.check(response)
 
 
