@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from medianest.config import Settings
+from medianest.downloads.names import DEFAULT_TEMPLATE
+from medianest.downloads.placement import place
+from medianest.downloads.ytdlp import Failure
 from tests.conftest import Api, bearer
 
 VIDEOS = ("Bars Clip", "Motion Study", "Matroska Sample")
@@ -244,3 +247,17 @@ async def test_a_folder_inside_that_cannot_be_read_keeps_its_items(
     assert all(i["available"] for i in await api.all_media(token))
     [two] = [f for f in await get(api, token, "/api/v1/library/folders") if f["path"] == str(folders[1])]
     assert two["offline_inside"] == []
+
+
+def test_a_download_into_a_missing_media_folder_fails_with_why_and_creates_nothing(tmp_path: Path) -> None:
+    """Downloads land in the first media folder: if it is missing (a share not mounted), the download
+    fails saying so, instead of creating the folder and filling the mount point."""
+    src = tmp_path / "tmp" / "clip.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"bytes")
+    root = tmp_path / "nas" / "media"
+    with pytest.raises(Failure) as failed:
+        place(src, root, DEFAULT_TEMPLATE, {"title": "Clip", "channel": "Someone"})
+    assert failed.value.reason.startswith("the media folder downloads go to (media) is missing")
+    assert failed.value.transient is False
+    assert not (tmp_path / "nas").exists() and src.exists()

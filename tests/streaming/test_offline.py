@@ -60,4 +60,5 @@ async def test_the_folder_back_streams_again(library: Library, media_dir: Path) 
 async def test_the_stream_routes_document_503(library: Library) -> None:
     spec = (await library.client.get("/api/openapi.json")).json()
     for method in ("get", "head"):
-        assert "503" in spec["paths"]["/api/v1/media/{media_id}/stream"][method]["responses"]
+        unavailable = spec["paths"]["/api/v1/media/{media_id}/stream"][method]["responses"]["503"]
+        assert "folder is offline" in unavailable["description"]
