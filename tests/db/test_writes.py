@@ -8,7 +8,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -25,15 +25,20 @@ from medianest.db.engine import create_engine, create_session_factory, transacti
 from medianest.db.gate import WriteGate, gate_for
 from medianest.errors import DatabaseBusy
 from medianest.playlists.models import Playlist
-from tests.conftest import Api, bearer
+from tests.conftest import Api, bearer, fresh_database
 
 SHORT_WAIT_S = 0.3  # the app's busy timeout here: long enough for an uncontended write, short for a test
 
 
 @pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """SQLite only: PostgreSQL locks rows, not the database, so its writers never queue for one lock."""
+    async with fresh_database("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
 def settings(settings: Settings) -> Settings:
-    if not settings.is_sqlite:
-        pytest.skip("PostgreSQL locks rows, not the database: writers do not queue for one lock")
     return settings.model_copy(update={"database_busy_timeout_s": SHORT_WAIT_S})
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from medianest.library.demo import make_cover
 from medianest.library.ffmpeg import run_ffmpeg
 from medianest.library.models import Media
+from medianest.library.probe import probe
 from tests.conftest import Api
 
 TAGS = {"title": "", "artist": "Tag Artist", "album": "Tag Album", "album_artist": "Tag Album Artist",
@@ -210,3 +211,18 @@ async def test_controls_nul_and_bidi_overrides_in_tags_are_stored_cleaned_and_cu
         stored = (await session.execute(select(Media.title, Media.artist, Media.genre))).all()
     bad = {"\x00", "\x01", "\u202e"}
     assert not [value for r in stored for value in r if value and bad & set(value)]
+
+
+def test_a_wav_with_zeros_past_its_riff_chunk_is_read_to_the_chunk_end_only(tag_source: Path,
+                                                                             tmp_path: Path) -> None:
+    """A preallocated or damaged WAV: 256 MiB of zeros (sparse) after the RIFF chunk. FFmpeg walked
+    them 8 bytes at a time (100 s a GiB) and took the file's size for the bitrate."""
+    wav = tmp_path / "padded.wav"
+    shutil.copy(tag_source / "formats" / "riff-info.wav", wav)
+    size = wav.stat().st_size
+    with wav.open("r+b") as f:
+        f.truncate(size + 256 * 1024**2)
+    result = probe(wav)
+    assert (result.title, result.artist, result.audio_codec) == ("Title of riff-info.wav", "Tag Artist", "pcm_s16le")
+    assert result.duration_s is not None and abs(result.duration_s - 1) < 0.05
+    assert result.bitrate is not None and abs(result.bitrate - size * 8) < 100_000  # the chunk's rate

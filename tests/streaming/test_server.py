@@ -54,11 +54,13 @@ def _wait_ready(base: str) -> dict[str, str]:
 def _items(base: str, headers: dict[str, str], count: int) -> dict[str, dict[str, str]]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        items = httpx.get(f"{base}/api/v1/media", params={"per_page": 100}, headers=headers).json()["data"]
+        r = httpx.get(f"{base}/api/v1/media", params={"per_page": 100}, headers=headers)
+        assert r.status_code == 200, r.text
+        items = r.json()["data"]
         if len(items) >= count:
             return {i["title"]: i for i in items}
-        time.sleep(0.2)
-    raise AssertionError("the start-up scan did not finish")
+        time.sleep(0.5)  # well inside the API's rate limit
+    raise AssertionError(f"the start-up scan did not finish; the library holds {[i['title'] for i in items]}")
 
 
 def _read_chars(pid: int) -> int:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
+import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 import mutagen
@@ -250,7 +252,7 @@ _AV_OPTIONS = {"wav": {"probesize": "32"}}
 
 def _read_av(path: Path, fmt: Format, result: ProbeResult) -> None:
     try:
-        with av.open(str(path), metadata_errors="ignore", options=_AV_OPTIONS.get(fmt.container)) as container:
+        with _open_av(path, fmt) as container:
             _av_facts(container, fmt, result)
             _apply_tags(result, _av_tags(container, fmt))
             if result.kind == "video" and result.artwork is None:
@@ -259,6 +261,55 @@ def _read_av(path: Path, fmt: Format, result: ProbeResult) -> None:
         raise Unreadable(f"cannot decode: {exc.strerror or type(exc).__name__}") from exc
     except (OSError, ValueError, IndexError) as exc:
         raise Unreadable(f"cannot read: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _open_av(path: Path, fmt: Format) -> Iterator[Any]:
+    options = _AV_OPTIONS.get(fmt.container)
+    with path.open("rb") as file:
+        limit = _riff_end(file) if fmt.container == "wav" else None
+        source: Any = str(path) if limit is None else _Bounded(file, limit)
+        with av.open(source, metadata_errors="ignore", options=options) as container:
+            yield container
+
+
+def _riff_end(file: BinaryIO) -> int | None:
+    """Where a WAV's RIFF chunk says the file ends, when that is inside the file. FFmpeg's WAV demuxer
+    walks chunk headers to the end of the file instead, one seek per 8 bytes: past a RIFF chunk there may
+    be gigabytes of zeros (a preallocated or damaged file), which took it 100 s for 1 GB."""
+    head = file.read(12)
+    file.seek(0)
+    if len(head) < 12 or head[:4] != b"RIFF":
+        return None  # RF64, or not RIFF at all: FFmpeg reads it as it is
+    end = 8 + int.from_bytes(head[4:8], "little")
+    return end if 12 < end < os.fstat(file.fileno()).st_size else None
+
+
+class _Bounded(io.RawIOBase):
+    """A file that ends at `limit`, for FFmpeg to read through PyAV's Python I/O."""
+
+    def __init__(self, file: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self._file, self._limit = file, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._file.read(max(0, min(len(buffer), self._limit - self._file.tell())))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            return self._file.seek(self._limit + offset)
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
 
 
 def _av_facts(container: Any, fmt: Format, result: ProbeResult) -> None:
