@@ -16,6 +16,7 @@ from medianest.config import Settings
 from medianest.downloads.names import DEFAULT_TEMPLATE
 from medianest.downloads.placement import place
 from medianest.downloads.ytdlp import Failure
+from medianest.library.folders import UNCONFIGURED
 from tests.conftest import Api, bearer
 
 VIDEOS = ("Bars Clip", "Motion Study", "Matroska Sample")
@@ -261,3 +262,48 @@ def test_a_download_into_a_missing_media_folder_fails_with_why_and_creates_nothi
     assert failed.value.reason.startswith("the media folder downloads go to (media) is missing")
     assert failed.value.transient is False
     assert not (tmp_path / "nas").exists() and src.exists()
+
+
+def configure(api: Api, roots: list[Path]) -> None:
+    """The media folders as a restart with another MEDIANEST_MEDIA_DIRS would give them."""
+    scans = api.app.state.scans
+    scans.scanner.roots = roots
+    scans.folders.roots = {str(r) for r in roots}
+    scans.folders.forget()
+    api.app.state.stream_access.roots = roots
+    api.app.state.stream_access.forget()
+
+
+async def test_a_typo_in_place_of_a_folder_keeps_its_items_until_every_named_folder_is_online(
+        api: Api, folders: tuple[Path, Path]) -> None:
+    """MEDIANEST_MEDIA_DIRS names a folder that is not there in place of `two`: `two`'s items are kept,
+    unavailable and saying why, not dropped as a folder taken out of the setting. Once every folder it
+    names is online, a folder left out of it is dropped as before (test_scanner.py)."""
+    token = await api.setup_admin()
+    await api.scan()
+    before = {i["title"]: i["id"] for i in await api.all_media(token)}
+    playlist = await playlist_of(api, token, await api.all_media(token))
+    typo = folders[1].with_name("tow")
+
+    configure(api, [folders[0], typo])
+    scan = await scan_by_api(api, token)
+
+    assert scan["removed"] == 0
+    assert {f["path"]: f["reason"] for f in scan["offline_folders"]} == {
+        str(typo): WAYS["missing"], str(folders[1]): UNCONFIGURED}
+    items = {i["title"]: i for i in await api.all_media(token)}
+    assert {t: i["id"] for t, i in items.items()} == before
+    assert {t: i["unavailable_reason"] for t, i in items.items() if not i["available"]} == dict.fromkeys(
+        VIDEOS, f"Its folder is offline: {UNCONFIGURED}.")
+    assert (await api.client.get(items["Bars Clip"]["stream_url"])).status_code == 503
+    assert (await get(api, token, f"/api/v1/playlists/{playlist}"))["item_count"] == 7
+
+    configure(api, list(folders))  # the typo fixed
+    scan = await scan_by_api(api, token)
+    assert (scan["removed"], scan["added"], scan["offline_folders"]) == (0, 0, [])
+    items = {i["title"]: i for i in await api.all_media(token)}
+    assert {t: i["id"] for t, i in items.items()} == before and all(i["available"] for i in items.values())
+
+    configure(api, [folders[0]])  # `two` taken out on purpose, every named folder online
+    scan = await scan_by_api(api, token)
+    assert (scan["removed"], scan["offline_folders"]) == (3, [])

@@ -32,6 +32,9 @@ log = structlog.get_logger(__name__)
 TTL_S = 2.0
 # A configured folder with no media file in it while the library has items from it.
 EMPTY = "empty while the library has items from it (a share not mounted yet?)"
+# A folder of indexed items that MEDIANEST_MEDIA_DIRS no longer names, while one that it names is offline.
+UNCONFIGURED = ("not in MEDIANEST_MEDIA_DIRS any more; its items are kept while a media folder that is "
+                "named there is offline (a typo in the setting?)")
 
 
 def item_reason(folder_reason: str, is_root: bool) -> str:
@@ -100,6 +103,12 @@ class FolderStates:
 
     def forget(self) -> None:
         self._offline = None
+
+
+async def known_paths(session: AsyncSession) -> list[str]:
+    """Every folder the last scan recorded, longest first (the nearest folder of a path comes first)."""
+    paths = list(await session.scalars(select(LibraryFolder.path)))
+    return sorted(paths, key=len, reverse=True)
 
 
 async def load_offline(session: AsyncSession) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -126,6 +127,8 @@ class Scanner:
             return _Plan([], [], [], len(expected_bad), [], set(bad), dict(found.offline))
         missing = known.sizes.keys() - files.sizes.keys()
         offline = _offline(found, missing)
+        offline |= _unconfigured(self._unconfigured_while_offline(missing, offline),
+                                 await folders.known_paths(session))
         kept = list(offline)
         differ = _differ(files, known, missing)
         still_bad = {p for p in differ if p not in known and bad.get(p) == files.stat(p)}
@@ -137,6 +140,15 @@ class Scanner:
         removed = [p for p in missing if self._gone(p, found, kept)]
         gone_bad = [p for p in bad if p not in files and p not in failed_now and not inside(p, kept)]
         return _Plan(new, changed, removed, len(still_bad), gone_bad, set(bad), offline)
+
+    def _unconfigured_while_offline(self, missing: set[str], offline: dict[str, str]) -> list[str]:
+        """Indexed files under no configured folder, when a configured folder is offline: the setting
+        may have a typo in place of their folder, so they are kept (unavailable) until every configured
+        folder is online; then they go as a folder taken out of the setting."""
+        roots = [str(r) for r in self.roots]
+        if not any(root in offline for root in roots):
+            return []
+        return [p for p in missing if not inside(p, roots) and not inside(p, list(offline))]
 
     def _gone(self, path: str, found: WalkResult, offline: list[str]) -> bool:
         """A missing file is removed if its folder was walked and is not offline, or it is under no
@@ -230,6 +242,22 @@ def _offline(found: WalkResult, missing: set[str]) -> dict[str, str]:
         if any(not inside(p, inside_offline) for p in _under(missing, [root])):
             offline[root] = folders.EMPTY
     return offline
+
+
+def _unconfigured(orphans: list[str], known_folders: list[str]) -> dict[str, str]:
+    """The folders to keep offline for `orphans`: the media folder each was last scanned under, or for
+    files from before folders were recorded, the folder all of those share."""
+    kept: dict[str, str] = {}
+    unknown = []
+    for path in orphans:
+        folder = next((f for f in known_folders if path.startswith(folders.prefix(f))), None)
+        if folder is None:
+            unknown.append(path)
+        else:
+            kept[folder] = folders.UNCONFIGURED
+    if unknown:
+        kept[os.path.commonpath(unknown) if len(unknown) > 1 else os.path.dirname(unknown[0])] = folders.UNCONFIGURED
+    return kept
 
 
 def _under(paths: set[str], dirs: list[str]) -> list[str]:
