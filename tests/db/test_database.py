@@ -67,3 +67,30 @@ async def test_a_deleted_users_id_is_never_given_again(api: Api) -> None:
     r = await api.client.post("/api/v1/users", json={"username": "dave", "password": PASSWORD},
                               headers=bearer(admin))
     assert int(r.json()["data"]["id"]) > int(carol)
+
+
+async def test_upgrading_to_0006_probes_again_the_items_read_differently_now(api: Api, settings: Settings) -> None:
+    """Items indexed before 0006 kept decoder names (`mp3float`, `libdav1d`) and lacked the tags of some
+    containers; the next scan after the upgrade reads them again, in place, and only them."""
+    token = await api.setup_admin()
+    await api.scan()
+    before = {i["title"]: i for i in await api.all_media(token)}
+    async with api.app.state.sessions() as session:
+        await session.execute(text("UPDATE media SET audio_codec = 'mp3float', genre = NULL WHERE title = 'Jóga'"))
+        await session.execute(text("UPDATE media SET video_codec = 'libdav1d', genre = NULL WHERE title = 'Bars Clip'"))
+        await session.execute(text("UPDATE media SET genre = NULL WHERE title = 'Circle'"))  # read right then
+        await session.commit()
+    await api.app.state.sessions.kw["bind"].dispose()
+    cfg = alembic_config(settings.db_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0005")
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+
+    scan = await api.scan()
+
+    assert (scan["updated"], scan["added"], scan["removed"]) == (2, 0, 0)
+    after = {i["title"]: i for i in await api.all_media(token)}
+    assert {t: i["id"] for t, i in after.items()} == {t: i["id"] for t, i in before.items()}
+    for title in ("Jóga", "Bars Clip"):
+        assert {k: after[title][k] for k in ("genre", "audio_codec", "video_codec")} == {
+            k: before[title][k] for k in ("genre", "audio_codec", "video_codec")}
+    assert after["Circle"]["genre"] is None

@@ -60,6 +60,26 @@ def upgrade() -> None:
     sa.UniqueConstraint('path', name=op.f('uq_library_folders_path')),
     sqlite_autoincrement=True
     )
+    _probe_again()
+
+
+# Items whose facts this version reads differently: tags now read for these containers, and codecs that
+# were named by their decoder or container. The next scan probes them again, in place (ids kept).
+REREAD_CONTAINERS = ('asf', 'wav', 'aiff', 'avi', 'wavpack', 'ape', 'aac')
+DECODER_NAMES = ('mp3float', 'mp2float', 'mp1float', 'asf', 'pcm', 'wave', 'aiff', 'ac-3', 'ec-3', 'fLaC',
+                 'Opus', 'libopus', 'libvorbis', 'aac_fixed', 'libfdk_aac', 'libdav1d', 'libaom-av1', 'libvpx',
+                 'libvpx-vp9', 'libopenh264')
+
+
+def _probe_again() -> None:
+    media = sa.table('media', sa.column('mtime', sa.Float), sa.column('container', sa.String),
+                     sa.column('audio_codec', sa.String), sa.column('video_codec', sa.String))
+    op.execute(media.update().where(sa.or_(
+        media.c.container.in_(REREAD_CONTAINERS), media.c.audio_codec.in_(DECODER_NAMES),
+        media.c.video_codec.in_(DECODER_NAMES), media.c.audio_codec.like('mp4a%'))).values(mtime=-1.0))
+    # Files the old probe could not read get another try too.
+    unreadable = sa.table('unreadable_files', sa.column('mtime', sa.Float))
+    op.execute(unreadable.update().values(mtime=None))
 
 
 def _rebuild_with_autoincrement() -> None:
