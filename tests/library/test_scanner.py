@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 
 import mutagen
+import pytest
 from mutagen.easyid3 import EasyID3
 from sqlalchemy import select
 
+from medianest.library import scanner
 from medianest.library.models import Media
+from medianest.library.probe import ProbeResult
 from tests.conftest import Api, bearer
 from tests.media import LONG_NAME
 
@@ -127,3 +130,23 @@ def test_mutagen_reads_fixture_tags(media_files: dict[str, Path]) -> None:
     """Guards the fixtures themselves: a silently untagged fixture would make the tests above vacuous."""
     audio = mutagen.File(media_files["Bachelorette"], easy=True)
     assert audio is not None and audio["title"] == ["Bachelorette"]
+
+
+async def test_a_reader_crashing_on_one_file_fails_that_file_not_the_scan(
+        api: Api, media_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in a tag reader (mutagen, PyAV) on one strange file: that file is listed as unreadable with
+    why, the rest of the library is scanned."""
+    real_probe = scanner.probe
+
+    def probe(path: Path, size: int | None = None) -> ProbeResult:
+        if path == media_files["Jóga"]:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_probe(path, size)
+
+    monkeypatch.setattr(scanner, "probe", probe)
+    token = await api.setup_admin()
+    scan = await api.scan()
+    assert (scan["status"], scan["added"], scan["failed"]) == ("completed", 9, 4)
+    folders = (await api.client.get("/api/v1/library/folders", headers=bearer(token))).json()["data"]
+    reasons = {u["path"]: u["reason"] for f in folders for u in f["unreadable"]}
+    assert reasons[str(media_files["Jóga"])] == "cannot read: RecursionError"

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -31,6 +32,8 @@ from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
 from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
 from medianest.subtitles import service as subtitles
+
+log = structlog.get_logger(__name__)
 
 # Files probed per thread hop and rows written per statement: big enough to amortise the hop and
 # the round trip, small enough that progress moves and a crash loses little. (500 with a time limit
@@ -196,6 +199,9 @@ class Scanner:
             return exc.reason
         except OSError as exc:
             return "permission denied" if isinstance(exc, PermissionError) else f"cannot read: {exc}"
+        except Exception as exc:  # a reader's bug on one strange file must not fail the whole scan
+            log.exception("probe failed", path=f.path)
+            return f"cannot read: {type(exc).__name__}"
 
     async def _write(self, session: AsyncSession, probed: list[Probed],
                      stats: ScanStats, bad: set[str]) -> None:
