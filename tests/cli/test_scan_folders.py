@@ -3,6 +3,7 @@ cannot read keeps its items."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -43,12 +44,22 @@ def indexed(tmp_path: Path) -> int:
 
 def test_a_typo_in_media_dirs_warns_and_is_not_created(tmp_path: Path, music: Path) -> None:
     typo = tmp_path / "muisc"
-    scan = run(env_for(tmp_path, music, typo), "scan")
+    scan = run({**env_for(tmp_path, music, typo), "MEDIANEST_LOG_FORMAT": "console"}, "scan")
     assert scan.returncode == 0, scan.stderr
     out = " ".join(scan.stderr.split())  # the console wraps long lines
     assert f"warning: media folder {typo} is missing" in out and "MEDIANEST_MEDIA_DIRS" in out
     assert not typo.exists()
     assert indexed(tmp_path) == 4 and "│ 4 " in scan.stderr  # the folder that is there is scanned
+
+
+def test_off_a_terminal_the_typo_warning_is_a_json_log_line_only(tmp_path: Path, music: Path) -> None:
+    typo = tmp_path / "muisc"
+    scan = run(env_for(tmp_path, music, typo), "scan")  # stderr is a pipe: logs are JSON
+    assert scan.returncode == 0, scan.stderr
+    logged = [json.loads(line) for line in scan.stderr.splitlines() if line.startswith("{")]
+    warnings = [e for e in logged if e["level"] == "warning" and e.get("path") == str(typo)]
+    assert [w["reason"] for w in warnings] == ["missing (not mounted, moved or renamed)"]
+    assert "warning: media folder" not in scan.stderr
 
 
 @pytest.fixture

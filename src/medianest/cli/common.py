@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from rich.console import Console
 from rich.markup import escape
 
+from medianest import logs
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory, create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
@@ -30,7 +31,11 @@ async def database(settings: Settings) -> AsyncIterator[SessionFactory]:
 
 
 def warn_missing_folders(settings: Settings) -> None:
-    """A console line (besides the log warning) for each configured media folder missing or unreadable."""
-    for root, why in warn_offline_roots(settings.library_dirs):
+    """A console line (besides the log warning) for each configured media folder missing or unreadable;
+    off a terminal, where logs are JSON lines, the log warning alone."""
+    problems = warn_offline_roots(settings.library_dirs)
+    if logs.use_json(settings):
+        return
+    for root, why in problems:
         console.print(f"[yellow]warning:[/] media folder {escape(str(root))} is {escape(why)}; it is not "
                       "created, and the items indexed from it are kept (check MEDIANEST_MEDIA_DIRS)")

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from medianest import logs
 from medianest.cli.common import console, database, warn_missing_folders
 from medianest.config import Settings
 from medianest.library.models import Scan
@@ -35,6 +36,8 @@ def scan() -> None:
     """Scan the media folders: add new files, update changed ones, drop removed ones (never the items of
     a folder that is offline: missing, unreadable, or empty like a share not mounted)."""
     settings = Settings()
+    if logs.use_json(settings):  # off a terminal: JSON lines, as serve and worker log; else the console says it
+        logs.configure(settings)
     warn_missing_folders(settings)
     record, stats = asyncio.run(_scan(settings))
     if stats is None:
