@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, RefreshToken, User
 from medianest.accounts.passwords import check_rules, hash_password, verify_password
 from medianest.accounts.schemas import TokenPair, UserOut
-from medianest.accounts.tokens import ACCESS, Claims, TokenSigner, hash_token, new_refresh_token, signed_in_as
+from medianest.accounts.tokens import ACCESS, Claims, TokenSigner, hash_token, new_refresh_token
 from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.errors import Conflict, Forbidden, Unauthorized
@@ -118,14 +118,12 @@ class Auth:
 
 
 async def active_user(session: AsyncSession, user_id: int) -> User:
-    """The user, refused at once when suspended or gone (checked on every request). The request acts
-    for this user from now on (`signed_in_as`: media tokens it mints carry the user's epoch)."""
+    """The user, refused at once when suspended or gone (checked on every request)."""
     user = await session.get(User, user_id)
     if user is None:
         raise Unauthorized("account no longer exists")
     if user.status != STATUS_ACTIVE:
         raise Forbidden("this account is suspended")
-    signed_in_as(user.id, user.token_epoch)
     return user
 
 

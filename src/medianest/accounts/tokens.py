@@ -11,19 +11,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import jwt
 
 ALGORITHM = "HS256"
 ACCESS, MEDIA = "access", "media"
-
-# (user id, token epoch) of the account the current request proved to be (set by `signed_in_as` when a
-# credential is accepted). Media tokens are minted while answering that request - in every item's
-# `stream_url` - by code that knows the user's id only; they take the epoch from here.
-_signed_in: ContextVar[tuple[int, int] | None] = ContextVar("medianest_signed_in", default=None)
-
 
 @dataclass(frozen=True)
 class Claims:
@@ -32,19 +25,6 @@ class Claims:
     media_id: int | None
     expires_at: int
     epoch: int
-
-
-def signed_in_as(user_id: int, epoch: int) -> None:
-    """Remember, for the rest of this request (this task), which account at which epoch it acts for."""
-    _signed_in.set((user_id, epoch))
-
-
-def _current_epoch(user_id: int) -> int:
-    known = _signed_in.get()
-    if known is None or known[0] != user_id:
-        # A token for someone the request did not sign in as: a bug, and never a token of the wrong epoch.
-        raise LookupError(f"no signed-in epoch for user {user_id}; pass the epoch explicitly")
-    return known[1]
 
 
 class TokenSigner:
@@ -58,10 +38,8 @@ class TokenSigner:
     def access_token(self, user_id: int, epoch: int) -> str:
         return self._sign({"sub": str(user_id), "scope": ACCESS, "ep": epoch}, self.access_ttl_s)
 
-    def media_token(self, user_id: int, media_id: int, epoch: int | None = None) -> str:
-        """Bound to one item so a leaked stream URL opens nothing else. `epoch` defaults to the one the
-        current request signed in with (see `signed_in_as`)."""
-        epoch = _current_epoch(user_id) if epoch is None else epoch
+    def media_token(self, user_id: int, media_id: int, epoch: int) -> str:
+        """Bound to one item so a leaked stream URL opens nothing else, and to the user's token epoch."""
         claims: dict[str, str | int] = {"sub": str(user_id), "scope": MEDIA, "mid": str(media_id), "ep": epoch}
         return self._sign(claims, self.media_ttl_s)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,21 +62,6 @@ class Offline:
     def names(self) -> list[tuple[str, str]]:
         """(folder name, why) for places that anyone may read, such as /health: no server paths."""
         return [(os.path.basename(folder.rstrip(os.sep)) or folder, why) for folder, why, _ in self.folders]
-
-
-NONE_OFFLINE = Offline()
-# The offline folders for the request being answered; `media_out` reads it. It is set by the dependency
-# every media-rendering route takes (library.routes.SignerDep), so the many call sites of `media_out`
-# need no extra argument; outside a request nothing is offline.
-_current: ContextVar[Offline] = ContextVar("medianest_offline_folders", default=NONE_OFFLINE)
-
-
-def use(offline: Offline) -> None:
-    _current.set(offline)
-
-
-def current() -> Offline:
-    return _current.get()
 
 
 class FolderStates:

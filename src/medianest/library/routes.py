@@ -10,7 +10,7 @@ from medianest.accounts.tokens import TokenSigner
 from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.api.inputs import NO_NUL
-from medianest.library import folders, service
+from medianest.library import service
 from medianest.library.scans import ScanRunner
 from medianest.library.schemas import (
     AlbumOut,
@@ -20,20 +20,19 @@ from medianest.library.schemas import (
     NameCount,
     ScanOut,
     SortField,
+    Viewer,
     media_out,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["library"], responses=errors(401, 403))
 
 
-async def _signer(request: Request) -> TokenSigner:
-    """The signer of media URLs. Every route that renders media items takes it (here, in playback/ and
-    playlists/), so it is also where this request learns which folders are offline, for `media_out`
-    to mark their items unavailable (a cached lookup: a query every few seconds at most)."""
+async def _viewer(request: Request, user: CurrentUser) -> Viewer:
+    """The caller, for `media_out`, with the offline folders (a cached lookup: a query every few seconds
+    at most). Every route that renders media items takes it: here, in playback/ and playlists/."""
     runner: ScanRunner = request.app.state.scans
-    folders.use(await runner.offline())
     signer: TokenSigner = request.app.state.auth.signer
-    return signer
+    return Viewer(user.id, user.token_epoch, signer, await runner.offline())
 
 
 def _scans(request: Request) -> ScanRunner:
@@ -41,7 +40,7 @@ def _scans(request: Request) -> ScanRunner:
     return runner
 
 
-SignerDep = Annotated[TokenSigner, Depends(_signer)]
+ViewerDep = Annotated[Viewer, Depends(_viewer)]
 ScansDep = Annotated[ScanRunner, Depends(_scans)]
 Text = Annotated[str | None, Query(max_length=1024, pattern=NO_NUL)]
 
@@ -56,29 +55,29 @@ def _media_query(
 
 
 @router.get("/media", responses=errors(422))
-async def list_media(user: CurrentUser, session: SessionDep, signer: SignerDep, paging: PageDep,
+async def list_media(user: CurrentUser, session: SessionDep, viewer: ViewerDep, paging: PageDep,
                      query: Annotated[service.MediaQuery, Depends(_media_query)]) -> Page[MediaOut]:
     """The library, with the caller's likes, plays and resume points; search ranks by relevance."""
     rows, total = await service.list_media(session, user.id, query, paging.offset, paging.per_page)
-    items = [media_out(m, s, signer, user.id) for m, s in rows]
+    items = [media_out(m, s, viewer) for m, s in rows]
     return page(items, page=paging.page, per_page=paging.per_page, total=total)
 
 
 @router.get("/media/{media_id}", responses=errors(404))
-async def get_media(media_id: str, user: CurrentUser, session: SessionDep, signer: SignerDep,
+async def get_media(media_id: str, user: CurrentUser, session: SessionDep, viewer: ViewerDep,
                     ) -> Envelope[MediaOut]:
     media, state = await service.get_media(session, user.id, parse_id(media_id, "media"))
-    return ok(media_out(media, state, signer, user.id))
+    return ok(media_out(media, state, viewer))
 
 
 @router.patch("/media/{media_id}", responses=errors(404, 422))
 async def patch_media(media_id: str, body: MediaPatch, admin: AdminUser, session: SessionDep,
-                      signer: SignerDep) -> Envelope[MediaOut]:
+                      viewer: ViewerDep) -> Envelope[MediaOut]:
     """Edit tags (admins; the library is shared)."""
     mid = parse_id(media_id, "media")
     await service.patch_media(session, admin, mid, body)
     media, state = await service.get_media(session, admin.id, mid)
-    return ok(media_out(media, state, signer, admin.id))
+    return ok(media_out(media, state, viewer))
 
 
 @router.delete("/media/{media_id}", status_code=204, responses=errors(404))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from medianest.accounts.tokens import TokenSigner
 from medianest.api.inputs import Input
-from medianest.library import folders
+from medianest.library.folders import Offline
 from medianest.library.models import Media, Scan
 from medianest.playback.models import UserMedia
 
@@ -50,13 +51,22 @@ class MediaOut(BaseModel):
     unavailable_reason: str | None = Field(description="why it is unavailable, as a sentence for people")
 
 
-def media_out(media: Media, state: UserMedia | None, signer: TokenSigner, user_id: int) -> MediaOut:
-    """A media item as one user sees it, with byte URLs signed for that user and item. Whether it is
-    available comes from the offline folders looked up for this request (`folders.current()`, set by
-    the signer's dependency in routes.py)."""
-    token = signer.media_token(user_id, media.id)
+@dataclass(frozen=True)
+class Viewer:
+    """Whom media items are rendered for: byte URLs are signed for this user at their token epoch (so a
+    password change or sign-out everywhere voids them), and items of offline folders are unavailable."""
+
+    user_id: int
+    epoch: int
+    signer: TokenSigner
+    offline: Offline
+
+
+def media_out(media: Media, state: UserMedia | None, viewer: Viewer) -> MediaOut:
+    """A media item as one user sees it, with byte URLs signed for that user and item."""
+    token = viewer.signer.media_token(viewer.user_id, media.id, viewer.epoch)
     base = f"/api/v1/media/{media.id}"
-    unavailable = folders.current().reason_for(media.path)
+    unavailable = viewer.offline.reason_for(media.path)
     return MediaOut(
         id=str(media.id), kind=media.kind,
         title=media.title, artist=media.artist, album=media.album, album_artist=media.album_artist,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
-from medianest.library.routes import SignerDep
+from medianest.library.routes import ViewerDep
 from medianest.library.schemas import MediaOut, media_out
 from medianest.playback import service
 from medianest.playback.schemas import HistoryEntry, PlayIn, PlayOut, ProgressIn, ProgressOut
@@ -54,19 +54,19 @@ async def put_progress(media_id: str, body: ProgressIn, user: CurrentUser, sessi
 
 
 @router.get("/me/history", responses=errors(422))
-async def history(user: CurrentUser, session: SessionDep, signer: SignerDep, paging: PageDep,
+async def history(user: CurrentUser, session: SessionDep, viewer: ViewerDep, paging: PageDep,
                   ) -> Page[HistoryEntry]:
     rows, total = await service.history(session, user.id, paging.offset, paging.per_page)
     items = [HistoryEntry(id=str(p.id), played_at=p.played_at, completed=p.completed, listened_s=p.listened_s,
-                          media=media_out(m, s, signer, user.id)) for p, m, s in rows]
+                          media=media_out(m, s, viewer)) for p, m, s in rows]
     return page(items, page=paging.page, per_page=paging.per_page, total=total)
 
 
 def _lister(kind: str) -> Callable[..., Awaitable[Page[MediaOut]]]:
-    async def handler(user: CurrentUser, session: SessionDep, signer: SignerDep, paging: PageDep,
+    async def handler(user: CurrentUser, session: SessionDep, viewer: ViewerDep, paging: PageDep,
                       ) -> Page[MediaOut]:
         rows, total = await service.state_list(session, user.id, kind, paging.offset, paging.per_page)
-        items = [media_out(m, s, signer, user.id) for m, s in rows]
+        items = [media_out(m, s, viewer) for m, s in rows]
         return page(items, page=paging.page, per_page=paging.per_page, total=total)
 
     handler.__name__ = f"my_{kind}"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from medianest.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.errors import BadRequest, PayloadTooLarge
-from medianest.library.routes import SignerDep
+from medianest.library.routes import ViewerDep
 from medianest.playlists import imports, m3u, service
 from medianest.playlists.schemas import (
     NAME_PATTERN,
@@ -64,10 +64,10 @@ async def import_playlist(request: Request, user: CurrentUser, session: SessionD
 
 
 @router.get("/{playlist_id}", responses=errors(404))
-async def get_playlist(playlist_id: str, user: CurrentUser, session: SessionDep, signer: SignerDep,
+async def get_playlist(playlist_id: str, user: CurrentUser, session: SessionDep, viewer: ViewerDep,
                        ) -> Envelope[PlaylistOut]:
     pl = await service.readable(session, user.id, parse_id(playlist_id, "playlist"))
-    return ok(await service.detail(session, pl, user.id, signer))
+    return ok(await service.detail(session, pl, viewer))
 
 
 @router.patch("/{playlist_id}", responses=errors(404, 422))
@@ -84,20 +84,20 @@ async def delete_playlist(playlist_id: str, user: CurrentUser, session: SessionD
 
 
 @router.post("/{playlist_id}/items", status_code=201, responses=errors(404, 409, 422))
-async def add_item(playlist_id: str, body: ItemIn, user: CurrentUser, session: SessionDep, signer: SignerDep,
+async def add_item(playlist_id: str, body: ItemIn, user: CurrentUser, session: SessionDep, viewer: ViewerDep,
                    ) -> Envelope[PlaylistOut]:
     """Insert an item at `position` (0-based; the end when omitted); returns the playlist."""
     pid = parse_id(playlist_id, "playlist")
     await service.add_item(session, user.id, pid, body, parse_id(body.media_id, "media"))
-    return ok(await service.detail(session, await service.readable(session, user.id, pid), user.id, signer))
+    return ok(await service.detail(session, await service.readable(session, user.id, pid), viewer))
 
 
 @router.patch("/{playlist_id}/items/{item_id}", responses=errors(404, 422))
 async def move_item(playlist_id: str, item_id: str, body: ItemMove, user: CurrentUser, session: SessionDep,
-                    signer: SignerDep) -> Envelope[PlaylistOut]:
+                    viewer: ViewerDep) -> Envelope[PlaylistOut]:
     pid = parse_id(playlist_id, "playlist")
     await service.move_item(session, user.id, pid, parse_id(item_id, "playlist item"), body.position)
-    return ok(await service.detail(session, await service.readable(session, user.id, pid), user.id, signer))
+    return ok(await service.detail(session, await service.readable(session, user.id, pid), viewer))
 
 
 @router.delete("/{playlist_id}/items/{item_id}", status_code=204, responses=errors(404))

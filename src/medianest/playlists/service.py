@@ -9,12 +9,11 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy import delete as sql_delete  # `delete` below is the playlist operation
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.accounts.tokens import TokenSigner
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import Conflict, Forbidden, NotFound
 from medianest.library.models import Media
-from medianest.library.schemas import media_out
+from medianest.library.schemas import Viewer, media_out
 from medianest.library.service import visible_media
 from medianest.playback.models import UserMedia
 from medianest.playlists import m3u
@@ -91,9 +90,9 @@ async def summary(session: AsyncSession, pl: Playlist) -> PlaylistOut:
                        updated_at=pl.updated_at)
 
 
-async def detail(session: AsyncSession, pl: Playlist, user_id: int, signer: TokenSigner) -> PlaylistOut:
+async def detail(session: AsyncSession, pl: Playlist, viewer: Viewer) -> PlaylistOut:
     out = await summary(session, pl)
-    own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == user_id)
+    own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == viewer.user_id)
     rows = await session.execute(
         select(PlaylistItem, Media, UserMedia).join(Media, Media.id == PlaylistItem.media_id)
         .outerjoin(UserMedia, own).where(PlaylistItem.playlist_id == pl.id, Media.deleted_at.is_(None))
@@ -101,7 +100,7 @@ async def detail(session: AsyncSession, pl: Playlist, user_id: int, signer: Toke
     # Numbered over the visible items: stored positions may still have gaps left by soft-deleted media
     # (pruned on the owner's next change), and clients send these numbers back.
     out.items = [PlaylistItemOut(id=str(i.id), media_id=str(m.id), position=n, added_at=i.added_at,
-                                 media=media_out(m, s, signer, user_id)) for n, (i, m, s) in enumerate(rows)]
+                                 media=media_out(m, s, viewer)) for n, (i, m, s) in enumerate(rows)]
     return out
 
 

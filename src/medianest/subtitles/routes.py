@@ -23,7 +23,7 @@ async def list_subtitles(media_id: str, request: Request, user: CurrentUser,
                          session: SessionDep) -> Envelope[list[SubtitleOut]]:
     """Sidecar files beside the video and the subtitle streams inside it, each with a WebVTT `url`."""
     media = await visible_media(session, parse_id(media_id, "media"))
-    token = request.app.state.auth.signer.media_token(user.id, media.id)
+    token = request.app.state.auth.signer.media_token(user.id, media.id, user.token_epoch)
     return ok([SubtitleOut.of(row, token) for row in await service.index(session, media)])
 
 
@@ -45,7 +45,7 @@ async def download_subtitle(media_id: str, body: DownloadIn, request: Request, u
     """Download one OpenSubtitles file and keep it beside the video (`Movie.en.srt`)."""
     media = await visible_media(session, parse_id(media_id, "media"))
     row = await service.download(session, integrations, settings, media, body.file_id, body.language)
-    return ok(SubtitleOut.of(row, request.app.state.auth.signer.media_token(user.id, media.id)))
+    return ok(SubtitleOut.of(row, request.app.state.auth.signer.media_token(user.id, media.id, user.token_epoch)))
 
 
 @router.get("/{media_id}/subtitles/{subtitle_id}.vtt", response_class=Response,
