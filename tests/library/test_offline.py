@@ -16,7 +16,10 @@ from medianest.config import Settings
 from medianest.downloads.names import DEFAULT_TEMPLATE
 from medianest.downloads.placement import place
 from medianest.downloads.ytdlp import Failure
+from medianest.library import scanner
 from medianest.library.folders import UNCONFIGURED
+from medianest.library.probe import ProbeResult, Unreadable
+from medianest.library.walk import WalkResult
 from tests.conftest import Api, bearer
 
 VIDEOS = ("Bars Clip", "Motion Study", "Matroska Sample")
@@ -264,6 +267,23 @@ def test_a_download_into_a_missing_media_folder_fails_with_why_and_creates_nothi
     assert not (tmp_path / "nas").exists() and src.exists()
 
 
+def test_a_download_into_the_empty_mount_point_of_a_share_not_mounted_fails(tmp_path: Path) -> None:
+    """The first media folder is there but empty while the library has items from it: a file put in it
+    would be hidden by the share once mounted, and would make the next scan take the folder as present
+    (and drop the share's items)."""
+    src = tmp_path / "tmp" / "clip.mp4"
+    src.parent.mkdir()
+    src.write_bytes(b"bytes")
+    root = tmp_path / "nas"
+    root.mkdir()
+    with pytest.raises(Failure) as failed:
+        place(src, root, DEFAULT_TEMPLATE, {"title": "Clip", "channel": "Someone"}, indexed=True)
+    assert failed.value.reason.startswith("the media folder downloads go to (nas) is empty while the library")
+    assert list(root.iterdir()) == [] and src.exists()
+    placed = place(src, root, DEFAULT_TEMPLATE, {"title": "Clip", "channel": "Someone"})  # a new library
+    assert placed.read_bytes() == b"bytes"
+
+
 def configure(api: Api, roots: list[Path]) -> None:
     """The media folders as a restart with another MEDIANEST_MEDIA_DIRS would give them."""
     scans = api.app.state.scans
@@ -307,3 +327,78 @@ async def test_a_typo_in_place_of_a_folder_keeps_its_items_until_every_named_fol
     configure(api, [folders[0]])  # `two` taken out on purpose, every named folder online
     scan = await scan_by_api(api, token)
     assert (scan["removed"], scan["offline_folders"]) == (3, [])
+
+
+async def test_a_file_the_walk_cannot_stat_is_kept(api: Api, folders: tuple[Path, Path],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An I/O error on a share while it is listed: the file is there, unreadable for now, not gone."""
+    token = await api.setup_admin()
+    await api.scan()
+    circle = str(folders[0] / "Music" / "Steady Hands" / "Loops" / "01 Circle.flac")
+    real_walk = scanner.walk
+
+    def hiccup(roots: list[Path]) -> WalkResult:
+        found = real_walk(roots)
+        del found.files.sizes[circle], found.files.mtimes[circle]
+        found.failures.append((circle, "cannot read: [Errno 5] Input/output error"))
+        return found
+
+    monkeypatch.setattr(scanner, "walk", hiccup)
+    scan = await api.scan()
+    assert (scan["removed"], scan["failed"]) == (0, 1)
+    assert "Circle" in {i["title"] for i in await api.all_media(token)}
+
+
+async def test_an_indexed_file_that_fails_to_read_keeps_its_item(api: Api, folders: tuple[Path, Path],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that read fine fails now (a reader's bug, a share mid-hiccup): the item, its playlists and
+    likes stay, the failure is listed, and the next scan tries again."""
+    token = await api.setup_admin()
+    await api.scan()
+    before = {i["title"]: i["id"] for i in await api.all_media(token)}
+    playlist = await playlist_of(api, token, await api.all_media(token))
+    circle = folders[0] / "Music" / "Steady Hands" / "Loops" / "01 Circle.flac"
+    os.utime(circle, (time.time() + 10, time.time() + 10))
+    real_probe = scanner.probe
+
+    def failing(path: Path, size: int | None = None) -> ProbeResult:
+        if path == circle:
+            raise Unreadable("cannot decode: Invalid data found when processing input")
+        return real_probe(path, size)
+
+    monkeypatch.setattr(scanner, "probe", failing)
+    scan = await api.scan()
+    assert (scan["removed"], scan["failed"], scan["updated"]) == (0, 1, 0)
+    assert {i["title"]: i["id"] for i in await api.all_media(token)} == before
+    assert (await get(api, token, f"/api/v1/playlists/{playlist}"))["item_count"] == 7
+    listed = [u for f in await get(api, token, "/api/v1/library/folders") for u in f["unreadable"]]
+    assert [u["path"] for u in listed] == [str(circle)]
+
+    monkeypatch.setattr(scanner, "probe", real_probe)
+    again = await api.scan()
+    assert (again["updated"], again["failed"]) == (1, 0)
+    assert [u for f in await get(api, token, "/api/v1/library/folders") for u in f["unreadable"]] == []
+
+
+async def test_a_media_folder_inside_another_is_judged_by_its_own_files(
+        api: Api, folders: tuple[Path, Path]) -> None:
+    """MEDIANEST_MEDIA_DIRS naming a folder and one inside it: the inner one, walked as part of the
+    outer, is not "empty", and a file deleted from it is removed as from any folder."""
+    token = await api.setup_admin()
+    inner = folders[0] / "Music" / "Steady Hands"
+    configure(api, [folders[0], inner])
+    await api.scan()
+    (inner / "Loops" / "01 Circle.flac").unlink()
+    scan = await api.scan()
+    assert (scan["removed"], scan["offline_folders"]) == (1, [])
+    assert all(i["available"] for i in await api.all_media(token))
+
+
+def test_files_of_unknown_folders_are_never_kept_by_a_folder_holding_a_configured_one() -> None:
+    """Files indexed before folders were recorded, from two old folders: what is kept for them must
+    not be `/` or a parent of a configured folder, or that folder's online items would be marked."""
+    orphans = ["/srv/old/a.mp3", "/srv/old/b/c.mp3", "/data/x/y.mp3"]
+    kept = scanner._unconfigured(orphans, [], ["/srv/music"])
+    assert kept == dict.fromkeys(["/srv/old", "/srv/old/b", "/data/x"], UNCONFIGURED)
+    assert scanner._unconfigured(["/srv/a.mp3"], ["/srv"], ["/srv/music"]) == {"/srv/a.mp3": UNCONFIGURED}
+    assert scanner._unconfigured(["/old/a/b.mp3"], ["/old"], ["/srv/music"]) == {"/old": UNCONFIGURED}

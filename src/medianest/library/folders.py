@@ -55,7 +55,7 @@ class Offline:
     def reason_for(self, path: str) -> str | None:
         """Why the item at `path` is unavailable, or None when its folder is online."""
         for folder, why, is_root in self.folders:
-            if path.startswith(prefix(folder)):
+            if path.startswith(prefix(folder)) or path == folder:  # a folder, or a file kept on its own
                 return item_reason(why, is_root)
         return None
 

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast
@@ -131,7 +131,7 @@ class Scanner:
         missing = known.sizes.keys() - files.sizes.keys()
         offline = _offline(found, missing)
         offline |= _unconfigured(self._unconfigured_while_offline(missing, offline),
-                                 await folders.known_paths(session))
+                                 await folders.known_paths(session), [str(r) for r in self.roots])
         kept = list(offline)
         differ = _differ(files, known, missing)
         still_bad = {p for p in differ if p not in known and bad.get(p) == files.stat(p)}
@@ -140,7 +140,8 @@ class Scanner:
         ids = await _ids_of(session, [p for p in ordered if p in known])
         new = [FileStat(p, *files.stat(p)) for p in ordered if p not in known]
         changed = [(ids.get(p), FileStat(p, *files.stat(p))) for p in ordered if p in known]
-        removed = [p for p in missing if self._gone(p, found, kept)]
+        # A file listed but not statted (an I/O error on a share) is there, just unreadable for now.
+        removed = [p for p in missing if p not in failed_now and self._gone(p, found, kept)]
         gone_bad = [p for p in bad if p not in files and p not in failed_now and not inside(p, kept)]
         return _Plan(new, changed, removed, len(still_bad), gone_bad, set(bad), offline)
 
@@ -205,13 +206,14 @@ class Scanner:
 
     async def _write(self, session: AsyncSession, probed: list[Probed],
                      stats: ScanStats, bad: set[str]) -> None:
-        inserts, updates, broken = [], [], []
+        inserts, updates = [], []
         failures: list[tuple[str, str, int | None, float | None]] = []
         for media_id, f, result in probed:
             if isinstance(result, str):
+                # An indexed item whose file now fails to read keeps its row (and its playlists, likes
+                # and plays): the reader may be at fault, or the share mid-hiccup. Its row keeps the old
+                # size and mtime, so the next scan tries it again; the failure is listed meanwhile.
                 failures.append((f.path, result, f.size, f.mtime))
-                if media_id is not None:
-                    broken.append(media_id)  # it was fine before and is damaged now
             elif media_id is None:
                 inserts.append(_row(f, result))
             else:
@@ -222,8 +224,6 @@ class Scanner:
             await _upsert(session, inserts)
         if updates:
             await session.execute(update(Media), updates)
-        if broken:
-            await session.execute(delete(Media).where(Media.id.in_(broken)))
         await _store_failures(session, failures)
         fixed = [f.path for _, f, result in probed if f.path in bad and not isinstance(result, str)]
         await _forget_fixed(session, fixed)
@@ -240,33 +240,53 @@ def _offline(found: WalkResult, missing: set[str]) -> dict[str, str]:
     """The folders whose indexed files must be kept: those that could not be listed, dead symlinks that
     were folders of indexed files, and the roots with no media file at all while files indexed from
     them are missing (a share not mounted: its mount point is empty). As Navidrome learnt, "no media
-    file" is the test, not "no entry": a mount point may hold a stray folder or file of its own."""
+    file" is the test, not "no entry": a mount point may hold a stray folder or file of its own.
+    Files are counted by path, so a root inside another root is judged by its own files. (A root
+    whose files were all moved to new paths is not offline: that is how a folder gets renamed.)"""
     offline = dict(found.offline)
     offline.update((link, why) for link, why in found.dead_links.items() if _under(missing, [link]))
-    for root in found.empty_roots:
+    for root in found.walked_roots:
+        lost = _under(missing, [root])
         inside_offline = [f for f in offline if f.startswith(folders.prefix(root))]
-        if any(not inside(p, inside_offline) for p in _under(missing, [root])):
+        if not any(not inside(p, inside_offline) for p in lost):
+            continue
+        if not _any_under(found.files.sizes.keys(), root):
             offline[root] = folders.EMPTY
     return offline
 
 
-def _unconfigured(orphans: list[str], known_folders: list[str]) -> dict[str, str]:
-    """The folders to keep offline for `orphans`: the media folder each was last scanned under, or for
-    files from before folders were recorded, the folder all of those share."""
+def _unconfigured(orphans: list[str], known_folders: list[str], roots: list[str]) -> dict[str, str]:
+    """The places to keep offline for `orphans`: the nearest folder an earlier scan recorded, else the
+    folder all the others share, else each file's own folder, or the file itself. Never a folder that
+    holds a configured one: its items, online, would be marked unavailable too."""
+    def holds_no_root(folder: str) -> bool:
+        return not any(inside(root, [folder]) for root in roots)
+
     kept: dict[str, str] = {}
     unknown = []
     for path in orphans:
-        folder = next((f for f in known_folders if path.startswith(folders.prefix(f))), None)
+        folder = next((f for f in known_folders if path.startswith(folders.prefix(f)) and holds_no_root(f)), None)
         if folder is None:
             unknown.append(path)
         else:
             kept[folder] = folders.UNCONFIGURED
-    if unknown:
-        kept[os.path.commonpath(unknown) if len(unknown) > 1 else os.path.dirname(unknown[0])] = folders.UNCONFIGURED
+    if not unknown:
+        return kept
+    shared = os.path.commonpath([os.path.dirname(p) for p in unknown])
+    if holds_no_root(shared):
+        return kept | {shared: folders.UNCONFIGURED}
+    for path in unknown:
+        parent = os.path.dirname(path)
+        kept[parent if holds_no_root(parent) else path] = folders.UNCONFIGURED
     return kept
 
 
-def _under(paths: set[str], dirs: list[str]) -> list[str]:
+def _any_under(paths: Iterable[str], folder: str) -> bool:
+    start = folders.prefix(folder)
+    return any(p.startswith(start) for p in paths)
+
+
+def _under(paths: Iterable[str], dirs: list[str]) -> list[str]:
     starts = tuple(folders.prefix(d) for d in dirs)
     return [p for p in paths if p.startswith(starts)]
 
