@@ -93,7 +93,14 @@ class Auth:
         user = await session.get(User, row.user_id)
         if user is None or user.status != STATUS_ACTIVE:
             raise Unauthorized("account is not active")
-        row.used_at = utcnow()
+        # Claimed in one statement: a sign-out everywhere (or a twin refresh) that committed since the read
+        # above leaves nothing to claim, so no new token outlives it.
+        claimed = await session.execute(
+            update(RefreshToken).where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None),
+                                       RefreshToken.revoked_at.is_(None)).values(used_at=utcnow()))
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Unauthorized("refresh token is invalid or expired")
+        await session.refresh(user)  # the epoch as of the claim
         return await self.issue(session, user, family=row.family)
 
     async def logout(self, session: AsyncSession, token: str) -> None:
