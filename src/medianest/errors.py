@@ -84,8 +84,8 @@ class RateLimited(DomainError):
 
 
 class DatabaseBusy(DomainError):
-    """A write waited its full time for the database (SQLite's one writer) and gave up: nothing was
-    written, and the same request may simply be sent again."""
+    """A write waited its full time for the database (SQLite's one writer) and gave up: that write's
+    transaction was not committed (an operation that commits in batches keeps the batches before it)."""
 
     code, status = "UNAVAILABLE", 503
 

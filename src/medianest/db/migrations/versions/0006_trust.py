@@ -84,6 +84,10 @@ def _probe_again() -> None:
 
 def _rebuild_with_autoincrement() -> None:
     for table in AUTOINCREMENT_TABLES:
+        # SQLite commits DDL of its own accord: a rebuild cut short (disk full, a kill) leaves its copy
+        # behind, and the next try would stop on "table already exists".
+        op.execute(f'DROP TABLE IF EXISTS _alembic_tmp_{table}')
+    for table in AUTOINCREMENT_TABLES:
         # A rebuild keeps every row and its id; the AUTOINCREMENT counter starts at the largest id.
         with op.batch_alter_table(table, recreate='always', table_kwargs={'sqlite_autoincrement': True}):
             pass
