@@ -34,8 +34,9 @@ def clean_text(text: str) -> str:
     return text.translate(_MULTILINE).strip()
 
 
-def clean_optional(text: str | None, max_length: int | None = None) -> str | None:
-    """`clean_line` for an optional field, cut to `max_length` characters; an empty result is None."""
+def clean_optional(text: object, max_length: int | None = None) -> str | None:
+    """`clean_line` for an optional field (a value from JSON is taken as its text), cut to `max_length`
+    characters; None, or an empty result, is None."""
     if text is None:
         return None
     cleaned = clean_line(str(text))

@@ -20,7 +20,7 @@ import httpx
 
 from medianest.errors import NotFound, RateLimited, UpstreamError
 from medianest.integrations.http import Upstream
-from medianest.text import clean_line, clean_optional
+from medianest.text import clean_optional
 
 # A subtitle file is a few hundred KiB at most; anything far larger is not one.
 MAX_SUBTITLE_BYTES = 5 * 1024 * 1024
@@ -91,7 +91,7 @@ class OpenSubtitles:
         body = self.upstream.parse(response)
         if not isinstance(body, dict) or not isinstance(body.get("link"), str):
             raise UpstreamError(self.upstream.name, "sent a download without a link")
-        name = clean_line(str(body.get("file_name") or ""))[:255] or f"{file_id}.srt"
+        name = clean_optional(body.get("file_name"), 255) or f"{file_id}.srt"
         return name, await self._fetch(body["link"])
 
     async def login(self) -> None:
@@ -129,18 +129,16 @@ class OpenSubtitles:
 
 def _found(attrs: dict[str, Any]) -> list[Found]:
     feature = attrs.get("feature_details") or {}
-    return [Found(file_id=int(f["file_id"]), file_name=_text(f.get("file_name")), language=_text(attrs.get("language")),
-                  release=_text(attrs.get("release")), title=_text(feature.get("title") or feature.get("movie_name")),
+    # Text fields are written by uploaders: one clean line each.
+    return [Found(file_id=int(f["file_id"]), file_name=clean_optional(f.get("file_name"), 1024),
+                  language=clean_optional(attrs.get("language"), 1024),
+                  release=clean_optional(attrs.get("release"), 1024),
+                  title=clean_optional(feature.get("title") or feature.get("movie_name"), 1024),
                   year=feature.get("year") if isinstance(feature.get("year"), int) else None,
                   downloads=int(attrs.get("download_count") or 0),
                   hearing_impaired=bool(attrs.get("hearing_impaired")),
                   hash_match=bool(attrs.get("moviehash_match")))
             for f in attrs.get("files") or []]
-
-
-def _text(value: object) -> str | None:
-    """A text field of a result (uploaders write them): one clean line, or None."""
-    return clean_optional(str(value), 1024) if value is not None else None
 
 
 def _quota(response: httpx.Response) -> RateLimited:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from medianest.errors import UpstreamError
 from medianest.integrations.http import Upstream
-from medianest.text import clean_line
+from medianest.text import clean_line, clean_optional
 
 
 @dataclass(frozen=True)
@@ -58,5 +58,5 @@ def _library(raw: dict[str, Any]) -> Library:
     # Paths stay exactly as Plex knows them (they are compared with ours); names are for people: cleaned.
     paths = [str(loc["path"]) for loc in raw.get("Location") or [] if loc.get("path")]
     key = str(raw["key"])  # sent back to Plex as it is
-    return Library(key=key, title=clean_line(str(raw.get("title") or ""))[:255] or clean_line(key),
-                   type=clean_line(str(raw.get("type") or ""))[:32], paths=paths)
+    return Library(key=key, title=clean_optional(raw.get("title"), 255) or clean_line(key),
+                   type=clean_optional(raw.get("type"), 32) or "", paths=paths)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from medianest.errors import Conflict, NotFound, UpstreamError
 from medianest.integrations.http import Upstream
-from medianest.text import clean_line, clean_text
+from medianest.text import clean_optional, clean_text
 
 # MediaRequestStatus and MediaStatus as Seerr numbers them (server/constants/media.ts).
 REQUEST_PENDING, REQUEST_APPROVED, REQUEST_DECLINED, REQUEST_FAILED, REQUEST_COMPLETED = 1, 2, 3, 4, 5
@@ -119,7 +119,7 @@ def _title(raw: dict[str, Any]) -> Title | None:
     # Text from Seerr (from TMDB, edited by anyone) is cleaned of control characters here, before a
     # title can reach the database through a request or a one-line display.
     return Title(media_type=kind, tmdb_id=int(raw["id"]),
-                 title=clean_line(str(name or raw.get("originalTitle") or ""))[:1024] or "?",
+                 title=clean_optional(name or raw.get("originalTitle"), 1024) or "?",
                  year=_year(date), overview=clean_text(str(raw.get("overview") or "")),
                  poster_path=poster if isinstance(poster, str) and POSTER_PATH.match(poster) else None,
                  media_status=int(info["status"]) if isinstance(info, dict) and info.get("status") else None)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from medianest.errors import NotFound, UpstreamError
 from medianest.integrations.http import Upstream
-from medianest.text import clean_line, clean_optional
+from medianest.text import clean_optional
 
 # Kuma's heartbeat statuses on the board's scale.
 BEAT_STATUS = {0: "down", 1: "up", 2: "degraded", 3: "unknown"}
@@ -65,8 +65,8 @@ def _monitor(raw: dict[str, Any], group: object, beats: dict[str, Any]) -> Monit
     listed = (beats.get("heartbeatList") or {}).get(str(monitor_id)) or []
     uptime = (beats.get("uptimeList") or {}).get(f"{monitor_id}_24")
     # Names are stored for the board: cleaned of control characters.
-    return Monitor(id=monitor_id, name=clean_line(str(raw.get("name") or ""))[:255] or str(monitor_id),
-                   group=clean_optional(str(group), 255) if group else None, beats=[_beat(b) for b in listed],
+    return Monitor(id=monitor_id, name=clean_optional(raw.get("name"), 255) or str(monitor_id),
+                   group=clean_optional(group, 255) if group else None, beats=[_beat(b) for b in listed],
                    uptime_24h=float(uptime) if isinstance(uptime, int | float) else None)
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from medianest.api.inputs import Input
-from medianest.integrations.seerr import POSTER_BASE
+from medianest.integrations.seerr import POSTER_BASE, POSTER_PATH
 from medianest.requests.models import MediaRequest
 from medianest.text import clean_line
 
@@ -27,7 +27,7 @@ class RequestIn(Input):
     title: str = Field(min_length=1, max_length=1024, description="as the search gave it; control characters go")
     seasons: list[int] | None = Field(default=None, max_length=200, description="tv only; omitted: all seasons")
     year: int | None = Field(default=None, ge=1800, le=3000)
-    poster_path: str | None = Field(default=None, max_length=255, pattern=r"^/[A-Za-z0-9._-]+$")
+    poster_path: str | None = Field(default=None, max_length=255, pattern=POSTER_PATH.pattern)
 
     @field_validator("title")
     @classmethod
