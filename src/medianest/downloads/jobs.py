@@ -32,7 +32,7 @@ from medianest.downloads.models import CANCELED, COMPLETED, FAILED, QUEUED, RUNN
 from medianest.downloads.placement import place
 from medianest.downloads.ytdlp import Failure, Spec
 from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED, Landed, Notifier
-from medianest.library.folders import prefix
+from medianest.library.folders import EMPTY, prefix, root_problem_now
 from medianest.library.models import KIND_AUDIO, KIND_VIDEO, Media
 from medianest.library.probe import Unreadable
 from medianest.library.scanner import Scanner
@@ -415,8 +415,11 @@ class Runner:
         await self._update(dl.id, **values)
         await events.progress(self.notifier, dl, values)
 
-    async def _indexed(self, root: Path) -> bool:
-        """Whether the library has items from `root` (so an empty `root` is a share not mounted)."""
+    async def _looks_unmounted(self, root: Path) -> bool:
+        """Whether `root` is empty while the library has items from it (a share not mounted); the query
+        only for an empty `root`, which a download into a library in use hardly ever meets."""
+        if root_problem_now(root) != EMPTY:
+            return False
         async with self.sessions() as session:
             found = await session.scalar(select(Media.id).where(
                 Media.path.startswith(prefix(str(root)), autoescape=True)).limit(1))
@@ -425,7 +428,8 @@ class Runner:
     async def _store(self, dl: Download, item: DownloadItem, result: dict[str, Any]) -> None:
         """Move the file into the library, index it, and link the item to the new media."""
         root = self.settings.library_dirs[0]
-        path = place(Path(result["file"]), root, self.settings.downloads_template, result, await self._indexed(root))
+        unmounted = await self._looks_unmounted(root)
+        path = place(Path(result["file"]), root, self.settings.downloads_template, result, indexed=unmounted)
         self.folders.add(path.parent)
         extra = {"source_url": result.get("url") or item.url, "source_site": result.get("site"),
                  "source_id": result.get("id") or None, "channel": result.get("channel")}
