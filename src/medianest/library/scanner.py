@@ -130,8 +130,9 @@ class Scanner:
             return _Plan([], [], [], len(expected_bad), [], set(bad), dict(found.offline))
         missing = known.sizes.keys() - files.sizes.keys()
         offline = _offline(found, missing)
-        offline |= _unconfigured(self._unconfigured_while_offline(missing, offline),
-                                 await folders.known_paths(session), [str(r) for r in self.roots])
+        orphans = self._unconfigured_while_offline(missing, offline)
+        if orphans:
+            offline |= _unconfigured(orphans, await folders.known_paths(session), [str(r) for r in self.roots])
         kept = list(offline)
         differ = _differ(files, known, missing)
         still_bad = {p for p in differ if p not in known and bad.get(p) == files.stat(p)}
