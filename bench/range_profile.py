@@ -85,8 +85,8 @@ async def main_async(args: argparse.Namespace) -> None:
 
         app: Any = Starlette(routes=[Route("/file", file)])
         return await measure(app, "/file", size, args)
+    from medianest.api.fastpath import StreamFastPath
     from medianest.app import create_app
-    from medianest.streaming.fastpath import StreamFastPath
 
     with tempfile.TemporaryDirectory() as data:
         settings = Settings(data_dir=Path(data), media_dirs=[path.parent], scan_on_start=False,

@@ -117,7 +117,7 @@ class Api:
         return token
 
     async def scan(self) -> dict[str, Any]:
-        runner = self.app.state.scans
+        runner = self.app.state.parts.scans
         scan = await runner.start(requested_by=None)
         await runner.wait()
         return (await runner.get(scan.id)).__dict__

@@ -2,94 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 import structlog
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from medianest import __version__
-from medianest.accounts.plex_pin import plex_sign_in
-from medianest.accounts.routes import auth_router, users_router
-from medianest.accounts.service import Auth
-from medianest.accounts.tokens import TokenSigner
 from medianest.api import errors, methods, openapi
-from medianest.api.inputs import no_nul_in_url
-from medianest.audit.routes import router as audit_router
+from medianest.api.bodylimit import BodyLimit
+from medianest.api.deps import no_nul_in_url
+from medianest.api.fastpath import StreamFastPath
+from medianest.api.headers import SecurityHeaders
+from medianest.api.observer import RequestObserver
+from medianest.api.proxies import ProxyHeaders
+from medianest.api.routes import ROUTERS
+from medianest.api.timeout import RequestTimeout
 from medianest.config import Settings
-from medianest.db.engine import create_engine, create_session_factory
-from medianest.db.migrate import upgrade_async
-from medianest.downloads.routes import router as downloads_router
-from medianest.downloads.running import downloads_running
-from medianest.integrations.cache import StaleCache
-from medianest.integrations.http import http_client
-from medianest.library.routes import router as library_router
-from medianest.library.scans import ScanRunner
+from medianest.events import LoopBridge
 from medianest.logs import configure as configure_logs
-from medianest.meta.metrics import Metrics
-from medianest.meta.requests import RequestObserver
-from medianest.meta.routes import router as meta_router
-from medianest.playback.routes import router as playback_router
-from medianest.playlists.routes import router as playlists_router
+from medianest.metrics import Metrics
+from medianest.parts import Parts, open_parts
 from medianest.realtime.server import SocketNotifier, create_server
 from medianest.realtime.server import asgi_app as socketio_app
-from medianest.requests.routes import router as requests_router
-from medianest.security.bodylimit import BodyLimit
-from medianest.security.crypto import secret_box
-from medianest.security.headers import SecurityHeaders
-from medianest.security.limits import RateLimits
-from medianest.security.proxies import ProxyHeaders
-from medianest.security.timeout import RequestTimeout
-from medianest.services.clients import Integrations
 from medianest.services.connections import seed as seed_services
-from medianest.services.routes import plex_router
-from medianest.services.routes import router as services_router
-from medianest.streaming.access import StreamAccess
-from medianest.streaming.fastpath import StreamFastPath
-from medianest.streaming.routes import router as streaming_router
-from medianest.subtitles.routes import router as subtitles_router
 from medianest.web import routes as web
 
 log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """Build the app; all state lives on `app.state`, created in the lifespan from `settings`."""
+    """Build the app; its `Parts` (medianest/parts.py) are made in the lifespan, on `app.state.parts`."""
     configure_logs(settings)
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.ensure_dirs()
-        if settings.migrate_on_start:
-            await upgrade_async(settings.db_url)
-        engine = create_engine(settings.db_url, settings.database_busy_timeout_s)
-        sessions = create_session_factory(engine)
-        signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
-        app.state.sessions = sessions
-        app.state.notifier = SocketNotifier(sio)
-        app.state.limits = RateLimits(settings)
-        app.state.auth = Auth(signer, settings.refresh_token_ttl_s, app.state.limits)
-        app.state.http = http_client(settings)
-        app.state.plex_sign_in = plex_sign_in(settings, app.state.http, app.state.auth, app.state.limits)
-        app.state.integrations = Integrations(app.state.http, secret_box(settings), settings)
-        app.state.search_cache = StaleCache(settings.search_cache_ttl_s)
-        await seed_services(sessions, app.state.integrations, settings)
-        app.state.stream_access = StreamAccess(sessions, signer, settings.library_dirs)
-        app.state.scans = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, app.state.notifier,
-                                     landed=lambda s, folders: app.state.jobs.landed(s, folders))
-        await app.state.scans.on_start()  # scans a dead process left running are marked interrupted
-        if settings.scan_on_start:
-            await app.state.scans.start(requested_by=None)
-        async with downloads_running(app, settings, sessions), app.state.socket_guard.running(sessions):
-            log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
-                     media_dirs=[str(d) for d in settings.library_dirs], consumes_queue=settings.consumes_queue)
-            try:
-                yield
-            finally:
-                await app.state.scans.stop()
-        await app.state.http.aclose()
-        await engine.dispose()
+        notifier, loop = SocketNotifier(sio), asyncio.get_running_loop()
+        async with open_parts(settings, notifier, job_notifier=lambda: LoopBridge(notifier, loop), metrics=metrics,
+                              migrate=settings.migrate_on_start) as parts:
+            app.state.parts = parts
+            await _start(parts)
+            consuming = parts.jobs.consuming(parts.sessions) if settings.consumes_queue else nullcontext()
+            async with consuming, guard.running(parts.sessions):
+                log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
+                         media_dirs=[str(d) for d in settings.library_dirs], consumes_queue=settings.consumes_queue)
+                try:
+                    yield
+                finally:
+                    await parts.scans.stop()
 
     app = FastAPI(
         title="MediaNest", version=__version__, lifespan=lifespan,
@@ -99,23 +62,34 @@ def create_app(settings: Settings) -> FastAPI:
         # No OpenTelemetry here: skip FastAPI's per-request provider check.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.state.settings = settings
-    app.state.metrics = Metrics()
-    sio = create_server(settings, app.state)
+    sio, guard = create_server(settings, lambda: parts_of(app))
     app.mount("/socket.io", socketio_app(sio))
     errors.install(app)
     methods.install(app)
     openapi.install(app)
-    for router in (meta_router, auth_router, users_router, audit_router, library_router, streaming_router,
-                   playback_router, playlists_router, downloads_router, services_router, plex_router,
-                   requests_router, subtitles_router):
+    for router in ROUTERS:
         app.include_router(router)
     web.install(app)
-    _add_middleware(app, settings)
+    _add_middleware(app, settings, metrics)
     return app
 
 
-def _add_middleware(app: FastAPI, settings: Settings) -> None:
+def parts_of(app: FastAPI) -> Parts:
+    """The app's parts (made by its lifespan)."""
+    parts: Parts = app.state.parts
+    return parts
+
+
+async def _start(parts: Parts) -> None:
+    """What a serving process does once its parts exist: the configured service connections, and the
+    scans a dead process left running marked interrupted (then, if configured, a scan starts)."""
+    await seed_services(parts.sessions, parts.integrations, parts.settings)
+    await parts.scans.on_start()
+    if parts.settings.scan_on_start:
+        await parts.scans.start(requested_by=None)
+
+
+def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     """Innermost first. The fast path sits inside the request ids, metrics and security headers (so
     they see every request) but outside the limits that only API calls need."""
     app.add_middleware(methods.Methods)  # inside CORS: preflights get the CORS answer
@@ -128,7 +102,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
                                            "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
                            max_age=600)
     app.add_middleware(StreamFastPath)
-    app.add_middleware(RequestObserver, metrics=app.state.metrics, access_log=settings.access_log,
+    app.add_middleware(RequestObserver, metrics=metrics, access_log=settings.access_log,
                        security=SecurityHeaders(docs_page=web.docs_html(app)))
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeaders, trusted=settings.trusted_proxies)

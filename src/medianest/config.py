@@ -14,7 +14,7 @@ from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, computed_field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from medianest.downloads.names import DEFAULT_TEMPLATE, validate_template
+from medianest.filenames import DEFAULT_TEMPLATE, validate_template
 
 SECRET_FILE = "secret.key"
 # A configured secret shorter than this, or drawn from too few characters, is refused in production.

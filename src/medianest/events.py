@@ -1,15 +1,19 @@
-"""Every realtime event name and payload, and the Notifier protocol services talk to.
+"""Every realtime event name, the Notifier protocol services talk to, and the two notifiers that need no
+socket: one that logs, and one that hands events from a job's thread to the serving loop.
 
-Services never import socket.io: they call `notifier.emit(...)`; `realtime/` decides how events travel.
+Services never import socket.io: they call `notifier.emit(...)`; `realtime/` decides how events travel
+(through the Socket.IO server, or through Redis from a worker).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+import asyncio
+from collections import deque
 from typing import Any, Protocol
 
-from medianest.db.engine import SessionFactory
+import structlog
+
+log = structlog.get_logger(__name__)
 
 LIBRARY_SCAN_PROGRESS = "library:scan-progress"
 LIBRARY_UPDATED = "library:updated"
@@ -40,6 +44,37 @@ class Notifier(Protocol):
         ...
 
 
-# Told which folders gained or lost files (a finished download, a scan): services/jobs.py asks Plex to
-# rescan them.
-Landed = Callable[[SessionFactory, list[Path]], Awaitable[None]]
+class LogNotifier:
+    """Logs every event at debug level and remembers the last ones (tests and /health read them), and the
+    rooms closed."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.recent: deque[tuple[str, dict[str, Any], str | list[str] | None]] = deque(maxlen=keep)
+        self.closed_rooms: deque[str] = deque(maxlen=keep)
+
+    async def emit(self, event: str, payload: dict[str, Any], room: str | list[str] | None = None) -> None:
+        self.recent.append((event, payload, room))
+        log.debug("event", event_name=event, room=room)
+
+    async def close_room(self, room: str) -> None:
+        self.closed_rooms.append(room)
+        log.debug("room closed", room=room)
+
+
+class LoopBridge:
+    """A Notifier usable from another thread's event loop (a download job in a huey worker thread):
+    each event is handed to `inner` on `loop`, the serving loop the Socket.IO server lives on."""
+
+    def __init__(self, inner: Notifier, loop: asyncio.AbstractEventLoop) -> None:
+        self.inner, self.loop = inner, loop
+
+    async def emit(self, event: str, payload: dict[str, Any], room: str | list[str] | None = None) -> None:
+        if self.loop.is_closed():
+            return  # the server is shutting down; nobody is listening any more
+        future = asyncio.run_coroutine_threadsafe(self.inner.emit(event, payload, room), self.loop)
+        await asyncio.wrap_future(future)
+
+    async def close_room(self, room: str) -> None:
+        if self.loop.is_closed():
+            return
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.inner.close_room(room), self.loop))

@@ -22,7 +22,10 @@ from structlog.stdlib import ProcessorFormatter
 from structlog.typing import Processor
 
 from medianest.config import Settings
-from medianest.meta.requests import ACCESS_LOGGER, request_id
+from medianest.context import request_id
+
+# The access log's logger (api/observer.py writes it when MEDIANEST_ACCESS_LOG is on).
+ACCESS_LOGGER = "medianest.access"
 
 # Libraries that say something at INFO for every call or job: their warnings and errors are kept, their
 # chatter only at DEBUG (httpx would log every outgoing request, huey every periodic job it runs, alembic

@@ -30,7 +30,7 @@ async def test_a_key_is_shown_once_stored_hashed_and_works(api: Api, app: FastAP
     listed = (await api.client.get("/api/v1/auth/api-keys", headers=bearer(admin))).json()["data"]
     assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]
     assert listed[0]["last_used_at"] is not None
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         stored = await session.scalar(select(ApiKey.key_hash))
     assert stored == hashlib.sha256(key.encode()).hexdigest()  # the key itself is nowhere in the DB
 

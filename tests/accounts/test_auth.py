@@ -45,7 +45,7 @@ async def test_every_failed_sign_in_costs_one_full_password_check(api: Api, monk
     """No timing difference to measure: a wrong password, an unknown name and a password-less (Plex)
     account each run Argon2 exactly once. (The cost itself is not timed here: no timing in tests.)"""
     await api.setup_admin()
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         session.add(User(username="plexonly", username_key="plexonly", password_hash=None, role="user",
                          status="active", plex_id="777"))
         await session.commit()
@@ -70,7 +70,7 @@ async def test_passwords_and_refresh_tokens_are_stored_hashed(api: Api) -> None:
     await api.setup_admin()
     r = await api.client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
     refresh = r.json()["data"]["refresh_token"]
-    async with api.app.state.sessions() as s:
+    async with api.app.state.parts.sessions() as s:
         user = await s.scalar(select(User))
         hashes = list(await s.scalars(select(RefreshToken.token_hash)))
     assert user is not None and user.password_hash is not None
@@ -109,7 +109,7 @@ async def test_logout_revokes_the_refresh_token(api: Api) -> None:
 
 async def test_forged_expired_and_wrong_kind_tokens_are_refused(api: Api) -> None:
     token = await api.setup_admin()
-    signer = api.app.state.auth.signer
+    signer = api.app.state.parts.auth.signer
     header, payload, _ = token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
     unsigned = f"{header}.{payload}."

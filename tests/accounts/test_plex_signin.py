@@ -108,7 +108,7 @@ async def test_the_plex_token_is_stored_sealed_and_never_shown(client: httpx.Asy
                                                                settings: Settings) -> None:
     person = tv.add_user()
     status = await sign_in(client, tv, person)
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         user = await session.scalar(select(User).where(User.plex_id == str(person.id)))
         assert user is not None and user.plex_token is not None
         assert person.auth_token.encode() not in user.plex_token
@@ -133,19 +133,19 @@ async def test_the_same_plex_account_finds_its_user_and_never_takes_a_local_name
     assert second["user"]["id"] == first["user"]["id"]
     me = await api.client.get("/api/v1/auth/me", headers=bearer(admin))
     assert me.json()["data"]["username"] == "bob" and me.json()["data"]["role"] == "admin"
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         assert await session.scalar(select(User.plex_id).where(User.username == "bob")) is None
 
 
 async def test_without_signup_an_unknown_plex_account_is_refused(api: Api, tv: PlexTv, app: FastAPI) -> None:
     await api.setup_admin()
-    app.state.plex_sign_in = app.state.plex_sign_in.__class__(
-        **{**app.state.plex_sign_in.__dict__, "signup": False})
+    app.state.parts.plex_sign_in = app.state.parts.plex_sign_in.__class__(
+        **{**app.state.parts.plex_sign_in.__dict__, "signup": False})
     pin = await start(api.client)
     tv.authorize(pin["code"], tv.add_user("stranger"))
     error = await poll(api.client, pin, expect=403)
     assert error["code"] == "FORBIDDEN" and "ask an admin" in error["message"]
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         assert await session.scalar(select(User).where(User.username == "stranger")) is None
         row = await session.scalar(select(PlexPin))
         assert row is not None and row.used_at is None  # refused, not consumed
@@ -174,7 +174,7 @@ async def test_expired_and_unknown_pins(client: httpx.AsyncClient, tv: PlexTv) -
 
 async def test_our_own_expiry_needs_no_call_to_plex(client: httpx.AsyncClient, tv: PlexTv, app: FastAPI) -> None:
     pin = await start(client)
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         row = await session.scalar(select(PlexPin).where(PlexPin.handle == pin["id"]))
         assert row is not None
         row.expires_at = row.created_at
@@ -186,7 +186,7 @@ async def test_our_own_expiry_needs_no_call_to_plex(client: httpx.AsyncClient, t
 
 async def test_long_expired_pins_are_cleared_when_a_new_one_starts(client: httpx.AsyncClient, app: FastAPI) -> None:
     old, recent = await start(client), await start(client)
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         for handle, age in ((old["id"], timedelta(days=2)), (recent["id"], timedelta(hours=1))):
             row = await session.scalar(select(PlexPin).where(PlexPin.handle == handle))
             assert row is not None
@@ -211,7 +211,7 @@ async def test_plex_tv_failing_is_a_clear_upstream_error_and_leaves_nothing(
         r = await request
         assert r.status_code == status and r.json()["error"]["code"] == code, r.text
         assert person.auth_token not in r.text
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         assert len((await session.scalars(select(PlexPin))).all()) == 1  # the failed start wrote nothing
         assert await session.scalar(select(User)) is None
     tv.reset_failures()

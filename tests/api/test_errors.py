@@ -67,12 +67,12 @@ async def test_health_is_503_when_the_database_is_gone(app: FastAPI, api: Api) -
         async def __aexit__(self, *exc: object) -> None:
             return None
 
-    original = app.state.sessions
-    app.state.sessions = lambda: Broken()
+    original = app.state.parts.sessions
+    app.state.parts.sessions = lambda: Broken()
     try:
         r = await api.client.get("/health")
     finally:
-        app.state.sessions = original
+        app.state.parts.sessions = original
     assert r.status_code == 503
     assert r.json()["checks"]["database"]["status"] == "fail"
 

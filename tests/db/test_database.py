@@ -21,7 +21,7 @@ async def test_migrations_match_the_models(app: FastAPI, settings: Settings) -> 
 
 
 async def test_sqlite_runs_in_wal_with_foreign_keys(app: FastAPI, settings: Settings) -> None:
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         if not settings.is_sqlite:
             assert (await session.execute(text("SELECT 1"))).scalar() == 1
             return
@@ -30,7 +30,7 @@ async def test_sqlite_runs_in_wal_with_foreign_keys(app: FastAPI, settings: Sett
 
 
 async def test_migrations_downgrade_and_upgrade_cleanly(app: FastAPI, settings: Settings) -> None:
-    await app.state.sessions.kw["bind"].dispose()
+    await app.state.parts.sessions.kw["bind"].dispose()
     cfg = alembic_config(settings.db_url)
     await asyncio.to_thread(command.downgrade, cfg, "base")
     await asyncio.to_thread(command.upgrade, cfg, "head")
@@ -44,7 +44,7 @@ async def test_rebuilding_a_table_keeps_the_rows_that_point_at_it(app: FastAPI, 
     admin = await api.setup_admin()
     await api.client.post("/api/v1/auth/api-keys", json={"name": "k"}, headers=bearer(admin))
     await api.client.post("/api/v1/playlists", json={"name": "mine"}, headers=bearer(admin))
-    await app.state.sessions.kw["bind"].dispose()
+    await app.state.parts.sessions.kw["bind"].dispose()
     cfg = alembic_config(settings.db_url)
     await asyncio.to_thread(command.downgrade, cfg, "0003")
     await asyncio.to_thread(command.upgrade, cfg, "head")
@@ -75,12 +75,12 @@ async def test_upgrading_to_0006_probes_again_the_items_read_differently_now(api
     token = await api.setup_admin()
     await api.scan()
     before = {i["title"]: i for i in await api.all_media(token)}
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         await session.execute(text("UPDATE media SET audio_codec = 'mp3float', genre = NULL WHERE title = 'Jóga'"))
         await session.execute(text("UPDATE media SET video_codec = 'libdav1d', genre = NULL WHERE title = 'Bars Clip'"))
         await session.execute(text("UPDATE media SET genre = NULL WHERE title = 'Circle'"))  # read right then
         await session.commit()
-    await api.app.state.sessions.kw["bind"].dispose()
+    await api.app.state.parts.sessions.kw["bind"].dispose()
     cfg = alembic_config(settings.db_url)
     await asyncio.to_thread(command.downgrade, cfg, "0005")
     await asyncio.to_thread(command.upgrade, cfg, "head")

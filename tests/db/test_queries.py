@@ -19,7 +19,7 @@ pairs = Table("batch_pairs", metadata, Column("a", Integer, primary_key=True), C
 
 @pytest.fixture
 async def engine(app: FastAPI) -> AsyncIterator[AsyncEngine]:
-    engine: AsyncEngine = app.state.sessions.kw["bind"]
+    engine: AsyncEngine = app.state.parts.sessions.kw["bind"]
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     yield engine
@@ -40,7 +40,7 @@ async def test_a_long_delete_is_committed_batch_by_batch(app: FastAPI, engine: A
     listener = lambda conn: commits.append(1)  # noqa: E731
     event.listen(engine.sync_engine, "commit", listener)
     try:
-        removed = await delete_in_batches(app.state.sessions, checks, checks.c.age == "old", batch=5)
+        removed = await delete_in_batches(app.state.parts.sessions, checks, checks.c.age == "old", batch=5)
     finally:
         event.remove(engine.sync_engine, "commit", listener)
     assert removed == 17
@@ -52,6 +52,6 @@ async def test_rows_with_a_two_column_key_are_deleted_in_batches_too(app: FastAP
     async with engine.begin() as conn:
         await conn.execute(insert(pairs), [{"a": a, "b": b, "age": "old" if b < 3 else "new"}
                                            for a in range(4) for b in range(5)])
-    assert await delete_in_batches(app.state.sessions, pairs, pairs.c.age == "old", batch=4) == 12
+    assert await delete_in_batches(app.state.parts.sessions, pairs, pairs.c.age == "old", batch=4) == 12
     assert await _count(engine, pairs) == {"new": 8}
-    assert await delete_in_batches(app.state.sessions, pairs, pairs.c.age == "old", batch=4) == 0
+    assert await delete_in_batches(app.state.parts.sessions, pairs, pairs.c.age == "old", batch=4) == 0

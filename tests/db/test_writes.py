@@ -63,7 +63,7 @@ def _assert_busy(r: httpx.Response) -> None:
 
 
 async def _playlists(app: FastAPI) -> int:
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(Playlist)) or 0)
 
 
@@ -71,7 +71,7 @@ async def test_a_write_behind_a_long_transaction_here_is_a_503_and_writes_nothin
     """The M3U8 import held the write lock for 25 s: other users' sign-ins and changes failed with a 500
     `database is locked`."""
     admin = await api.setup_admin()
-    async with app.state.sessions() as hog:
+    async with app.state.parts.sessions() as hog:
         await hog.execute(update(User).values(last_login_at=None))  # an open write transaction
         r = await api.client.post("/api/v1/playlists", json={"name": "mine"}, headers=bearer(admin))
         _assert_busy(r)
@@ -200,16 +200,16 @@ async def _failed_write(s: AsyncSession) -> None:
                          ids=["commit", "rollback", "closed", "invalidated", "error", "failed-write"])
 async def test_the_turn_is_given_back_however_a_transaction_ends(
         app: FastAPI, end: Callable[[AsyncSession], Awaitable[None]]) -> None:
-    async with app.state.sessions() as s:
+    async with app.state.parts.sessions() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
         await s.commit()
     try:
-        async with app.state.sessions() as s:
+        async with app.state.parts.sessions() as s:
             await s.execute(text("INSERT INTO t DEFAULT VALUES"))
             await end(s)
     except (RuntimeError, OperationalError):
         pass
-    async with transaction(app.state.sessions) as s:  # would wait SHORT_WAIT_S and fail if the turn leaked
+    async with transaction(app.state.parts.sessions) as s:  # would wait SHORT_WAIT_S and fail if the turn leaked
         await s.execute(text("INSERT INTO t DEFAULT VALUES"))
 
 
@@ -217,24 +217,24 @@ async def test_the_turn_is_given_back_when_the_request_is_cancelled(app: FastAPI
     holding = asyncio.Event()
 
     async def stuck() -> None:
-        async with app.state.sessions() as s:
+        async with app.state.parts.sessions() as s:
             await s.execute(text("INSERT INTO t DEFAULT VALUES"))
             holding.set()
             await asyncio.Event().wait()
 
-    async with transaction(app.state.sessions) as s:
+    async with transaction(app.state.parts.sessions) as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
     task = asyncio.create_task(stuck())
     await holding.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    async with transaction(app.state.sessions) as s:
+    async with transaction(app.state.parts.sessions) as s:
         await s.execute(text("INSERT INTO t DEFAULT VALUES"))
 
 
 async def test_a_turn_not_given_in_time_raises_the_typed_error(app: FastAPI) -> None:
-    async with app.state.sessions() as hog, app.state.sessions() as late:
+    async with app.state.parts.sessions() as hog, app.state.parts.sessions() as late:
         await hog.execute(update(User).values(last_login_at=None))
         with pytest.raises(DatabaseBusy):
             await late.execute(update(User).values(last_login_at=None))

@@ -37,12 +37,12 @@ async def test_a_video_lands_in_the_library_and_streams(api: Api, app: FastAPI, 
     assert files[0].name.endswith("].mp4")
     assert not any(settings.downloads_tmp_dir.rglob("*"))  # no temporary file left behind
 
-    events = [(e, p) for e, p, _ in app.state.notifier.recent if e.startswith("download:")]
+    events = [(e, p) for e, p, _ in app.state.parts.notifier.recent if e.startswith("download:")]
     names = [e for e, _ in events]
     assert names[0] == "download:queued" and names[1] == "download:started" and names[-1] == "download:completed"
     percents = [p["percent"] for e, p in events if e == "download:progress"]
     assert percents == sorted(percents)  # never goes back
-    assert any(e == "library:updated" for e, _, _ in app.state.notifier.recent)
+    assert any(e == "library:updated" for e, _, _ in app.state.parts.notifier.recent)
 
 
 async def test_audio_mode_converts_to_the_chosen_format(api: Api, server: MediaServer, settings: Settings) -> None:
@@ -58,7 +58,7 @@ async def test_audio_mode_converts_to_the_chosen_format(api: Api, server: MediaS
 
 
 async def test_private_addresses_are_refused_by_default(api: Api, app: FastAPI, server: MediaServer) -> None:
-    app.state.settings.downloads_allow_private_networks = False  # the default, which the fixture turned off
+    app.state.parts.settings.downloads_allow_private_networks = False  # the default, which the fixture turned off
     token = await api.setup_admin()
     for url in (server.url("/media/clip.mp4"), "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"):
         r = await api.client.post("/api/v1/downloads", json={"url": url}, headers=bearer(token))
@@ -88,7 +88,8 @@ async def test_cancel_stops_the_download_within_two_seconds(api: Api, app: FastA
     assert not any(p.is_file() for p in settings.library_dirs[0].rglob("*"))
     final = await wait_status(api, token, queued["id"], "canceled")
     assert final["media_ids"] == []
-    canceled = [e for e, p, _ in app.state.notifier.recent if e == "download:canceled" and p["id"] == queued["id"]]
+    recent = app.state.parts.notifier.recent
+    canceled = [e for e, p, _ in recent if e == "download:canceled" and p["id"] == queued["id"]]
     assert len(canceled) == 1  # announced once, by the cancel, not again by the stopping worker
 
 
@@ -154,7 +155,7 @@ async def test_others_downloads_are_invisible(api: Api, server: MediaServer) -> 
 async def test_the_rate_limit_answers_429_with_retry_after(api: Api, app: FastAPI, server: MediaServer) -> None:
     token = await api.setup_admin()
     for _ in range(5):
-        await app.state.limits.hit("downloads", "1")  # five downloads this hour already (the default limit)
+        await app.state.parts.limits.hit("downloads", "1")  # five downloads this hour already (the default limit)
     r = await api.client.post("/api/v1/downloads", json={"url": server.url("/media/clip.mp4")}, headers=bearer(token))
     assert r.status_code == 429 and r.json()["error"]["code"] == "RATE_LIMITED"
     assert 0 < int(r.headers["retry-after"]) <= 3600
@@ -198,7 +199,7 @@ async def test_health_reports_the_queue(api: Api, app: FastAPI) -> None:
     def broken() -> int:
         raise OSError("queue store unreachable")
 
-    app.state.downloads.queue.huey.pending_count = broken
+    app.state.parts.jobs.huey.pending_count = broken
     r = await api.client.get("/health")
     assert r.status_code == 503 and r.json()["checks"]["queue"]["status"] == "fail"
 
@@ -220,7 +221,7 @@ async def test_clear_removes_finished_downloads_but_keeps_their_media(api: Api, 
                              "completed", "failed")
     r = await api.client.delete("/api/v1/downloads", headers=bearer(token))
     assert r.status_code == 200 and r.json()["data"]["removed"] == 1
-    assert f"download:{done['id']}" in app.state.notifier.closed_rooms  # nobody stays subscribed to it
+    assert f"download:{done['id']}" in app.state.parts.notifier.closed_rooms  # nobody stays subscribed to it
     assert (await api.client.get("/api/v1/downloads", headers=bearer(token))).json()["meta"]["total"] == 0
     media = await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))
     assert media.status_code == 200
@@ -228,7 +229,7 @@ async def test_clear_removes_finished_downloads_but_keeps_their_media(api: Api, 
 
 async def test_a_file_over_the_size_limit_fails_and_leaves_nothing(api: Api, app: FastAPI, server: MediaServer,
                                                                    settings: Settings) -> None:
-    app.state.settings.downloads_max_filesize_mb = 1  # the big file is 3 MB
+    app.state.parts.settings.downloads_max_filesize_mb = 1  # the big file is 3 MB
     token = await api.setup_admin()
     failed = await wait_status(api, token, (await queue(api, token, server.url("/media/big.mp4")))["id"],
                                "failed", "completed")

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from medianest.downloads.names import (
+from medianest.filenames import (
     DEFAULT_TEMPLATE,
     MAX_COMPONENT_BYTES,
     render_template,

@@ -8,17 +8,21 @@ import asyncio
 import time
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from medianest.config import Settings
 from medianest.db.base import utcnow
-from medianest.downloads import jobs
+from medianest.downloads import rows
+from medianest.downloads import tasks as download_tasks
 from medianest.downloads.models import FINISHED, Download
+from medianest.downloads.progress import Progress
+from medianest.downloads.runner import Runner
 from medianest.events import DOWNLOAD_COMPLETED, DOWNLOAD_PROGRESS
+from medianest.jobs.context import JobContext
+from medianest.jobs.queue import Jobs
 from tests.conftest import Api, bearer
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
@@ -32,18 +36,16 @@ class Recorder:
         self.sent.append((event, payload))
 
 
-async def test_progress_is_throttled_and_monotonic(api: Api, app: FastAPI, settings: Settings,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_progress_is_throttled_and_monotonic(api: Api, app: FastAPI, settings: Settings) -> None:
     await api.setup_admin()
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         dl = Download(user_id=1, url="http://example.invalid/x", status="running")
         session.add(dl)
         await session.commit()
     clock = [1000.0]
-    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock[0])
     recorder = Recorder()
-    runner = jobs.Runner(app.state.sessions, settings, recorder)
-    progress = jobs._Progress(items=1)
+    runner = Runner(JobContext(settings, app.state.parts.sessions, recorder), clock=lambda: clock[0])
+    progress = Progress(items=1)
     # 200 reports over 2 seconds, with the byte count wobbling back now and then (a new attempt).
     for i in range(200):
         downloaded = 1000 * i - (500 if i % 7 == 0 else 0)
@@ -54,7 +56,7 @@ async def test_progress_is_throttled_and_monotonic(api: Api, app: FastAPI, setti
     assert 6 <= len(sent) <= 9  # 4 a second over 2 seconds, give or take the edges
     percents = [p["percent"] for p in sent]
     assert percents == sorted(percents) and percents[-1] > 90
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         stored = await session.get(Download, dl.id)
         assert stored is not None and stored.percent == percents[-1]
 
@@ -62,27 +64,47 @@ async def test_progress_is_throttled_and_monotonic(api: Api, app: FastAPI, setti
 async def test_requeue_takes_back_only_silent_running_downloads(api: Api, app: FastAPI) -> None:
     await api.setup_admin()
     now = utcnow()
-    async with app.state.sessions() as session:
-        rows = {"alive": Download(user_id=1, url="u", status="running", heartbeat_at=now),
+    async with app.state.parts.sessions() as session:
+        made = {"alive": Download(user_id=1, url="u", status="running", heartbeat_at=now),
                 "silent": Download(user_id=1, url="u", status="running", heartbeat_at=now - timedelta(minutes=5)),
                 "waiting": Download(user_id=1, url="u", status="queued"),
                 "done": Download(user_id=1, url="u", status="completed")}
-        session.add_all(rows.values())
+        session.add_all(made.values())
         await session.commit()
-    sent: list[int] = []
-    queue = SimpleNamespace(enqueue=sent.append)
-
-    assert await jobs.requeue_stale(app.state.sessions, queue, 60) == [rows["silent"].id]  # type: ignore[arg-type]
-    assert await jobs.requeue_stale(app.state.sessions, queue, 60,  # type: ignore[arg-type]
-                                    include_queued=True) == sorted([rows["silent"].id, rows["waiting"].id])
-    async with app.state.sessions() as session:
-        statuses = {name: (await session.get(Download, row.id)).status for name, row in rows.items()}  # type: ignore[union-attr]
+    assert await rows.requeue_stale(app.state.parts.sessions, 60) == [made["silent"].id]
+    assert await rows.requeue_stale(app.state.parts.sessions, 60,
+                                    include_queued=True) == sorted([made["silent"].id, made["waiting"].id])
+    async with app.state.parts.sessions() as session:
+        statuses = {name: (await session.get(Download, row.id)).status for name, row in made.items()}  # type: ignore[union-attr]
     assert statuses == {"alive": "running", "silent": "queued", "waiting": "queued", "done": "completed"}
-    assert sent == [rows["silent"].id, rows["silent"].id, rows["waiting"].id]
+
+
+async def test_the_requeue_watcher_queues_what_it_takes_back(api: Api, app: FastAPI, settings: Settings,
+                                                             tmp_path: Path) -> None:
+    """The watcher the downloads register: its first round (start-up) queues the silent and the queued
+    rows again, later rounds the silent ones only; each as a "download N" message on the queue."""
+    await api.setup_admin()
+    async with app.state.parts.sessions() as session:
+        silent = Download(user_id=1, url="u", status="running", heartbeat_at=utcnow() - timedelta(minutes=5))
+        waiting = Download(user_id=1, url="u", status="queued")
+        session.add_all([silent, waiting])
+        await session.commit()
+    jobs = Jobs(settings.model_copy(update={"data_dir": tmp_path / "own-queue"}))  # nobody consumes it
+    download_tasks.register(jobs)
+    (watcher,) = [w for w in jobs.watchers if w.name == "downloads.requeue"]
+    await watcher.fn(app.state.parts.sessions, True)
+    async with app.state.parts.sessions() as session:
+        await session.execute(update(Download).where(Download.id == silent.id)
+                              .values(status="running", heartbeat_at=utcnow() - timedelta(minutes=5)))
+        await session.commit()
+    await watcher.fn(app.state.parts.sessions, False)
+    queued = [(task.name, task.args) for task in jobs.huey.pending()]
+    assert queued == [(download_tasks.TASK, (silent.id,)), (download_tasks.TASK, (waiting.id,)),
+                      (download_tasks.TASK, (silent.id,))]
 
 
 def _events(app: FastAPI, download_id: str, event: str) -> list[dict[str, Any]]:
-    return [p for e, p, _ in app.state.notifier.recent if e == event and p["id"] == download_id]
+    return [p for e, p, _ in app.state.parts.notifier.recent if e == event and p["id"] == download_id]
 
 
 def _never_back(rows: list[dict[str, Any]]) -> None:

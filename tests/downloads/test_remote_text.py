@@ -33,7 +33,7 @@ async def test_a_page_with_control_characters_in_its_title_and_id_is_stored_clea
     token = await api.setup_admin()
     done = await wait_status(api, token, (await queue(api, token, page))["id"], "completed", "failed")
     assert done["status"] == "completed", done
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         dl = await session.get(Download, int(done["id"]))
         items = (await session.scalars(select(DownloadItem).where(DownloadItem.download_id == dl.id))).all()
         [media] = (await session.scalars(select(Media))).all()

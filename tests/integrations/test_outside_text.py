@@ -49,10 +49,10 @@ async def test_opensubtitles_results_are_cleaned(api: Api, osub: OpenSubtitles) 
         "kind": "opensubtitles", "name": "OS", "url": osub.url, "secret": osub.api_key,
         "options": {"username": osub.username, "password": osub.password}})
     assert r.status_code == 201, r.text
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         config = await session.get(ServiceConfig, int(r.json()["data"]["id"]))
     assert config is not None
-    client = api.app.state.integrations.opensubtitles(config)
+    client = api.app.state.parts.integrations.opensubtitles(config)
     found = await client.search(None, "evil", ["en"])
     assert [(f.title, f.release, f.file_name, f.language) for f in found] == [(CLEAN, CLEAN, f"{CLEAN}.srt", "en")]
     name, content = await client.download(31)
@@ -64,6 +64,6 @@ async def test_plex_tv_names_are_cleaned_before_they_are_stored(client: httpx.As
     person = tv.add_user(DIRTY, title=DIRTY, email="evil@example.org")
     status = await sign_in(client, tv, person)
     assert status["user"]["username"] == "Evil_Namegpj.exe_31m"
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         user = await session.scalar(select(User).where(User.plex_id == str(person.id)))
     assert user is not None and (user.username, user.plex_username) == ("Evil_Namegpj.exe_31m", CLEAN)

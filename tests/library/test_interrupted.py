@@ -121,7 +121,7 @@ async def test_a_scan_killed_mid_way_is_interrupted_after_a_restart(
 
 
 async def add_scan(api: Api, owner: str | None, heartbeat_age_s: float) -> int:
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         scan = Scan(status=SCAN_RUNNING, owner=owner, heartbeat_at=utcnow() - timedelta(seconds=heartbeat_age_s),
                     started_at=utcnow())
         session.add(scan)

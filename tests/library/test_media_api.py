@@ -116,10 +116,10 @@ async def test_scan_endpoint_runs_in_the_background(api: Api, admin: str) -> Non
     r = await api.client.post("/api/v1/library/scans", headers=bearer(admin))
     assert r.status_code == 202
     scan_id = r.json()["data"]["id"]
-    await api.app.state.scans.wait()
+    await api.app.state.parts.scans.wait()
     done = (await api.client.get(f"/api/v1/library/scans/{scan_id}", headers=bearer(admin))).json()["data"]
     assert done["status"] == "completed" and done["failed"] == 3 and done["total"] == 13
-    events = [e for e, _, _ in api.app.state.notifier.recent]
+    events = [e for e, _, _ in api.app.state.parts.notifier.recent]
     assert "library:scan-progress" in events
     missing = await api.client.get("/api/v1/library/scans/99999", headers=bearer(admin))
     assert missing.status_code == 404
@@ -129,11 +129,11 @@ async def test_a_failing_scan_is_recorded_and_announced(api: Api, admin: str, mo
     async def broken(progress: object) -> None:
         raise OSError("the disk went away")
 
-    monkeypatch.setattr(api.app.state.scans.scanner, "run", broken)
+    monkeypatch.setattr(api.app.state.parts.scans.scanner, "run", broken)
     r = await api.client.post("/api/v1/library/scans", headers=bearer(admin))
     scan_id = r.json()["data"]["id"]
-    await api.app.state.scans.wait()
+    await api.app.state.parts.scans.wait()
     done = (await api.client.get(f"/api/v1/library/scans/{scan_id}", headers=bearer(admin))).json()["data"]
     assert done["status"] == "failed" and done["error"] == "the disk went away"
-    ends = [p for e, p, _ in api.app.state.notifier.recent if e == "library:scan-progress" and p["id"] == scan_id]
+    ends = [p for e, p, _ in api.app.state.parts.notifier.recent if e == "library:scan-progress" and p["id"] == scan_id]
     assert ends[-1] == {"id": scan_id, "status": "failed", "error": "the disk went away"}

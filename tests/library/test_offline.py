@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from medianest.config import Settings
-from medianest.downloads.names import DEFAULT_TEMPLATE
 from medianest.downloads.placement import place
 from medianest.downloads.ytdlp import Failure
+from medianest.filenames import DEFAULT_TEMPLATE
 from medianest.library import scanner
 from medianest.library.folders import UNCONFIGURED
 from medianest.library.probe import ProbeResult, Unreadable
@@ -90,7 +90,7 @@ async def get(api: Api, token: str, path: str) -> Any:
 async def scan_by_api(api: Api, token: str) -> dict[str, Any]:
     r = await api.client.post("/api/v1/library/scans", headers=bearer(token))
     assert r.status_code == 202, r.text
-    await api.app.state.scans.wait()
+    await api.app.state.parts.scans.wait()
     scan: dict[str, Any] = await get(api, token, f"/api/v1/library/scans/{r.json()['data']['id']}")
     return scan
 
@@ -131,7 +131,7 @@ async def test_an_offline_folder_keeps_its_items_and_everyones_state(
 
     assert scan["status"] == "completed" and scan["removed"] == 0
     assert scan["offline_folders"] == [{"path": str(folders[1]), "reason": WAYS[how]}]
-    event = [p for e, p, _ in api.app.state.notifier.recent if e == "library:scan-progress"][-1]
+    event = [p for e, p, _ in api.app.state.parts.notifier.recent if e == "library:scan-progress"][-1]
     assert event["offline_folders"] == [{"name": "two", "reason": WAYS[how]}]
     after = {i["title"]: i for i in await api.all_media(bob)}
     assert {t: i["id"] for t, i in after.items()} == {t: i["id"] for t, i in before.items()}
@@ -286,12 +286,12 @@ def test_a_download_into_the_empty_mount_point_of_a_share_not_mounted_fails(tmp_
 
 def configure(api: Api, roots: list[Path]) -> None:
     """The media folders as a restart with another MEDIANEST_MEDIA_DIRS would give them."""
-    scans = api.app.state.scans
+    scans = api.app.state.parts.scans
     scans.scanner.roots = roots
     scans.folders.roots = {str(r) for r in roots}
     scans.folders.forget()
-    api.app.state.stream_access.roots = roots
-    api.app.state.stream_access.forget()
+    api.app.state.parts.stream_access.roots = roots
+    api.app.state.parts.stream_access.forget()
 
 
 async def test_a_typo_in_place_of_a_folder_keeps_its_items_until_every_named_folder_is_online(

@@ -178,7 +178,7 @@ async def _scanned(api: Api) -> dict[str, dict[str, Any]]:
     token = await api.setup_admin()
     scan = await api.scan()
     assert (scan["status"], scan["failed"], scan["error"]) == ("completed", 0, None), scan
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         names = {str(i): Path(p).name for i, p in await session.execute(select(Media.id, Media.path))}
     return {names[item["id"]]: item for item in await api.all_media(token)}
 
@@ -207,7 +207,7 @@ async def test_controls_nul_and_bidi_overrides_in_tags_are_stored_cleaned_and_cu
     row = {"title": CLEAN_TITLE, "artist": LONG_ARTIST[:1024], "genre": LONG_GENRE[:255]}
     assert {n: {k: items[n][k] for k in row} for n in DIRTY} == dict.fromkeys(DIRTY, row)
     assert items[BIDI_NAME]["title"] == "Evilgpj"
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         stored = (await session.execute(select(Media.title, Media.artist, Media.genre))).all()
     bad = {"\x00", "\x01", "\u202e"}
     assert not [value for r in stored for value in r if value and bad & set(value)]

@@ -111,7 +111,7 @@ async def test_symlinks_inside_are_followed_outside_and_broken_ones_are_not(
     assert reasons["broken.mp3"] == "broken symlink"
     assert reasons["loop.mp3"] == "symlink loop"
     assert len(await api.all_media(token, q="joga")) == 2  # the file and the link inside the library
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         paths = set(await session.scalars(select(Media.path)))
     assert str(links / "inside.mp3") in paths
     assert not {str(links / n) for n in ("outside.mp3", "broken.mp3", "loop.mp3")} & paths
@@ -120,7 +120,7 @@ async def test_symlinks_inside_are_followed_outside_and_broken_ones_are_not(
 async def test_removed_media_folder_drops_its_items(api: Api, media_files: dict[str, Path]) -> None:
     token = await api.setup_admin()
     await api.scan()
-    api.app.state.scans.scanner.roots = []  # the admin removed the folder from the configuration
+    api.app.state.parts.scans.scanner.roots = []  # the admin removed the folder from the configuration
     scan = await api.scan()
     assert scan["removed"] == 10
     assert await api.all_media(token) == []

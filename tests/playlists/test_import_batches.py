@@ -43,7 +43,7 @@ async def _import(lib: Library, text: str) -> Any:
 
 def _on_first_item_insert(lib: Library) -> asyncio.Event:
     """An event set when the import starts writing its items."""
-    engine = lib.api.app.state.sessions.kw["bind"].sync_engine
+    engine = lib.api.app.state.parts.sessions.kw["bind"].sync_engine
     started, loop = asyncio.Event(), asyncio.get_running_loop()
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -78,7 +78,7 @@ async def test_large_import_lets_other_users_write(lib: Library, media_files: di
 def _fail_on(lib: Library, nth_insert: int, failure: str, cancel: Any = None) -> Any:
     """Make the import's `nth_insert` batch of items fail: an error, or `cancel()` (the server giving up
     on the request). `failure="dead"` also fails the clean-up, as a killed process would."""
-    engine = lib.api.app.state.sessions.kw["bind"].sync_engine
+    engine = lib.api.app.state.parts.sessions.kw["bind"].sync_engine
     inserts = 0
 
     def fail(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -98,7 +98,7 @@ def _fail_on(lib: Library, nth_insert: int, failure: str, cancel: Any = None) ->
 
 
 async def _count(lib: Library, model: Any) -> int:
-    async with lib.api.app.state.sessions() as session:
+    async with lib.api.app.state.parts.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model)) or 0
 
 
@@ -127,7 +127,7 @@ async def test_import_left_by_a_dead_process_stays_hidden_then_goes(
     with pytest.raises(OSError):
         await _import(lib, text)
     stop()
-    async with lib.api.app.state.sessions() as session:
+    async with lib.api.app.state.parts.sessions() as session:
         left = (await session.scalars(select(Playlist))).one()
     assert await _count(lib, PlaylistItem) == 2 * IMPORT_BATCH  # two batches were in
     assert (await lib.get(lib.a, PL))["data"] == []
@@ -138,7 +138,7 @@ async def test_import_left_by_a_dead_process_stays_hidden_then_goes(
                                   headers=bearer(lib.a))
     assert r.status_code == 404, r.text
     # A later import drops it once it is older than any import can take.
-    async with lib.api.app.state.sessions() as session:
+    async with lib.api.app.state.parts.sessions() as session:
         await session.execute(update(Playlist).values(created_at=utcnow() - STALE_IMPORT - timedelta(seconds=1)))
         await session.commit()
     r = await _import(lib, "#EXTM3U\n")
@@ -173,7 +173,7 @@ class _Transactions:
 async def test_large_import_commits_in_bounded_batches(lib: Library, media_files: dict[str, Path],
                                                       media_dir: Path) -> None:
     text, _ = _entries(lib, media_files, media_dir)
-    engine = lib.api.app.state.sessions.kw["bind"].sync_engine
+    engine = lib.api.app.state.parts.sessions.kw["bind"].sync_engine
     seen = _Transactions()
     event.listen(engine, "before_cursor_execute", seen.execute)
     event.listen(engine, "commit", seen.end)

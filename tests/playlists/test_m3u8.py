@@ -205,7 +205,7 @@ async def test_export_skips_soft_deleted_media(lib: Library) -> None:
 @contextlib.contextmanager
 def _statements(lib: Library) -> Iterator[list[str]]:
     """Every SQL statement the app sends while the block runs."""
-    engine = lib.api.app.state.sessions.kw["bind"].sync_engine
+    engine = lib.api.app.state.parts.sessions.kw["bind"].sync_engine
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -279,7 +279,7 @@ async def test_export_shows_no_server_path_and_imports_back(lib: Library, media_
 
 async def test_export_titles_are_one_line(lib: Library) -> None:
     pl = await _playlist(lib, ["Circle"])
-    async with lib.api.app.state.sessions() as session:
+    async with lib.api.app.state.parts.sessions() as session:
         media = await session.get(Media, int(lib.ids["Circle"]))
         assert media is not None
         media.title, media.artist = "Bad\nTitle\x1b[31m\u202e\x07", "Some\u2028One\r"

@@ -34,7 +34,7 @@ def settings(settings: Settings, second_dir: Path) -> Settings:
 
 
 async def _ids_by_path(lib: Library) -> dict[str, str]:
-    async with lib.api.app.state.sessions() as session:
+    async with lib.api.app.state.parts.sessions() as session:
         return {p: str(i) for i, p in await session.execute(select(Media.id, Media.path))}
 
 

@@ -105,7 +105,7 @@ async def test_a_password_changed_by_another_process_ends_the_socket(api: Api, l
 async def test_a_socket_ends_when_its_access_token_expires(api: Api, live: str, app: FastAPI) -> None:
     admin = await api.setup_admin()
     await api.create_user(admin, "bob")
-    app.state.auth.signer.access_ttl_s = 3
+    app.state.parts.auth.signer.access_ttl_s = 3
     sock: Socket | None = None
     for _ in range(5):  # a loaded machine may take longer than 3 s to connect: then try a fresher token
         token = await api.login("bob")

@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from medianest.config import Settings
-from medianest.realtime.notifier import LogNotifier, LoopBridge, RedisNotifier
+from medianest.events import LogNotifier, LoopBridge
+from medianest.realtime.notifier import RedisNotifier
 from tests.conftest import Api, bearer
 from tests.downloads.mediaserver import MediaServer, make_video
 from tests.realtime.conftest import REDIS_URL, Instances, Socket, connect, until, user_id
@@ -64,7 +65,7 @@ async def _remove(api: Api, token: str, download_id: str) -> None:
 
 
 def _rooms(app: FastAPI, sock: Socket) -> list[str]:
-    rooms: list[str] = app.state.notifier.sio.rooms(sock.client.get_sid())
+    rooms: list[str] = app.state.parts.notifier.sio.rooms(sock.client.get_sid())
     return rooms
 
 

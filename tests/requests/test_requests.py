@@ -92,11 +92,11 @@ async def fetch(api: Api, token: str, request_id: str, expect: int = 200) -> dic
 
 
 async def sync(app: FastAPI) -> int:
-    return await service.sync(app.state.sessions, app.state.integrations, app.state.notifier)
+    return await service.sync(app.state.parts.sessions, app.state.parts.integrations, app.state.parts.notifier)
 
 
 async def local_rows(app: FastAPI) -> int:
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(MediaRequest)) or 0)
 
 
@@ -105,7 +105,7 @@ def searches(seerr: Seerr) -> list[str | None]:
 
 
 def events_since(app: FastAPI, mark: int) -> list[tuple[str, dict[str, Any], Any]]:
-    return [e for e in list(app.state.notifier.recent)[mark:] if e[0] == "request:updated"]
+    return [e for e in list(app.state.parts.notifier.recent)[mark:] if e[0] == "request:updated"]
 
 
 def seerr_request_ids(seerr: Seerr) -> list[int]:
@@ -268,7 +268,7 @@ async def test_a_request_with_the_admin_key_is_approved(api: Api, seerr: Seerr) 
     assert post.json() == {"mediaType": "movie", "mediaId": 603}
     assert "x-api-user" not in post.headers and post.headers["x-api-key"] == SEERR_KEY
     assert await fetch(api, alice, made["id"]) == made
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         row = await session.get(MediaRequest, int(made["id"]))
         assert row is not None and row.service_id == int(service_id) and row.seerr_id == made["seerr_id"]
 
@@ -282,7 +282,7 @@ async def test_a_request_as_a_plain_seerr_user_stays_pending(api: Api, seerr: Se
     at_seerr = seerr.requests_made()[0]
     assert (at_seerr["status"], at_seerr["requestedBy"]["id"]) == (REQUEST_PENDING, 2)
     assert seerr.calls("POST", "/api/v1/request")[0].headers["x-api-user"] == "2"
-    events = [e for e in api.app.state.notifier.recent if e[0] == "request:updated"]
+    events = [e for e in api.app.state.parts.notifier.recent if e[0] == "request:updated"]
     assert events == [("request:updated", made, f"user:{made['user_id']}")]
 
 
@@ -422,7 +422,7 @@ async def test_withdrawing_a_pending_request(api: Api, seerr: Seerr) -> None:
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
     assert seerr.calls("DELETE", f"/api/v1/request/{mine['seerr_id']}") == []
 
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     r = await api.client.delete(f"{REQUESTS}/{mine['id']}", headers=bearer(alice))
     assert r.status_code == 204, r.text
     await fetch(api, alice, mine["id"], expect=404)
@@ -475,7 +475,7 @@ async def test_sync_follows_seerr_and_announces_changes(api: Api, seerr: Seerr) 
     seerr.set_request_status(to_decline["seerr_id"], REQUEST_DECLINED)
     seerr.set_request_status(to_approve["seerr_id"], REQUEST_APPROVED)
     seerr.set_media_status("movie", 194, MEDIA_PENDING)  # approved, but not yet sent on to be downloaded
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     assert await sync(api.app) == 3
 
     statuses = {r["id"]: r["status"] for r in await listed(api, alice)}
@@ -488,7 +488,7 @@ async def test_sync_follows_seerr_and_announces_changes(api: Api, seerr: Seerr) 
     assert all(p["user_id"] == to_process["user_id"] and p["seerr_id"] for _, p, _ in events)
 
     # Nothing changed at Seerr: nothing changes here, nothing is announced.
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     assert await sync(api.app) == 0
     assert events_since(api.app, mark) == []
 
@@ -522,7 +522,7 @@ async def test_a_request_deleted_at_seerr_becomes_declined(api: Api, seerr: Seer
     async with httpx.AsyncClient(base_url=seerr.url, trust_env=False, timeout=10) as http:
         r = await http.delete(f"/api/v1/request/{made['seerr_id']}", headers={"X-Api-Key": SEERR_KEY})
         assert r.status_code == 204
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     assert await sync(api.app) == 1
     now = await fetch(api, admin, made["id"])
     assert now["status"] == "declined" and now["error"] == "removed at Seerr"
@@ -542,7 +542,7 @@ async def test_sync_with_seerr_down_changes_nothing(api: Api, seerr: Seerr, faul
         seerr.refuse()
     else:
         seerr.set_faults(fail_status=500)
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     assert await sync(api.app) == 0
     now = await fetch(api, admin, made["id"])
     assert (now["status"], now["error"], now["synced_at"]) == ("pending", None, made["synced_at"])
@@ -569,7 +569,7 @@ async def test_control_characters_from_seerr_are_cleaned(api: Api, seerr: Seerr)
     shown = await create(api, admin, 700, found[0]["title"])
     raw = await create(api, admin, 701, "\u202e\x1b\x07 Evil\tTwo ")
     assert (shown["title"], raw["title"]) == ("Evil Titlegpj.exe[31m", "Evil Two")
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         assert sorted(await session.scalars(select(MediaRequest.title))) == ["Evil Titlegpj.exe[31m", "Evil Two"]
     error = await create(api, admin, 702, "\u202e\x1b\x07", expect=422)
     assert error["error"]["code"] == "VALIDATION_ERROR"

@@ -201,7 +201,7 @@ async def _failed_download(w: World) -> str:
 
 
 async def _latest_scan(w: World) -> str:
-    scan = await w.app.state.scans.latest()
+    scan = await w.app.state.parts.scans.latest()
     assert scan is not None
     return str(scan.id)
 
@@ -427,7 +427,7 @@ async def _prove(w: World, row: Row, owner: str) -> None:
     args = {**_target(w, row), **(await row.fresh(w) if row.fresh else {})}
     r = await _call(w, row, w.headers(owner), args)
     assert 200 <= r.status_code < 300, f"owner's proof for {row}: {r.status_code} {r.text}"
-    await w.app.state.scans.wait()  # the admin's scan proof runs in the background
+    await w.app.state.parts.scans.wait()  # the admin's scan proof runs in the background
 
 
 def _assert_refused(r: httpx.Response, status: int) -> None:
@@ -596,7 +596,7 @@ async def test_every_per_user_route_has_a_row(world: World) -> None:
     owned = {(m, r.path) for r in _api_routes(world.app) if any(p in r.path for p in OWNED_PARAMS)
              for m in r.methods}
     assert owned - _pairs(OWNED) == set()
-    playback = {(m, r.path) for r in _api_routes(world.app) if r.endpoint.__module__ == "medianest.playback.routes"
+    playback = {(m, r.path) for r in _api_routes(world.app) if r.endpoint.__module__ == "medianest.api.routes.playback"
                 for m in r.methods}
     assert playback - _pairs(PER_CALLER) - _pairs(LISTS) == set()
 

@@ -50,7 +50,7 @@ async def test_a_downloaded_file_is_named_without_them(api: Api) -> None:
     admin = await api.setup_admin()
     await api.scan()
     item = (await api.all_media(admin))[0]
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         await session.execute(update(Media).where(Media.id == int(item["id"])).values(title=HOSTILE))
         await session.commit()
     r = await api.client.get(f"/api/v1/media/{item['id']}/stream?download=1", headers=bearer(admin))
@@ -65,7 +65,7 @@ async def test_an_exported_playlist_is_named_without_them(api: Api) -> None:
     r = await api.client.post("/api/v1/playlists", json={"name": "mix"}, headers=bearer(admin))
     assert r.status_code == 201, r.text
     playlist_id = r.json()["data"]["id"]
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         await session.execute(update(Playlist).where(Playlist.id == int(playlist_id)).values(name=HOSTILE))
         await session.commit()
     r = await api.client.get(f"/api/v1/playlists/{playlist_id}/export.m3u8", headers=bearer(admin))

@@ -96,7 +96,7 @@ async def test_only_a_trusted_proxy_names_the_client(app: FastAPI) -> None:
         r = await stranger.post("/api/v1/auth/login", json={"username": "x", "password": "wrong-password"},
                                 headers={"X-Forwarded-For": "203.0.113.66"})
         assert r.status_code == 401
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         ips = (await session.scalars(select(AuditEvent.ip).order_by(AuditEvent.id))).all()
     # The rightmost address the proxy did not add itself; a stranger's header is ignored.
     assert ips == ["198.51.100.20", "192.0.2.1"]
@@ -160,7 +160,7 @@ async def test_failed_sign_ins_and_logins_are_audited(api: Api, app: FastAPI) ->
     await api.client.post("/api/v1/auth/login", json={"username": "alice", "password": "not-her-password"},
                           headers={"User-Agent": "curl/8"})
     await api.client.post("/api/v1/auth/login", json={"username": "alice", "password": PASSWORD})
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         rows = (await session.scalars(select(AuditEvent).order_by(AuditEvent.id))).all()
         count = await session.scalar(select(func.count()).select_from(AuditEvent))
     assert [r.action for r in rows] == ["auth.setup", "auth.login_failed", "auth.login"] and count == 3

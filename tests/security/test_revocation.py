@@ -115,10 +115,10 @@ async def test_a_password_changed_by_another_process_reaches_the_streams(api: Ap
 async def test_a_token_claiming_another_epoch_is_refused(api: Api, settings: Settings, epoch: int) -> None:
     """Only the current epoch opens anything, whichever way it differs."""
     bob_id = (await _bob(api))[2]
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         await session.execute(update(User).where(User.id == int(bob_id)).values(token_epoch=3))
         await session.commit()
-    signer = api.app.state.auth.signer
+    signer = api.app.state.parts.auth.signer
     stale = signer.access_token(int(bob_id), epoch)
     assert (await api.client.get("/api/v1/auth/me", headers=bearer(stale))).status_code == 401
     current = signer.access_token(int(bob_id), 3)

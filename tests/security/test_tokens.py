@@ -63,7 +63,7 @@ def _hmac_token(key: bytes, claims: dict[str, Any], alg: str = "HS256") -> str:
 
 
 def _server_key(app: FastAPI) -> bytes:
-    key: bytes = app.state.auth.signer._key
+    key: bytes = app.state.parts.auth.signer._key
     return key
 
 
@@ -374,7 +374,7 @@ async def test_socketio_refuses_forged_tokens(api: Api, live: str) -> None:
     assert await _connects(live, _hmac_token(key, _claims(alice_id, "access")))
     cases = {**forgeries(key, _claims(alice_id, "access"), other_user_id=admin_id),
              "media scope": _hmac_token(key, _claims(alice_id, "media", "1")),
-             "issued media token": api.app.state.auth.signer.media_token(alice_id, 1, 0)}
+             "issued media token": api.app.state.parts.auth.signer.media_token(alice_id, 1, 0)}
     accepted = [name for name, token in cases.items() if await _connects(live, token)]
     assert accepted == []
     assert await _connects(live, alice)

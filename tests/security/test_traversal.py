@@ -32,8 +32,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from starlette.types import Message
 
-from medianest.downloads.names import DEFAULT_TEMPLATE, MAX_COMPONENT_BYTES, render_template
 from medianest.downloads.placement import place
+from medianest.filenames import DEFAULT_TEMPLATE, MAX_COMPONENT_BYTES, render_template
 from medianest.library.models import Media
 from medianest.library.walk import walk
 from tests.conftest import Api, bearer
@@ -186,7 +186,7 @@ async def test_hostile_media_tokens_in_the_query(lib: Lib) -> None:
 # --- stream and artwork: what the database or the disk points at ------------------------------------------
 
 async def _set(lib: Lib, media_id: str, **values: Any) -> None:
-    async with lib.api.app.state.sessions() as session:  # its commit also drops the access cache
+    async with lib.api.app.state.parts.sessions() as session:  # its commit also drops the access cache
         await session.execute(update(Media).where(Media.id == int(media_id)).values(**values))
         await session.commit()
 
@@ -415,7 +415,7 @@ async def test_a_scan_does_not_follow_a_symlinked_folder_out_of_the_media_folder
     token = await api.setup_admin()
     scan = await api.scan()
     assert scan["status"] == "completed", scan
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         paths = list(await session.scalars(select(Media.path)))
     assert str(root / "Shown" / "linked in.mp3") in paths
     escaped = [p for p in paths if not os.path.realpath(p).startswith(str(root) + os.sep)]

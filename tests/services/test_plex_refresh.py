@@ -101,12 +101,12 @@ async def connect(api: Api, admin: str, server: PlexServer, **options: Any) -> s
 
 
 async def pending(app: FastAPI) -> list[str]:
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         return sorted((await session.scalars(select(PlexRefresh.folder))).all())
 
 
 async def run(app: FastAPI, debounce_s: float) -> float | None:
-    return await plex.run_refreshes(app.state.sessions, app.state.integrations, debounce_s)
+    return await plex.run_refreshes(app.state.parts.sessions, app.state.parts.integrations, debounce_s)
 
 
 async def test_a_burst_of_landed_files_is_one_refresh(api: Api, plex_server: PlexServer, media_dir: Path) -> None:
@@ -114,7 +114,7 @@ async def test_a_burst_of_landed_files_is_one_refresh(api: Api, plex_server: Ple
     await connect(api, admin, plex_server)
     folder = media_dir / "videos" / "My Playlist"
     for _ in range(50):  # a 50-video playlist: each video's folder lands
-        await api.app.state.jobs.landed(api.app.state.sessions, [folder])
+        await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [folder])
     assert await pending(api.app) == [str(folder)]
 
     # Requests newer than the debounce: wait, refresh nothing, keep them.
@@ -134,7 +134,7 @@ async def test_a_burst_of_landed_files_is_one_refresh(api: Api, plex_server: Ple
 
 async def age(app: FastAPI, folder: Path, by: timedelta) -> None:
     """As if the request for `folder` had been made `by` ago."""
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         await session.execute(update(PlexRefresh).where(PlexRefresh.folder == str(folder))
                               .values(requested_at=utcnow() - by))
         await session.commit()
@@ -144,7 +144,7 @@ async def test_the_newest_request_decides_the_wait(api: Api, plex_server: PlexSe
     admin = await api.setup_admin()
     await connect(api, admin, plex_server)
     first, second = media_dir / "videos" / "A", media_dir / "videos" / "B"
-    await api.app.state.jobs.landed(api.app.state.sessions, [first, second])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [first, second])
     await age(api.app, first, timedelta(hours=1))
     wait = await run(api.app, 60)  # the first is old enough, the second is not: both wait
     assert wait is not None and 0 < wait <= 60
@@ -160,8 +160,8 @@ async def test_folders_of_two_libraries_refresh_each(api: Api, plex_server: Plex
     admin = await api.setup_admin()
     await connect(api, admin, plex_server)
     video, album = media_dir / "videos" / "Clip", media_dir / "music" / "Artist" / "Album"
-    await api.app.state.jobs.landed(api.app.state.sessions, [video, album])
-    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "elsewhere"])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [video, album])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "elsewhere"])
     assert await run(api.app, 0) is None
     assert sorted(plex_server.refreshes()) == [("1", str(video)), ("2", str(album))]
     assert await pending(api.app) == []
@@ -171,7 +171,7 @@ async def test_path_map_reaches_plex(api: Api, plex_server: PlexServer, media_di
     admin = await api.setup_admin()
     plex_server.set_sections([("1", "Videos", "movie", ["/data/videos"])])
     await connect(api, admin, plex_server, path_map={str(media_dir): "/data"})
-    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos" / "Clip"])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "videos" / "Clip"])
     assert await run(api.app, 0) is None
     assert plex_server.refreshes() == [("1", "/data/videos/Clip")]
 
@@ -179,14 +179,14 @@ async def test_path_map_reaches_plex(api: Api, plex_server: PlexServer, media_di
 async def test_without_a_plex_connection_nothing_is_noted(api: Api, plex_server: PlexServer,
                                                           media_dir: Path) -> None:
     admin = await api.setup_admin()
-    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos" / "Clip"])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "videos" / "Clip"])
     assert await pending(api.app) == []
     assert await run(api.app, 0) is None
 
     service_id = await connect(api, admin, plex_server)
     r = await api.client.patch(f"/api/v1/services/{service_id}", json={"enabled": False}, headers=bearer(admin))
     assert r.status_code == 200, r.text
-    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos" / "Clip"])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "videos" / "Clip"])
     assert await pending(api.app) == []
     assert plex_server.requests == []
 
@@ -196,7 +196,7 @@ async def test_a_failing_plex_is_logged_and_the_requests_consumed(api: Api, plex
                                                                    media_dir: Path, fault: str) -> None:
     admin = await api.setup_admin()
     await connect(api, admin, plex_server)
-    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos" / "Clip"])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "videos" / "Clip"])
     if fault == "500":
         plex_server.set_faults(fail_status=500)
     else:
@@ -210,7 +210,7 @@ async def test_a_failing_plex_is_logged_and_the_requests_consumed(api: Api, plex
     if fault == "500":
         assert plex_server.calls("GET", "/library/sections")  # it was asked
         plex_server.set_faults()
-        await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos" / "Next"])
+        await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "videos" / "Next"])
         assert await run(api.app, 0) is None
         assert plex_server.refreshes() == [("1", str(media_dir / "videos" / "Next"))]
 
@@ -225,7 +225,7 @@ async def test_landed_files_reach_plex_through_the_queue(api: Api, plex_server: 
     await connect(api, admin, plex_server)
     folder = media_dir / "videos" / "My Playlist"
     for _ in range(8):
-        await api.app.state.jobs.landed(api.app.state.sessions, [folder])
+        await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [folder])
         await asyncio.sleep(0.05)
 
     deadline = time.monotonic() + 60  # against a hang, not a speed check
@@ -245,7 +245,7 @@ async def test_a_hostile_section_key_cannot_aim_the_refresh_elsewhere(api: Api, 
     admin = await api.setup_admin()
     await connect(api, admin, plex_server)
     plex_server.reset_log()
-    await api.app.state.jobs.landed(api.app.state.sessions, [media_dir / "videos"])
+    await api.app.state.parts.plex.landed(api.app.state.parts.sessions, [media_dir / "videos"])
     await run(api.app, 0)
     paths = [r.path for r in plex_server.requests]
     assert "/identity" not in paths

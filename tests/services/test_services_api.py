@@ -187,7 +187,7 @@ async def test_removing_the_only_secret_clears_the_stored_blob(api: Api, stands:
     admin = await api.setup_admin()
     sid = (await add(api, admin, stands.body("seerr")))["id"]
     await api.client.patch(f"/api/v1/services/{sid}", json={"secret": ""}, headers=bearer(admin))
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         row = await session.get(ServiceConfig, int(sid))
         assert row is not None and row.secret is None
     result = await run_test(api, admin, sid)  # no key any more: Seerr refuses the search
@@ -238,10 +238,11 @@ async def test_secrets_never_leave_the_server(settings: Settings, stands: Stands
                                json={"options": {"username": OS_USER, "password": OS_PASSWORD}}, headers=h)
         await api.client.patch(f"/api/v1/services/{ids['plex']}", json={"secret": ""}, headers=h)
         await api.client.get("/api/v1/services/status", headers=h)
-        await status.check_due(api.app.state.sessions, api.app.state.integrations, api.app.state.notifier, 60)
+        parts = api.app.state.parts
+        await status.check_due(parts.sessions, parts.integrations, parts.notifier, 60)
         await api.client.get("/health")
         events = await audit(api, admin)
-        async with api.app.state.sessions() as session:
+        async with api.app.state.parts.sessions() as session:
             rows = {name: (secret, options) for name, secret, options in (await session.execute(
                 select(ServiceConfig.name, ServiceConfig.secret, ServiceConfig.options))).all()}
         db_files = b""
@@ -434,8 +435,8 @@ async def test_the_test_asks_even_when_the_breaker_is_open(settings: Settings, s
         sid = (await add(api, admin, stands.body("seerr")))["id"]
         stands.seerr.set_faults(fail_status=503)
         app = api.app
-        await status.check_due(app.state.sessions, app.state.integrations, app.state.notifier, 0)
-        assert app.state.integrations.breakers.get(sid).state == "open"
+        await status.check_due(app.state.parts.sessions, app.state.parts.integrations, app.state.parts.notifier, 0)
+        assert app.state.parts.integrations.breakers.get(sid).state == "open"
         stands.seerr.set_faults()
         asked = len(stands.seerr.requests)
         result = await run_test(api, admin, sid)
@@ -609,7 +610,8 @@ async def test_health_lists_services_and_stays_200_when_one_is_down(api: Api, ap
         assert health["checks"][name]["critical"] is False and health["checks"][name]["status"] == "unknown"
 
     stands.plex.refuse()
-    checked = await status.check_due(app.state.sessions, app.state.integrations, app.state.notifier, 60)
+    parts = app.state.parts
+    checked = await status.check_due(parts.sessions, parts.integrations, parts.notifier, 60)
     assert off["id"] not in {str(i) for i in checked} and len(checked) == 4
     r = await api.client.get("/health")
     assert r.status_code == 200

@@ -55,12 +55,12 @@ async def add(api: Api, admin: str, kind: str, name: str, url: str, secret: str 
 
 
 async def check(app: FastAPI) -> list[int]:
-    return await status.check_due(app.state.sessions, app.state.integrations, app.state.notifier, 60)
+    return await status.check_due(app.state.parts.sessions, app.state.parts.integrations, app.state.parts.notifier, 60)
 
 
 async def make_due(app: FastAPI) -> None:
     """As if the interval had passed: every connection's turn has come."""
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         await session.execute(update(ServiceConfig).values(next_check_at=None))
         await session.commit()
 
@@ -73,7 +73,7 @@ async def service(api: Api, admin: str, service_id: int) -> dict[str, Any]:
 
 
 async def history(app: FastAPI, service_id: int, monitor_id: int | None = None) -> list[ServiceCheck]:
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         monitor = ServiceCheck.monitor_id.is_(None) if monitor_id is None else ServiceCheck.monitor_id == monitor_id
         return list((await session.scalars(select(ServiceCheck).where(ServiceCheck.service_id == service_id, monitor)
                                            .order_by(ServiceCheck.checked_at))).all())
@@ -86,13 +86,13 @@ async def board(api: Api, token: str) -> dict[str, dict[str, Any]]:
 
 
 def status_events(app: FastAPI, mark: int = 0) -> list[tuple[str, dict[str, Any], Any]]:
-    return [e for e in list(app.state.notifier.recent)[mark:] if e[0] == "status:update"]
+    return [e for e in list(app.state.parts.notifier.recent)[mark:] if e[0] == "status:update"]
 
 
 async def insert_checks(app: FastAPI, service_id: int, rows: list[tuple[timedelta, str]],
                         monitor_id: int | None = None) -> None:
     now = utcnow()
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         session.add_all(ServiceCheck(service_id=service_id, monitor_id=monitor_id, checked_at=now - age,
                                      status=state, response_ms=10.0) for age, state in rows)
         await session.commit()
@@ -123,7 +123,7 @@ async def test_a_check_records_its_outcome_and_is_claimed_once(api: Api, seerr: 
     assert await check(api.app) == []
     assert len(seerr.calls("GET", "/api/v1/status")) == 1
     assert len(await history(api.app, seerr_id)) == 1
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         claimed = await session.get(ServiceConfig, seerr_id)
         assert claimed is not None and claimed.next_check_at is not None
         assert claimed.checked_at is not None and claimed.next_check_at > claimed.checked_at
@@ -149,7 +149,7 @@ async def test_status_events_go_out_only_on_a_change(api: Api, seerr: Seerr) -> 
         (str(sid), "Seerr", "seerr", "up", "status")]
     assert events[0][1]["uptime_24h"] == 1.0
 
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     await make_due(api.app)
     await check(api.app)
     assert status_events(api.app, mark) == []  # still up: nothing to say
@@ -160,7 +160,7 @@ async def test_status_events_go_out_only_on_a_change(api: Api, seerr: Seerr) -> 
     assert [(p["status"], p["uptime_24h"], room) for _, p, room in status_events(api.app, mark)] == [
         ("down", 0.6667, "status")]
 
-    mark = len(api.app.state.notifier.recent)
+    mark = len(api.app.state.parts.notifier.recent)
     await make_due(api.app)
     await check(api.app)
     assert status_events(api.app, mark) == []  # still down
@@ -272,7 +272,7 @@ async def test_old_history_is_pruned(api: Api, seerr: Seerr) -> None:
     await insert_checks(api.app, sid, [(9 * day, "down"), (8 * day + timedelta(hours=1), "down"),
                                        (7 * day + timedelta(hours=12), "up"), (timedelta(hours=1), "up")])
     await insert_checks(api.app, sid, [(10 * day, "up")], monitor_id=1)
-    await status.prune(api.app.state.sessions)
+    await status.prune(api.app.state.parts.sessions)
     assert [r.status for r in await history(api.app, sid)] == ["up", "up"]
     assert await history(api.app, sid, 1) == []
 
@@ -390,7 +390,7 @@ async def test_kuma_names_from_outside_are_cleaned(api: Api, kuma: UptimeKuma) -
     entries = await board(api, admin)
     assert (entries[f"{sid}:1"]["name"], entries[f"{sid}:1"]["group"]) == ("NAS[2J", "Storage")
     assert (entries[f"{sid}:2"]["name"], entries[f"{sid}:2"]["group"]) == ("2", None)
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         stored = sorted((m.name, m.group_name) for m in await session.scalars(select(StatusMonitor)))
     assert stored == [("2", None), ("NAS[2J", "Storage")]
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from medianest.api.fastpath import StreamFastPath
 from medianest.app import create_app
 from medianest.config import Settings
-from medianest.streaming.fastpath import StreamFastPath
 from tests.conftest import Api, bearer
 
 

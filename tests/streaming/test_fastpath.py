@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from medianest.streaming.fastpath import _plain_stream
+from medianest.api.fastpath import _plain_stream
 from tests.conftest import bearer
 from tests.streaming.conftest import Library
 

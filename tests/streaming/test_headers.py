@@ -100,7 +100,7 @@ async def test_artwork_for_an_item_without_cover_art_is_404(library: Library) ->
 
 async def test_artwork_missing_from_the_cache_is_404(library: Library) -> None:
     item = library.item("Circle")
-    artwork_dir = library.api.app.state.settings.artwork_dir
+    artwork_dir = library.api.app.state.parts.settings.artwork_dir
     for cached in artwork_dir.iterdir():
         cached.unlink()
     r = await library.client.get(item["artwork_url"])

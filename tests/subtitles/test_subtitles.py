@@ -150,7 +150,7 @@ async def ready(api: Api) -> str:
 
 async def media_id(app: FastAPI, name: str) -> str:
     """The id of the item whose file is called `name`."""
-    async with app.state.sessions() as session:
+    async with app.state.parts.sessions() as session:
         rows = (await session.scalars(select(Media))).all()
     found = [m.id for m in rows if Path(m.path).name == name]
     assert len(found) == 1, (name, [m.path for m in rows])
@@ -222,7 +222,7 @@ def shape(sub: dict[str, Any]) -> tuple[Any, ...]:
 async def test_scan_indexes_sidecars_and_embedded_streams_with_tags_parsed_from_names(api: Api) -> None:
     token = await ready(api)
     film = await media_id(api.app, "Film.mkv")
-    async with api.app.state.sessions() as session:  # the scanner's hook wrote them, before anyone listed
+    async with api.app.state.parts.sessions() as session:  # the scanner's hook wrote them, before anyone listed
         rows = (await session.scalars(select(Subtitle).where(Subtitle.media_id == int(film)))).all()
     assert sorted(Path(r.path).name for r in rows if r.path) == sorted(
         ["Film.en.srt", "Film.eng.forced.srt", "Film.en.sdh.srt", "Film.srt", "Film.pt-BR.cc.forced.ass"])
@@ -254,7 +254,7 @@ async def test_listing_follows_the_disk_without_a_rescan(api: Api, media_dir: Pa
     assert [shape(s) for s in new] == [("sidecar", "srt", "de", False, False)]
     assert ("sidecar", "srt", "en", False, True) not in [shape(s) for s in subs], "the deleted sidecar is gone"
     assert len(subs) == len(before)
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         paths = {r.path for r in (await session.scalars(select(Subtitle))).all()}
     assert str(folder / "Film.de.srt") in paths and str(folder / "Film.en.sdh.srt") not in paths
     r = await get_vtt(api, new[0]["url"])
@@ -265,7 +265,7 @@ async def test_audio_items_have_no_subtitles_even_with_a_sidecar_beside_them(api
     token = await ready(api)
     song = await media_id(api.app, "song.mp3")
     assert await listing(api, token, song) == []
-    async with api.app.state.sessions() as session:
+    async with api.app.state.parts.sessions() as session:
         assert (await session.scalars(select(Subtitle).where(Subtitle.media_id == int(song)))).all() == []
 
 

@@ -29,10 +29,10 @@ from medianest.accounts.schemas import PlexPinOut, PlexPinStatus
 from medianest.accounts.service import Auth
 from medianest.audit.service import record
 from medianest.config import Settings
+from medianest.context import client_ip
 from medianest.db.base import utcnow
 from medianest.errors import Forbidden, NotFound, UpstreamError, UpstreamTimeout
 from medianest.integrations.plextv import PinGone, PlexAccount, PlexTv, PlexTvError
-from medianest.meta.requests import client_ip
 from medianest.security.crypto import SecretBox, secret_box
 from medianest.security.limits import RateLimits
 

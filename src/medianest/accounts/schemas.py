@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from medianest.accounts.models import User
 from medianest.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from medianest.api.inputs import Input
+from medianest.inputs import Input
 
 USERNAME_PATTERN = r"^[\w.@+-]{1,64}$"
 NEW_PASSWORD = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,

@@ -16,9 +16,9 @@ from medianest.accounts.passwords import check_rules, hash_password, verify_pass
 from medianest.accounts.schemas import TokenPair, UserOut
 from medianest.accounts.tokens import ACCESS, Claims, TokenSigner, hash_token, new_refresh_token
 from medianest.audit.service import record
+from medianest.context import client_ip, user_agent
 from medianest.db.base import utcnow
 from medianest.errors import Conflict, Forbidden, Unauthorized
-from medianest.meta.requests import client_ip, user_agent
 from medianest.security.limits import RateLimits
 
 log = structlog.get_logger(__name__)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -14,10 +14,12 @@ from medianest.accounts.api_keys import user_for_key
 from medianest.accounts.models import User
 from medianest.accounts.plex_pin import PlexSignIn
 from medianest.accounts.service import Auth
+from medianest.api.observer import add_response_headers
 from medianest.config import Settings
-from medianest.errors import Forbidden, NotFound, Unauthorized
+from medianest.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from medianest.events import Notifier
-from medianest.meta.requests import add_response_headers
+from medianest.inputs import NUL
+from medianest.parts import Parts
 from medianest.security.limits import RateLimits
 from medianest.services.clients import Integrations
 
@@ -25,26 +27,57 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="A key from /api/v1/auth/api-keys")
 
 
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessions() as session:
+def parts(request: Request) -> Parts:
+    """The process's parts (medianest/parts.py), made by the app's lifespan."""
+    made: Parts = request.app.state.parts
+    return made
+
+
+async def _parts(request: Request) -> Parts:
+    return parts(request)  # async: FastAPI would run a plain function in its thread pool
+
+
+PartsDep = Annotated[Parts, Depends(_parts)]
+
+
+async def _session(parts: PartsDep) -> AsyncIterator[AsyncSession]:
+    async with parts.sessions() as session:
         yield session
 
 
-def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
-    """A dependency handing out one of the app's long-lived objects (made in the lifespan)."""
-    async def get(request: Request) -> Any:
-        return getattr(request.app.state, name)
-    get.__name__ = f"app_{name}"
-    return get
-
-
 SessionDep = Annotated[AsyncSession, Depends(_session)]
-SettingsDep = Annotated[Settings, Depends(_state("settings"))]
-AuthDep = Annotated[Auth, Depends(_state("auth"))]
-PlexDep = Annotated[PlexSignIn, Depends(_state("plex_sign_in"))]
-IntegrationsDep = Annotated[Integrations, Depends(_state("integrations"))]
-NotifierDep = Annotated[Notifier, Depends(_state("notifier"))]
-LimitsDep = Annotated[RateLimits, Depends(_state("limits"))]
+
+
+async def _settings(parts: PartsDep) -> Settings:
+    return parts.settings
+
+
+async def _auth(parts: PartsDep) -> Auth:
+    return parts.auth
+
+
+async def _plex_sign_in(parts: PartsDep) -> PlexSignIn:
+    return parts.plex_sign_in
+
+
+async def _integrations(parts: PartsDep) -> Integrations:
+    return parts.integrations
+
+
+async def _notifier(parts: PartsDep) -> Notifier:
+    return parts.notifier
+
+
+async def _limits(parts: PartsDep) -> RateLimits:
+    return parts.limits
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+AuthDep = Annotated[Auth, Depends(_auth)]
+PlexDep = Annotated[PlexSignIn, Depends(_plex_sign_in)]
+IntegrationsDep = Annotated[Integrations, Depends(_integrations)]
+NotifierDep = Annotated[Notifier, Depends(_notifier)]
+LimitsDep = Annotated[RateLimits, Depends(_limits)]
 
 
 async def _current_user(
@@ -64,8 +97,7 @@ async def _current_user(
 
 async def _count_api_call(request: Request, user: User) -> None:
     """The per-user API limit; its counters go out on every response (`RateLimit-*`)."""
-    limits: RateLimits = request.app.state.limits
-    window = await limits.hit("api", str(user.id), "API calls")
+    window = await parts(request).limits.hit("api", str(user.id), "API calls")
     if window is not None:
         add_response_headers(request.scope, window.headers())
 
@@ -107,3 +139,10 @@ def parse_id(value: str, kind: str) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > 18:
         raise NotFound(kind, value)
     return int(value)
+
+
+async def no_nul_in_url(request: Request) -> None:
+    """Global dependency: refuse NUL in the query string (path parameters are ids, parsed as numbers)."""
+    for name, value in request.query_params.multi_items():
+        if NUL in str(value):
+            raise InvalidInput(name, "must not contain NUL characters")

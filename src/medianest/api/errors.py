@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from medianest.context import request_id
 from medianest.errors import DatabaseBusy, DomainError, RangeNotSatisfiable, RateLimited
-from medianest.meta.requests import request_id
 
 log = structlog.get_logger(__name__)
 

@@ -2,24 +2,33 @@
 
 An event is added to the session of the action it describes, so both are committed together: there
 is no trail of an action that was rolled back, and no action without its trail. The client address
-and request id come from the request being handled (`meta.requests`).
+and request id come from the request being handled (`medianest.context`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.accounts.models import User
 from medianest.audit.models import AuditEvent
+from medianest.context import client_ip, request_id, user_agent
 from medianest.db.queries import count_rows
-from medianest.meta.requests import client_ip, request_id, user_agent
 
 
-def record(session: AsyncSession, action: str, actor: User | None, target: str | None = None,
+class Actor(Protocol):
+    """Who did it: a user (accounts' `User`), named here by shape so the audit log sits below accounts."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def username(self) -> str: ...
+
+
+def record(session: AsyncSession, action: str, actor: Actor | None, target: str | None = None,
            **details: Any) -> None:
     """Add an event to `session`; it is written when the caller commits. Never pass secrets in `details`."""
     session.add(AuditEvent(actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,

@@ -11,17 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import ROLE_ADMIN, User
-from medianest.cli.common import console, database
+from medianest.cli.common import console
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads import service
-from medianest.downloads.jobs import DownloadQueue
 from medianest.downloads.models import FINISHED, QUEUED, Download
 from medianest.downloads.schemas import DownloadIn
 from medianest.errors import DomainError
 from medianest.logs import configure as configure_logs
-from medianest.realtime.notifier import LogNotifier
-from medianest.security.limits import RateLimits
+from medianest.parts import open_parts
 
 POLL_S = 0.25
 # A running server or worker takes a queued job within a second; ten seconds of waiting means there is
@@ -53,20 +51,18 @@ def download(url: str,
 
 
 async def _download(settings: Settings, body: DownloadIn, username: str | None, run_here: bool) -> str:
-    async with database(settings) as sessions:
-        queue = DownloadQueue(settings)
-        ctx = service.Downloads(settings, queue, RateLimits(settings), LogNotifier())
-        async with sessions() as session:
+    async with open_parts(settings) as parts:
+        async with parts.sessions() as session:
             owner = await _owner(session, username)
-            dl = await service.create(ctx, session, owner, body)
-        consumer = queue.consumer() if run_here else None
+            dl = await service.create(parts.downloads, session, owner, body)
+        consumer = parts.jobs.consumer() if run_here else None
         if consumer is not None:
             consumer.start()
         try:
-            return await _follow(sessions, dl.id, hint_after_s=None if run_here else NOBODY_AFTER_S)
+            return await _follow(parts.sessions, dl.id, hint_after_s=None if run_here else NOBODY_AFTER_S)
         finally:
             if consumer is not None:
-                await asyncio.to_thread(queue.shutdown, consumer)
+                await asyncio.to_thread(parts.jobs.shutdown, consumer)
 
 
 async def _owner(session: AsyncSession, username: str | None) -> User:

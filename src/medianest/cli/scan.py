@@ -10,26 +10,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from medianest import logs
-from medianest.cli.common import console, database, warn_missing_folders
+from medianest.cli.common import console, warn_missing_folders
 from medianest.config import Settings
 from medianest.library.models import Scan
 from medianest.library.scanner import ScanStats
-from medianest.library.scans import ScanRunner
-from medianest.realtime.notifier import LogNotifier
+from medianest.parts import open_parts
 
 
 async def _scan(settings: Settings) -> tuple[Scan, ScanStats | None]:
     """The scan, recorded in the scans table like the server's (an interrupted one is reported so)."""
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    async with database(settings) as sessions:
-        runner = ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, LogNotifier())
+    async with open_parts(settings) as parts:
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("scan", total=None)
 
             async def report(stats: ScanStats) -> None:
                 progress.update(task, total=stats.total, completed=stats.processed)
 
-            return await runner.scan_here(report)
+            return await parts.scans.scan_here(report)
 
 
 def scan() -> None:

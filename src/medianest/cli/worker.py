@@ -1,4 +1,4 @@
-"""`medianest worker`: run download jobs from the queue - on any machine, in the scaled mode."""
+"""`medianest worker`: run the queue's jobs (jobs/) - on any machine, in the scaled mode."""
 
 from __future__ import annotations
 
@@ -12,41 +12,35 @@ import typer
 from medianest.cli.common import console, database
 from medianest.config import Settings
 from medianest.db.migrate import upgrade
-from medianest.downloads.jobs import POLLING, DownloadQueue
-from medianest.downloads.process import warm_up
-from medianest.downloads.running import watch_stale
 from medianest.events import Notifier
+from medianest.jobs.queue import Jobs
 from medianest.logs import configure as configure_logs
 from medianest.logs import use_json
-from medianest.realtime.notifier import RedisNotifier
-from medianest.services.jobs import IntegrationJobs
+from medianest.parts import background
 
 log = structlog.get_logger(__name__)
 
 
 def worker(concurrency: int | None = typer.Option(
         None, help="downloads at once [env MEDIANEST_DOWNLOADS_CONCURRENCY, default 2]")) -> None:
-    """Consume the download queue until stopped (Ctrl-C finishes running jobs first)."""
+    """Consume the queue until stopped (Ctrl-C finishes running jobs first): downloads, status checks,
+    request sync and Plex refreshes."""
     settings = Settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"downloads_concurrency": concurrency})
     configure_logs(settings)  # JSON lines off a terminal, at the configured level (no job debug lines)
     settings.ensure_dirs()
     upgrade(settings.db_url)
-    queue = DownloadQueue(settings, notifier=_notifier(settings))
-    IntegrationJobs(queue)  # status checks, request sync and Plex refreshes run here too
+    jobs = background(settings, _notifier(settings)).jobs
     stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(settings, queue, stop), daemon=True)
-    watcher.start()
-    threading.Thread(target=warm_up, daemon=True).start()
+    threading.Thread(target=_watch, args=(settings, jobs, stop), daemon=True).start()
+    threading.Thread(target=jobs.warm_up, daemon=True).start()
     where = "Redis" if settings.redis_url else f"{settings.data_dir / 'jobs.db'}"
     log.info("medianest worker ready", concurrency=settings.downloads_concurrency, queue=where)
     if not use_json(settings):
         console.print(f"MediaNest worker: {settings.downloads_concurrency} at once, queue in {where}")
-    consumer = queue.huey.create_consumer(workers=settings.downloads_concurrency, worker_type="thread",
-                                          periodic=True, **POLLING)
     try:
-        consumer.run()  # huey's own signal handling: SIGINT waits for running jobs, SIGTERM stops now
+        jobs.standalone_consumer().run()  # huey's own signal handling: SIGINT waits for running jobs
     finally:
         stop.set()
 
@@ -56,16 +50,19 @@ def _notifier(settings: Settings) -> Callable[[], Notifier] | None:
     (clients polling GET /api/v1/downloads/{id} still see progress)."""
     if not settings.redis_url:
         return None
+    from medianest.realtime.notifier import RedisNotifier  # socket.io's Redis manager, only where it is used
+
     url = settings.redis_url
     return lambda: RedisNotifier(url)
 
 
-def _watch(settings: Settings, queue: DownloadQueue, stop: threading.Event) -> None:
+def _watch(settings: Settings, jobs: Jobs, stop: threading.Event) -> None:
+    """The queue's watchers (taking back the downloads of dead workers), on a loop of their own."""
     async def run() -> None:
         async with database(settings) as sessions:
             done = asyncio.Event()
             waiter = asyncio.create_task(asyncio.to_thread(stop.wait))
             waiter.add_done_callback(lambda _: done.set())
-            await watch_stale(sessions, queue, settings.downloads_stale_after_s, done)
+            await jobs.watch(sessions, done)
 
     asyncio.run(run())

@@ -4,8 +4,8 @@ from medianest.accounts.models import ApiKey, PlexPin, RefreshToken, User
 from medianest.audit.models import AuditEvent
 from medianest.db.base import Base
 from medianest.downloads.models import Download, DownloadItem
-from medianest.library.models import LibraryFolder, Media, Scan, UnreadableFile
-from medianest.playback.models import Play, UserMedia
+from medianest.library.models import LibraryFolder, Media, Scan, UnreadableFile, UserMedia
+from medianest.playback.models import Play
 from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.requests.models import MediaRequest
 from medianest.services.models import PlexRefresh, ServiceCheck, ServiceConfig, StatusMonitor

@@ -8,8 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from medianest.downloads.names import render_template, unique_path
 from medianest.downloads.ytdlp import Failure
+from medianest.filenames import render_template, unique_path
 from medianest.library.folders import EMPTY, root_problem_now
 
 

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from medianest.api.inputs import Input
 from medianest.downloads.models import Download, DownloadItem
+from medianest.inputs import Input
 
 Quality = Literal["best", "2160p", "1440p", "1080p", "720p", "480p", "360p"]
 AudioFormat = Literal["mp3", "m4a", "opus", "flac"]

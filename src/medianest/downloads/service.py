@@ -13,12 +13,12 @@ from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.downloads import events, process, ytdlp
-from medianest.downloads.jobs import DownloadQueue
 from medianest.downloads.models import CANCELED, FAILED, FINISHED, QUEUED, RUNNING, Download, DownloadItem
 from medianest.downloads.safety import check_url
 from medianest.downloads.schemas import DownloadIn
 from medianest.errors import BadRequest, Conflict, NotFound, UpstreamUnavailable
 from medianest.events import Notifier
+from medianest.jobs.queue import Task
 from medianest.security.limits import RateLimits
 
 PREVIEW_TIMEOUT_S = 60
@@ -29,7 +29,7 @@ class Downloads:
     """What the download routes need, built once in the app's lifespan."""
 
     settings: Settings
-    queue: DownloadQueue
+    queue: Task  # "download N" (downloads/tasks.py)
     limits: RateLimits
     notifier: Notifier
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
@@ -113,3 +113,24 @@ class Scan(IdMixin, Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The folders found offline by this scan: [{"path", "reason"}]; their items were kept.
     offline_folders: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+
+
+# Per-user state of an item (liked, plays, resume point): here, not in playback/, because every item the
+# library lists carries its user's state; playback/ and playlists/ write it.
+class UserMedia(Base):
+    __tablename__ = "user_media"
+    __table_args__ = (
+        Index("ix_user_media_user_liked", "user_id", "liked"),
+        Index("ix_user_media_user_last_played", "user_id", "last_played_at"),
+    )
+
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    media_id: Mapped[int] = mapped_column(IdType, ForeignKey("media.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    liked: Mapped[bool] = mapped_column(Boolean, default=False)
+    liked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    play_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_played_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    position_s: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -31,7 +31,6 @@ from medianest.library import artwork, folders
 from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
 from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
-from medianest.subtitles import service as subtitles
 
 log = structlog.get_logger(__name__)
 
@@ -78,11 +77,18 @@ class _Plan:
     offline: dict[str, str]
 
 
+# What else is indexed for each new or changed video, in the scan's transaction (the composition root
+# passes the subtitles' sidecar-and-stream indexer: subtitles/ sits above the library, so it is handed in).
+PerVideo = Callable[[AsyncSession, Media], Awaitable[object]]
+
+
 class Scanner:
-    def __init__(self, sessions: SessionFactory, roots: Sequence[Path], artwork_dir: Path) -> None:
+    def __init__(self, sessions: SessionFactory, roots: Sequence[Path], artwork_dir: Path,
+                 per_video: PerVideo | None = None) -> None:
         self.sessions = sessions
         self.roots = [Path(r) for r in roots]
         self.artwork_dir = artwork_dir
+        self.per_video = per_video
 
     async def run(self, on_progress: ProgressFn | None = None) -> ScanStats:
         found = await asyncio.to_thread(walk, self.roots)
@@ -116,7 +122,7 @@ class Scanner:
             if extra:
                 await session.execute(update(Media).where(Media.id == media_id).values(**extra))
             await session.commit()
-            await _index_subtitles(session, [f.path] if _is_video(result) else [])
+            await self._per_video(session, [f.path] if _is_video(result) else [])
         return media_id
 
     async def _plan(self, session: AsyncSession, found: WalkResult, known: Listing) -> _Plan:
@@ -185,7 +191,14 @@ class Scanner:
         async with self.sessions() as session:
             await self._write(session, probed, stats, bad)
             await session.commit()
-            await _index_subtitles(session, [f.path for _, f, r in probed if _is_video(r)])
+            await self._per_video(session, [f.path for _, f, r in probed if _is_video(r)])
+
+    async def _per_video(self, session: AsyncSession, paths: list[str]) -> None:
+        """`per_video` (the subtitles' indexer) for the new or changed videos at `paths`."""
+        if not paths or self.per_video is None:
+            return
+        for media in (await session.scalars(select(Media).where(Media.path.in_(paths)))).all():
+            await self.per_video(session, media)
 
     def _probe_batch(self, chunk: Sequence[Work]) -> list[Probed]:
         return [(media_id, f, self._probe_one(f)) for media_id, f in chunk]
@@ -294,14 +307,6 @@ def _under(paths: Iterable[str], dirs: list[str]) -> list[str]:
 
 def _is_video(result: Any) -> bool:
     return not isinstance(result, str) and result.kind == KIND_VIDEO
-
-
-async def _index_subtitles(session: AsyncSession, paths: list[str]) -> None:
-    """The sidecar files and subtitle streams of new or changed videos (subtitles/)."""
-    if not paths:
-        return
-    for media in (await session.scalars(select(Media).where(Media.path.in_(paths)))).all():
-        await subtitles.index(session, media)
 
 
 def _nothing_changed(files: Listing, known: Listing, bad: dict[str, tuple[int | None, float | None]]) -> bool:

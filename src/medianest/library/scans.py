@@ -20,7 +20,8 @@ from sqlalchemy import select, update
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.errors import NotFound
-from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRESS_INTERVAL_S, Landed, Notifier
+from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRESS_INTERVAL_S, Notifier
+from medianest.jobs.context import Landed
 from medianest.library import liveness
 from medianest.library.folders import FolderStates, Offline, warn_offline_roots
 from medianest.library.models import (
@@ -31,7 +32,7 @@ from medianest.library.models import (
     SCAN_RUNNING,
     Scan,
 )
-from medianest.library.scanner import ProgressFn, Scanner, ScanStats, Throttle
+from medianest.library.scanner import PerVideo, ProgressFn, Scanner, ScanStats, Throttle
 
 log = structlog.get_logger(__name__)
 
@@ -45,11 +46,11 @@ class ScanRunner:
     """Starts scans in the background of the serving process; a second request joins the running one."""
 
     def __init__(self, sessions: SessionFactory, roots: list[Path], artwork_dir: Path, notifier: Notifier,
-                 landed: Landed | None = None) -> None:
+                 landed: Landed | None = None, per_video: PerVideo | None = None) -> None:
         self.sessions = sessions
         self.roots = roots
         self.landed = landed  # told when a scan changed the library (a Plex refresh)
-        self.scanner = Scanner(sessions, roots, artwork_dir)
+        self.scanner = Scanner(sessions, roots, artwork_dir, per_video)
         self.notifier = notifier
         # Which folders the last scan found offline, for the API's `available` and /health.
         self.folders = FolderStates(sessions, roots)

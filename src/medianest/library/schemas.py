@@ -9,10 +9,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from medianest.accounts.tokens import TokenSigner
-from medianest.api.inputs import Input
+from medianest.inputs import Input
 from medianest.library.folders import Offline
-from medianest.library.models import Media, Scan
-from medianest.playback.models import UserMedia
+from medianest.library.models import Media, Scan, UserMedia
 
 SortField = Literal["title", "artist", "album", "added_at", "play_count", "last_played_at", "duration"]
 

@@ -18,7 +18,7 @@ from medianest.db.queries import count_rows
 from medianest.errors import NotFound
 from medianest.library import artwork, search
 from medianest.library.folders import prefix, raise_if_root_offline
-from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile
+from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile, UserMedia
 from medianest.library.probe import search_text
 from medianest.library.schemas import (
     AlbumOut,
@@ -30,7 +30,6 @@ from medianest.library.schemas import (
     UnreadableOut,
 )
 from medianest.library.walk import inside
-from medianest.playback.models import UserMedia
 
 SORT_COLUMNS: dict[str, Any] = {
     "title": Media.title, "artist": Media.artist, "album": Media.album, "added_at": Media.added_at,

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
-from medianest.library.models import Media
+from medianest.library.models import Media, UserMedia
 from medianest.library.service import visible_media, with_state
-from medianest.playback.models import Play, UserMedia
+from medianest.playback.models import Play
 from medianest.playback.schemas import PlayIn
 
 # A resume point this close to the end means "finished": start from the top next time. Capped at a

@@ -12,10 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import Conflict, Forbidden, NotFound
-from medianest.library.models import Media
+from medianest.library.models import Media, UserMedia
 from medianest.library.schemas import Viewer, media_out
 from medianest.library.service import visible_media
-from medianest.playback.models import UserMedia
 from medianest.playlists import m3u
 from medianest.playlists.matching import portable_path
 from medianest.playlists.models import Playlist, PlaylistItem

@@ -11,6 +11,7 @@ room closed by any process (a download removed) is emptied everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import socketio
@@ -23,24 +24,25 @@ from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.downloads.models import Download
 from medianest.errors import DomainError
+from medianest.events import LogNotifier
+from medianest.parts import Parts
 from medianest.realtime.guard import Holder, SocketGuard
-from medianest.realtime.notifier import LogNotifier
 
 log = structlog.get_logger(__name__)
 
 
-def create_server(settings: Settings, state: Any) -> socketio.AsyncServer:
-    """The server; `state` is the app's, whose `sessions` and `auth` exist once the lifespan has run.
-    Its guard goes on `state.socket_guard`, for the lifespan to run (`SocketGuard.running`)."""
+def create_server(settings: Settings, parts: Callable[[], Parts]) -> tuple[socketio.AsyncServer, SocketGuard]:
+    """The server and its guard (for the lifespan to run: `SocketGuard.running`); `parts` gives the
+    process's parts once the lifespan has built them."""
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=[])
-    state.socket_guard = guard = SocketGuard(sio)
-    rooms = _Rooms(sio, state, guard)
+    guard = SocketGuard(sio)
+    rooms = _Rooms(sio, parts, guard)
     sio.on("connect", rooms.connect)
     sio.on("disconnect", rooms.disconnect)
     sio.on("subscribe", rooms.subscribe)
     sio.on("unsubscribe", rooms.unsubscribe)
-    return sio
+    return sio, guard
 
 
 def asgi_app(sio: socketio.AsyncServer) -> socketio.ASGIApp:
@@ -49,18 +51,16 @@ def asgi_app(sio: socketio.AsyncServer) -> socketio.ASGIApp:
 
 
 class _Rooms:
-    def __init__(self, sio: socketio.AsyncServer, state: Any, guard: SocketGuard) -> None:
-        self.sio, self.state, self.guard = sio, state, guard
+    def __init__(self, sio: socketio.AsyncServer, parts: Callable[[], Parts], guard: SocketGuard) -> None:
+        self.sio, self.parts, self.guard = sio, parts, guard
 
     @property
     def sessions(self) -> SessionFactory:
-        sessions: SessionFactory = self.state.sessions
-        return sessions
+        return self.parts().sessions
 
     @property
     def auth(self) -> Auth:
-        auth: Auth = self.state.auth
-        return auth
+        return self.parts().auth
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         given = auth if isinstance(auth, dict) else {}

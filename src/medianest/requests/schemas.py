@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from medianest.api.inputs import Input
+from medianest.inputs import Input
 from medianest.integrations.seerr import POSTER_BASE, POSTER_PATH
 from medianest.requests.models import MediaRequest
 from medianest.text import clean_line

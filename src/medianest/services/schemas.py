@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from medianest.api.inputs import Input
+from medianest.inputs import Input
 from medianest.services.clients import SECRET_OPTIONS
 from medianest.services.models import ServiceConfig
 

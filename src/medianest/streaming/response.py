@@ -24,7 +24,7 @@ from urllib.parse import quote
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
-from medianest.meta.requests import request_id
+from medianest.context import request_id
 from medianest.streaming.ranges import Unsatisfiable, parse_range
 from medianest.text import clean_line, is_format_char
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from medianest.api.inputs import Input
+from medianest.inputs import Input
 from medianest.integrations.opensubtitles import Found
 from medianest.subtitles.files import TEXT_CODECS
 from medianest.subtitles.models import EMBEDDED, Subtitle

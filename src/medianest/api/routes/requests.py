@@ -6,9 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from medianest.api.deps import CurrentUser, IntegrationsDep, LimitsDep, NotifierDep, PageDep, SessionDep, parse_id
+from medianest.api.deps import (
+    CurrentUser,
+    IntegrationsDep,
+    LimitsDep,
+    NotifierDep,
+    PageDep,
+    SessionDep,
+    parse_id,
+    parts,
+)
 from medianest.api.envelope import Envelope, Page, errors, ok, page
-from medianest.api.inputs import NO_NUL
+from medianest.inputs import NO_NUL
 from medianest.requests import service
 from medianest.requests.schemas import RequestIn, RequestOut, RequestStatus, SearchMeta, SearchPageOut
 
@@ -22,7 +31,7 @@ async def search(request: Request, user: CurrentUser, session: SessionDep, integ
                  page_no: Annotated[int, Query(alias="page", ge=1, le=500)] = 1) -> SearchPageOut:
     """Movies and shows matching `q` at Seerr, each with its availability (cached for 5 minutes; while
     Seerr is down the last answer is served with `meta.stale: true`)."""
-    found, results, stale = await service.search(session, integrations, request.app.state.search_cache, user,
+    found, results, stale = await service.search(session, integrations, parts(request).search_cache, user,
                                                  q, page_no)
     return SearchPageOut(data=results, meta=SearchMeta(
         page=found.page, per_page=len(results), total=found.total_results, total_pages=found.total_pages,

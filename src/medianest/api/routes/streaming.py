@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from medianest.api.deps import parse_id
+from medianest.api.deps import parse_id, parts
 from medianest.api.envelope import errors
-from medianest.api.inputs import NO_NUL
 from medianest.config import Settings
 from medianest.errors import NotFound
+from medianest.inputs import NO_NUL
 from medianest.library import artwork
 from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
@@ -43,12 +43,12 @@ ApiKeyHeader = Annotated[str | None, Depends(_api_key)]
 # Both dependencies are `async def` although they never wait: FastAPI runs a plain `def` dependency
 # in a worker thread, and a thread hop per byte request costs more than everything else it does.
 async def _access(request: Request) -> StreamAccess:
-    access: StreamAccess = request.app.state.stream_access
+    access: StreamAccess = parts(request).stream_access
     return access
 
 
 async def _artwork_dir(request: Request) -> Path:
-    settings: Settings = request.app.state.settings
+    settings: Settings = parts(request).settings
     return settings.artwork_dir
 
 

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from medianest.accounts.tokens import TokenSigner
-from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
+from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id, parts
 from medianest.api.envelope import Envelope, Page, errors, ok, page
-from medianest.api.inputs import NO_NUL
+from medianest.inputs import NO_NUL
 from medianest.library import service
 from medianest.library.scans import ScanRunner
 from medianest.library.schemas import (
@@ -30,13 +30,13 @@ router = APIRouter(prefix="/api/v1", tags=["library"], responses=errors(401, 403
 async def _viewer(request: Request, user: CurrentUser) -> Viewer:
     """The caller, for `media_out`, with the offline folders (a cached lookup: a query every few seconds
     at most). Every route that renders media items takes it: here, in playback/ and playlists/."""
-    runner: ScanRunner = request.app.state.scans
-    signer: TokenSigner = request.app.state.auth.signer
+    runner: ScanRunner = parts(request).scans
+    signer: TokenSigner = parts(request).auth.signer
     return Viewer(user.id, user.token_epoch, signer, await runner.offline())
 
 
 def _scans(request: Request) -> ScanRunner:
-    runner: ScanRunner = request.app.state.scans
+    runner: ScanRunner = parts(request).scans
     return runner
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id
+from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id, parts
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.downloads import service
 from medianest.downloads.models import Download
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1/downloads", tags=["downloads"], responses=err
 
 
 def _downloads(request: Request) -> service.Downloads:
-    ctx: service.Downloads = request.app.state.downloads
+    ctx: service.Downloads = parts(request).downloads
     return ctx
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
-from medianest.library.routes import ViewerDep
+from medianest.api.routes.library import ViewerDep
 from medianest.library.schemas import MediaOut, media_out
 from medianest.playback import service
 from medianest.playback.schemas import HistoryEntry, PlayIn, PlayOut, ProgressIn, ProgressOut

@@ -1,4 +1,4 @@
-"""Prometheus metrics of HTTP requests (recorded by `meta.requests.RequestObserver`) and /metrics."""
+"""Prometheus metrics of HTTP requests (recorded by `api.observer.RequestObserver`) and /metrics."""
 
 from __future__ import annotations
 

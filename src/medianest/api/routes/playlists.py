@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from medianest.api.deps import CurrentUser, PageDep, SessionDep, SettingsDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
+from medianest.api.routes.library import ViewerDep
 from medianest.errors import BadRequest, PayloadTooLarge
-from medianest.library.routes import ViewerDep
 from medianest.playlists import imports, m3u, service
 from medianest.playlists.schemas import (
     NAME_PATTERN,

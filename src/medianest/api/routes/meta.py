@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select, text
 
 from medianest import __version__
+from medianest.api.deps import parts
 from medianest.api.envelope import Envelope, ok
 from medianest.services.models import ServiceConfig
 
@@ -41,7 +42,7 @@ class Version(BaseModel):
 async def _database(request: Request) -> Check:
     start = time.perf_counter()
     try:
-        async with request.app.state.sessions() as session:
+        async with parts(request).sessions() as session:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the DB is what this check reports
         return Check(status="fail", critical=True, detail=type(exc).__name__)
@@ -50,13 +51,13 @@ async def _database(request: Request) -> Check:
 
 async def _queue(request: Request) -> Check:
     """The download queue answers (its SQLite file, or Redis), and how many jobs wait in it."""
-    queue = request.app.state.downloads.queue
+    queue = parts(request).jobs
     start = time.perf_counter()
     try:
         pending = await asyncio.wait_for(asyncio.to_thread(queue.huey.pending_count), QUEUE_CHECK_TIMEOUT_S)
     except Exception as exc:  # an unreachable Redis, a locked or broken file: the check reports it
         return Check(status="fail", critical=True, detail=type(exc).__name__)
-    kind = "redis" if request.app.state.settings.redis_url else "sqlite"
+    kind = "redis" if parts(request).settings.redis_url else "sqlite"
     return Check(status="ok", critical=True, latency_ms=round((time.perf_counter() - start) * 1000, 2),
                  detail=f"{kind}, {pending} waiting")
 
@@ -78,7 +79,7 @@ async def _services(request: Request) -> dict[str, Check]:
     """Each enabled connection as its last periodic check found it: informational, never a reason for 503
     (and never asked live: /health must answer fast whatever the outside world does)."""
     try:
-        async with request.app.state.sessions() as session:
+        async with parts(request).sessions() as session:
             configs = (await session.scalars(select(ServiceConfig).where(ServiceConfig.enabled))).all()
     except Exception:  # the database check already says what is wrong
         return {}
@@ -96,11 +97,11 @@ async def _library(request: Request) -> Check:
     items of an offline folder are kept, only unplayable). Offline folders are named, not given by
     path: anyone may read /health, and the server's folder layout is not theirs to see."""
     try:
-        offline = await request.app.state.scans.offline()
+        offline = await parts(request).scans.offline()
     except Exception:  # the database check already says what is wrong
         return Check(status="unknown", critical=False)
     if not offline.folders:
-        return Check(status="ok", critical=False, detail=f"{len(request.app.state.settings.library_dirs)} "
+        return Check(status="ok", critical=False, detail=f"{len(parts(request).settings.library_dirs)} "
                                                           "media folder(s), none offline")
     listed = "; ".join(f"{name} ({why})" for name, why in offline.names())
     return Check(status="fail", critical=False, detail=f"offline: {listed}")
@@ -111,8 +112,8 @@ async def health(request: Request) -> Any:
     """Liveness and readiness: 503 when a critical dependency (database, queue, Redis) fails; the media
     folders (`library`: offline ones by name) and outside services are listed for information."""
     checks = {"database": await _database(request), "queue": await _queue(request)}
-    if request.app.state.settings.redis_url:
-        checks["redis"] = await _redis(request.app.state.settings.redis_url)
+    if redis_url := parts(request).settings.redis_url:
+        checks["redis"] = await _redis(redis_url)
     checks["library"] = await _library(request)
     checks.update(await _services(request))
     bad = any(c.status != "ok" and c.critical for c in checks.values())
@@ -122,11 +123,11 @@ async def health(request: Request) -> Any:
 
 @router.get("/api/v1/version")
 async def version(request: Request) -> Envelope[Version]:
-    dialect = "sqlite" if request.app.state.settings.is_sqlite else "postgresql"
+    dialect = "sqlite" if parts(request).settings.is_sqlite else "postgresql"
     return ok(Version(name="medianest", version=__version__, database=dialect))
 
 
 @router.get("/metrics", response_class=Response,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus"}})
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4")
+    return Response(parts(request).metrics.render(), media_type="text/plain; version=0.0.4")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from medianest.api.deps import CurrentUser, IntegrationsDep, SessionDep, SettingsDep, parse_id
+from medianest.api.deps import CurrentUser, IntegrationsDep, SessionDep, SettingsDep, parse_id, parts
 from medianest.api.envelope import Envelope, errors, ok
+from medianest.api.routes.streaming import AccessDep, ApiKeyHeader, Bearer, TokenQuery, authorize
 from medianest.library.service import visible_media
-from medianest.streaming.routes import AccessDep, ApiKeyHeader, Bearer, TokenQuery, authorize
 from medianest.subtitles import service
 from medianest.subtitles.schemas import DownloadIn, FoundOut, SubtitleOut
 
@@ -23,7 +23,7 @@ async def list_subtitles(media_id: str, request: Request, user: CurrentUser,
                          session: SessionDep) -> Envelope[list[SubtitleOut]]:
     """Sidecar files beside the video and the subtitle streams inside it, each with a WebVTT `url`."""
     media = await visible_media(session, parse_id(media_id, "media"))
-    token = request.app.state.auth.signer.media_token(user.id, media.id, user.token_epoch)
+    token = parts(request).auth.signer.media_token(user.id, media.id, user.token_epoch)
     return ok([SubtitleOut.of(row, token) for row in await service.index(session, media)])
 
 
@@ -45,7 +45,7 @@ async def download_subtitle(media_id: str, body: DownloadIn, request: Request, u
     """Download one OpenSubtitles file and keep it beside the video (`Movie.en.srt`)."""
     media = await visible_media(session, parse_id(media_id, "media"))
     row = await service.download(session, integrations, settings, media, body.file_id, body.language)
-    return ok(SubtitleOut.of(row, request.app.state.auth.signer.media_token(user.id, media.id, user.token_epoch)))
+    return ok(SubtitleOut.of(row, parts(request).auth.signer.media_token(user.id, media.id, user.token_epoch)))
 
 
 @router.get("/{media_id}/subtitles/{subtitle_id}.vtt", response_class=Response,

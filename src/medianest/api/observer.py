@@ -19,25 +19,21 @@ from __future__ import annotations
 import logging
 import re
 import time
-from contextvars import ContextVar
 from secrets import token_hex
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from medianest.meta.metrics import Metrics
-from medianest.security.headers import SecurityHeaders
+from medianest.api.headers import SecurityHeaders
+from medianest.context import client_ip, current_scope, request_id
+from medianest.logs import ACCESS_LOGGER
+from medianest.metrics import Metrics
 from medianest.text import clean_line
 
 HEADER = b"x-request-id"
-# The id of the request being handled (None outside one): read by logs and error bodies.
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-# The request's scope, for who-and-where questions deep in a service (the audit log's client address).
-current_scope: ContextVar[Scope | None] = ContextVar("current_scope", default=None)
 _EXTRA = "response_headers"
 # A caller's own id is kept when it is this tame (it goes into headers and logs); otherwise ours is used.
 _SANE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-ACCESS_LOGGER = "medianest.access"
 
 
 class RequestObserver:
@@ -91,18 +87,3 @@ def _incoming(headers: list[tuple[bytes, bytes]]) -> str | None:
 def add_response_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
     """Headers for this request's response, whatever the response turns out to be (a 204, an error...)."""
     scope.setdefault("state", {}).setdefault(_EXTRA, []).extend(headers)
-
-
-def client_ip() -> str | None:
-    """The current request's client address (after `ProxyHeaders`), or None outside a request."""
-    scope = current_scope.get()
-    client = scope.get("client") if scope else None
-    return client[0] if client else None
-
-
-def user_agent() -> str | None:
-    scope = current_scope.get()
-    for name, value in scope["headers"] if scope else ():
-        if name == b"user-agent":
-            return value.decode("latin-1")[:255]
-    return None

@@ -17,10 +17,10 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from medianest.api.routes.streaming import stream, stream_response
 from medianest.errors import DomainError
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.response import MediaFileResponse
-from medianest.streaming.routes import stream, stream_response
 
 _PATH = re.compile(r"/api/v1/media/([0-9]{1,18})/stream")
 # A media token as `media_token()` writes it (a JWT: base64url and dots), alone in the query.
@@ -46,7 +46,7 @@ async def _plain_stream(scope: Scope) -> MediaFileResponse | None:
     query = _QUERY.fullmatch(scope["query_string"])
     if path is None or query is None or scope["method"] not in ("GET", "HEAD"):
         return None
-    access: StreamAccess = scope["app"].state.stream_access
+    access: StreamAccess = scope["app"].state.parts.stream_access
     token = query.group(1)
     media_id = int(path.group(1))
     try:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
 from pydantic import BaseModel, ConfigDict, field_validator
-
-from medianest.errors import InvalidInput
 
 NUL = "\x00"
 NO_NUL = r"^[^\x00]*$"  # the rule as a pattern, so the OpenAPI document states it too
@@ -36,10 +33,3 @@ class Input(BaseModel):
         if isinstance(value, str) and NUL in value:
             raise ValueError("must not contain NUL characters")
         return value
-
-
-async def no_nul_in_url(request: Request) -> None:
-    """Global dependency: refuse NUL in the query string (path parameters are ids, parsed as numbers)."""
-    for name, value in request.query_params.multi_items():
-        if NUL in str(value):
-            raise InvalidInput(name, "must not contain NUL characters")

@@ -1,0 +1,141 @@
+"""The writes a download job makes to its rows, each in a short transaction of its own. Status changes are
+conditional (`WHERE status = ...`): a cancel, or another worker, may change the row at any moment, and the
+first to write wins."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from medianest.db.base import utcnow
+from medianest.db.engine import SessionFactory
+from medianest.downloads.models import CANCELED, COMPLETED, QUEUED, RUNNING, Download, DownloadItem
+from medianest.library.models import KIND_AUDIO, KIND_VIDEO, Media
+from medianest.text import clean_text
+
+MAX_ERROR_CHARS = 1000
+
+
+async def claim(sessions: SessionFactory, download_id: int) -> Download | None:
+    """The row, now running here; None when it is not queued (canceled, finished, or another worker has
+    it): a message delivered twice runs once."""
+    now = utcnow()
+    async with sessions() as session:
+        claimed = await session.execute(
+            update(Download).where(Download.id == download_id, Download.status == QUEUED)
+            .values(status=RUNNING, started_at=now, heartbeat_at=now, error=None))
+        await session.commit()
+    return await get(sessions, download_id) if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+async def get(sessions: SessionFactory, download_id: int) -> Download:
+    async with sessions() as session:
+        dl = await session.get(Download, download_id)
+    assert dl is not None
+    return dl
+
+
+async def update_row(sessions: SessionFactory, download_id: int, **values: Any) -> None:
+    async with sessions() as session:
+        await session.execute(update(Download).where(Download.id == download_id).values(**values))
+        await session.commit()
+
+
+async def beat(sessions: SessionFactory, download_id: int) -> None:
+    """The heartbeat of a running download: while it is fresh, no other worker takes the download back."""
+    async with sessions() as session:
+        await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
+                              .values(heartbeat_at=utcnow()))
+        await session.commit()
+
+
+async def back_to_queue(sessions: SessionFactory, download_id: int) -> None:
+    """This process stops: the download is queued again, unless a cancel came first."""
+    async with sessions() as session:
+        await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
+                              .values(status=QUEUED, heartbeat_at=None, phase=None))
+        await session.commit()
+
+
+async def finish(sessions: SessionFactory, download_id: int, status: str, error: str | None = None,
+                 **extra: Any) -> bool:
+    """Whether the running row took `status` (a cancel that landed meanwhile wins, and has announced itself)."""
+    values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "phase": None,
+                              "error": None if error is None else clean_text(error)[:MAX_ERROR_CHARS],
+                              "speed_bps": None, "eta_s": None, **extra}
+    if status == COMPLETED:
+        values["percent"] = 100.0
+    async with sessions() as session:
+        done = await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
+                                     .values(**values))
+        await session.commit()
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def canceled(sessions: SessionFactory, download_id: int) -> bool:
+    async with sessions() as session:
+        status = await session.scalar(select(Download.status).where(Download.id == download_id))
+    return status in (CANCELED, None)
+
+
+async def stored_items(sessions: SessionFactory, download_id: int) -> list[DownloadItem]:
+    async with sessions() as session:
+        return list((await session.scalars(select(DownloadItem).where(DownloadItem.download_id == download_id)
+                                           .order_by(DownloadItem.position))).all())
+
+
+async def store_items(sessions: SessionFactory, download_id: int, info: dict[str, Any],
+                      found: list[dict[str, Any]]) -> list[DownloadItem]:
+    """What the URL holds (a playlist's entries, or the one video), stored once, with the download's title."""
+    async with sessions() as session:
+        items = [DownloadItem(download_id=download_id, position=i, url=e["url"], title=e.get("title"),
+                              source_site=e.get("site") or info.get("site"), source_id=e.get("id") or None)
+                 for i, e in enumerate(found)]
+        session.add_all(items)
+        await session.execute(update(Download).where(Download.id == download_id).values(title=info.get("title")))
+        await session.commit()
+    return items
+
+
+async def link_existing(sessions: SessionFactory, mode: str, item: DownloadItem) -> bool:
+    """The same source in the same mode already in the library: link it instead of downloading."""
+    if not item.source_id or not item.source_site:
+        return False
+    kind = KIND_AUDIO if mode == "audio" else KIND_VIDEO
+    async with sessions() as session:
+        media_id = await session.scalar(select(Media.id).where(
+            Media.source_site == item.source_site, Media.source_id == item.source_id, Media.kind == kind,
+            Media.deleted_at.is_(None)).limit(1))
+        if media_id is None:
+            return False
+        await session.execute(update(DownloadItem).where(DownloadItem.id == item.id).values(media_id=media_id))
+        await session.commit()
+    return True
+
+
+async def link_media(sessions: SessionFactory, item: DownloadItem, media_id: int, title: str | None) -> None:
+    async with sessions() as session:
+        await session.execute(update(DownloadItem).where(DownloadItem.id == item.id)
+                              .values(media_id=media_id, title=title or item.title))
+        await session.commit()
+
+
+async def requeue_stale(sessions: SessionFactory, stale_after_s: float, include_queued: bool = False) -> list[int]:
+    """The downloads to queue again: running rows without a recent heartbeat (flipped back to queued), and
+    (at start-up) queued rows, whose message may have died with the worker that had taken it. A duplicate
+    message is harmless: only one runner can claim a row."""
+    cutoff = utcnow() - timedelta(seconds=stale_after_s)
+    silent = or_(Download.heartbeat_at.is_(None), Download.heartbeat_at < cutoff)
+    async with sessions() as session:
+        # One statement decides and flips: a row claimed by a live runner a moment ago is not silent,
+        # so it can never be taken back (a select, then an update, could).
+        flipped = await session.execute(update(Download).where(Download.status == RUNNING, silent)
+                                        .values(status=QUEUED).returning(Download.id))
+        ids = list(flipped.scalars().all())
+        await session.commit()
+        if include_queued:
+            ids = list((await session.scalars(select(Download.id).where(Download.status == QUEUED)
+                                              .order_by(Download.id))).all())
+    return ids

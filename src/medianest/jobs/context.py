@@ -1,0 +1,51 @@
+"""What a task gets for one run: the settings, a database and an HTTP client of its own event loop, a
+notifier, and whether this process is stopping."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from medianest.config import Settings
+from medianest.db.engine import SessionFactory, create_engine, create_session_factory
+from medianest.events import Notifier
+from medianest.integrations.http import http_client
+
+# Told which folders gained or lost files (a finished download, a scan), with a database of the caller's
+# event loop: the service connections ask Plex to rescan them (connections/tasks.py).
+Landed = Callable[[SessionFactory, list[Path]], Awaitable[None]]
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    sessions: SessionFactory
+    notifier: Notifier
+    # Set when the process shuts down: a long task stops and leaves its work to the next start.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    _http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The outgoing HTTP client, made on first use (a download never needs one)."""
+        if self._http is None:
+            self._http = http_client(self.settings)
+        return self._http
+
+
+@asynccontextmanager
+async def job_context(settings: Settings, notifier: Notifier, stopping: threading.Event,
+                      ) -> AsyncIterator[JobContext]:
+    engine = create_engine(settings.db_url)
+    context = JobContext(settings, create_session_factory(engine), notifier, stopping)
+    try:
+        yield context
+    finally:
+        if context._http is not None:
+            await context._http.aclose()
+        await engine.dispose()

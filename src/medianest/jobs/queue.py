@@ -1,0 +1,195 @@
+"""`Jobs`: the huey queue and the registry of what it runs.
+
+A capability registers its work here (`<capability>/tasks.py`), never on huey itself:
+- `task(name)`: run on demand (`enqueue`) or later (`schedule`), e.g. "download N";
+- `periodic(name, every_s)`: offered by huey's scheduler, e.g. the status checks;
+- `watcher(name, every_s)`: a loop on the consuming process's own event loop and database, for work that
+  must run where the queue is consumed but is not a job (taking back the downloads of dead workers);
+- `when_consuming(fn)`: a warm-up run in a thread when consuming starts (the yt-dlp fork server).
+
+huey only carries a task's name and arguments; the state lives in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
+from huey.consumer import Consumer
+
+from medianest.config import Settings
+from medianest.db.engine import SessionFactory
+from medianest.events import LogNotifier, Notifier
+from medianest.jobs.context import JobContext, job_context
+
+log = structlog.get_logger(__name__)
+
+# An idle SQLite queue is polled; huey's default backoff lets the gap grow to 10 s, which a user who just
+# pressed "download" would wait through. Ten polls a second of one indexed table cost next to nothing
+# (Redis blocks on the list instead and wakes at once).
+POLLING = {"initial_delay": 0.05, "backoff": 1.15, "max_delay": 0.1}
+
+TaskFn = Callable[..., Awaitable[Any]]  # async def fn(context: JobContext, *args)
+# A watcher gets the consuming process's database and whether this is its first round since start-up.
+WatcherFn = Callable[[SessionFactory, bool], Awaitable[None]]
+
+
+def every(seconds: float) -> Callable[[datetime], bool]:
+    """huey's periodic tasks are offered each minute; this takes every `seconds // 60`-th one."""
+    minutes = max(1, int(seconds) // 60)
+    return lambda dt: (dt.hour * 60 + dt.minute) % minutes == 0
+
+
+class Task:
+    """A registered task, to queue: `enqueue(*args)` now, `schedule(*args, delay=s)` later."""
+
+    def __init__(self, wrapper: TaskWrapper) -> None:
+        self._wrapper = wrapper
+
+    def enqueue(self, *args: Any) -> None:
+        self._wrapper(*args)
+
+    def schedule(self, *args: Any, delay: float) -> None:
+        self._wrapper.schedule(args=args, delay=delay)
+
+
+@dataclass(frozen=True)
+class Watcher:
+    name: str
+    every_s: float
+    fn: WatcherFn
+
+
+class Jobs:
+    """The queue of one process (`notifier`: made in each task's own event loop, since a notifier may hold
+    loop-bound resources such as a Redis connection)."""
+
+    def __init__(self, settings: Settings, notifier: Callable[[], Notifier] | None = None) -> None:
+        self.settings = settings
+        self.notifier = notifier or LogNotifier
+        self.huey = make_huey(settings)
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._running = 0
+        self.watchers: list[Watcher] = []
+        self._warm_ups: list[Callable[[], None]] = []
+
+    def task(self, name: str) -> Callable[[TaskFn], Task]:
+        def register(fn: TaskFn) -> Task:
+            return Task(self.huey.task(name=name)(self._in_thread(fn)))
+        return register
+
+    def periodic(self, name: str, every_s: float) -> Callable[[TaskFn], TaskFn]:
+        def register(fn: TaskFn) -> TaskFn:
+            self.huey.periodic_task(every(every_s), name=name)(self._in_thread(fn))
+            return fn
+        return register
+
+    def watcher(self, name: str, every_s: float) -> Callable[[WatcherFn], WatcherFn]:
+        def register(fn: WatcherFn) -> WatcherFn:
+            self.watchers.append(Watcher(name, every_s, fn))
+            return fn
+        return register
+
+    def when_consuming(self, fn: Callable[[], None]) -> None:
+        self._warm_ups.append(fn)
+
+    def _in_thread(self, fn: TaskFn) -> Callable[..., Any]:
+        """What huey calls in its worker thread: `fn` in an event loop and a `JobContext` of its own."""
+        def run(*args: Any) -> Any:
+            with self._lock:
+                self._running += 1
+            try:
+                return asyncio.run(self._with_context(fn, args))
+            finally:
+                with self._lock:
+                    self._running -= 1
+        run.__name__ = run.__qualname__ = getattr(fn, "__name__", "task")
+        return run
+
+    async def _with_context(self, fn: TaskFn, args: tuple[Any, ...]) -> Any:
+        async with job_context(self.settings, self.notifier(), self.stopping) as context:
+            return await fn(context, *args)
+
+    def context(self) -> contextlib.AbstractAsyncContextManager[JobContext]:
+        """A task's context for code that runs a task's body itself (tests, `medianest download --run-here`)."""
+        return job_context(self.settings, self.notifier(), self.stopping)
+
+    def consumer(self) -> Consumer:
+        """An embedded consumer (inside `serve` or a CLI command, which own the process's signals)."""
+        return EmbeddedConsumer(self.huey, workers=self.settings.downloads_concurrency, worker_type="thread",
+                                periodic=True, **POLLING)
+
+    def standalone_consumer(self) -> Consumer:
+        """`medianest worker`'s: huey's own signal handling (SIGINT waits for running jobs, SIGTERM stops)."""
+        return self.huey.create_consumer(workers=self.settings.downloads_concurrency, worker_type="thread",
+                                         periodic=True, **POLLING)
+
+    def shutdown(self, consumer: Consumer, timeout_s: float = 10) -> None:
+        """Stop taking jobs; running ones see `stopping`, and go back to the queue for the next start.
+        Waits for those only: huey's graceful stop would also wait out each idle thread's poll delay."""
+        self.stopping.set()
+        deadline = time.monotonic() + timeout_s
+        while self._running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        consumer.stop(graceful=False)
+
+    def warm_up(self) -> None:
+        for fn in self._warm_ups:
+            fn()
+
+    @contextlib.asynccontextmanager
+    async def consuming(self, sessions: SessionFactory) -> AsyncIterator[None]:
+        """The embedded mode: consumer threads, warm-ups and watchers, until the block ends."""
+        consumer = self.consumer()
+        consumer.start()
+        warming = asyncio.create_task(asyncio.to_thread(self.warm_up))
+        stop = asyncio.Event()
+        watching = asyncio.create_task(self.watch(sessions, stop))
+        try:
+            yield
+        finally:
+            # Stopped, not cancelled: a cancel in the middle of a query would leave its connection half
+            # closed, and disposing of the engine would then wait for it forever.
+            stop.set()
+            await watching
+            await warming
+            await asyncio.to_thread(self.shutdown, consumer)
+
+    async def watch(self, sessions: SessionFactory, stop: asyncio.Event) -> None:
+        """Every watcher, each at its own pace, until `stop`."""
+        await asyncio.gather(*(self._watch(w, sessions, stop) for w in self.watchers))
+
+    async def _watch(self, watcher: Watcher, sessions: SessionFactory, stop: asyncio.Event) -> None:
+        first = True
+        while not stop.is_set():
+            try:
+                await watcher.fn(sessions, first)
+                first = False
+            except Exception:
+                log.exception("watcher failed", watcher=watcher.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), watcher.every_s)
+
+
+class EmbeddedConsumer(Consumer):
+    """huey's consumer inside another server: that server owns the process's signals."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(settings.queue_name, filename=str(settings.data_dir / "jobs.db"), results=False)

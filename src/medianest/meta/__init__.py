@@ -1,1 +1,0 @@
-"""Meta endpoints: health, version, metrics."""
