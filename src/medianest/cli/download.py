@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.accounts.models import ROLE_ADMIN, User
 from medianest.cli.common import console
 from medianest.config import Settings
-from medianest.db.engine import SessionFactory
-from medianest.downloads import service
-from medianest.downloads.models import FINISHED, QUEUED, Download
-from medianest.downloads.schemas import DownloadIn
 from medianest.errors import DomainError
 from medianest.logs import configure as configure_logs
-from medianest.parts import open_parts
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from medianest.accounts.models import User
+    from medianest.db.engine import SessionFactory
+    from medianest.downloads.models import Download
+    from medianest.downloads.schemas import DownloadIn
 
 POLL_S = 0.25
 # A running server or worker takes a queued job within a second; ten seconds of waiting means there is
@@ -38,6 +39,8 @@ def download(url: str,
                                            help="also run the job in this process (when no server or worker is)"),
              ) -> None:
     """Queue URL for download (a running server or worker picks it up) and show its progress."""
+    from medianest.downloads.schemas import DownloadIn  # the command's heavy parts load when it runs
+
     settings = Settings()
     configure_logs(settings)  # at INFO by default: the job's debug lines stay out of the way
     body = DownloadIn.model_validate({"url": url, "mode": "audio" if audio else "video", "quality": quality,
@@ -51,6 +54,9 @@ def download(url: str,
 
 
 async def _download(settings: Settings, body: DownloadIn, username: str | None, run_here: bool) -> str:
+    from medianest.downloads import service
+    from medianest.parts import open_parts
+
     async with open_parts(settings) as parts:
         async with parts.sessions() as session:
             owner = await _owner(session, username)
@@ -67,6 +73,10 @@ async def _download(settings: Settings, body: DownloadIn, username: str | None, 
 
 async def _owner(session: AsyncSession, username: str | None) -> User:
     """The named user, or the first admin: the CLI acts for someone, as the API always does."""
+    from sqlalchemy import select
+
+    from medianest.accounts.models import ROLE_ADMIN, User
+
     query = select(User).where(User.username == username) if username else \
         select(User).where(User.role == ROLE_ADMIN).order_by(User.id).limit(1)
     owner = await session.scalar(query)
@@ -79,6 +89,8 @@ async def _owner(session: AsyncSession, username: str | None) -> User:
 async def _follow(sessions: SessionFactory, download_id: int, hint_after_s: float | None) -> str:
     """Show the download until it finishes; when it is still queued after `hint_after_s`, say once that
     nobody seems to be taking jobs (and keep following: one may start)."""
+    from medianest.downloads.models import FINISHED, QUEUED, Download
+
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
     hint_at = None if hint_after_s is None else time.monotonic() + hint_after_s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -12,13 +13,16 @@ from rich.table import Table
 from medianest import logs
 from medianest.cli.common import console, warn_missing_folders
 from medianest.config import Settings
-from medianest.library.models import Scan
-from medianest.library.scanner import ScanStats
-from medianest.parts import open_parts
+
+if TYPE_CHECKING:
+    from medianest.library.models import Scan
+    from medianest.library.scanner import ScanStats
 
 
 async def _scan(settings: Settings) -> tuple[Scan, ScanStats | None]:
     """The scan, recorded in the scans table like the server's (an interrupted one is reported so)."""
+    from medianest.parts import open_parts  # the app's parts load when the command runs
+
     columns = (TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     async with open_parts(settings) as parts:
         with Progress(*columns, console=console) as progress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 import typer
@@ -13,10 +14,11 @@ from medianest.cli.common import console, database
 from medianest.config import Settings
 from medianest.db.migrate import upgrade
 from medianest.events import Notifier
-from medianest.jobs.queue import Jobs
+
+if TYPE_CHECKING:
+    from medianest.jobs.queue import Jobs
 from medianest.logs import configure as configure_logs
 from medianest.logs import use_json
-from medianest.parts import background
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +33,8 @@ def worker(concurrency: int | None = typer.Option(
     configure_logs(settings)  # JSON lines off a terminal, at the configured level (no job debug lines)
     settings.ensure_dirs()
     upgrade(settings.db_url)
+    from medianest.parts import background  # the queue and every task, loaded when the command runs
+
     jobs = background(settings, _notifier(settings)).jobs
     stop = threading.Event()
     threading.Thread(target=_watch, args=(settings, jobs, stop), daemon=True).start()

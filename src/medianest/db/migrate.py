@@ -1,17 +1,24 @@
-"""Apply Alembic migrations programmatically (at start-up and from `medianest db upgrade`)."""
+"""Apply Alembic migrations programmatically (at start-up and from `medianest db upgrade`).
+
+Alembic is imported when a migration runs, not with this module: a server's workers, which never migrate
+(their parent did), do not carry it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -20,6 +27,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Blocking: migrate the database at `url` to `revision`."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
@@ -29,4 +38,6 @@ async def upgrade_async(url: str) -> None:
 
 
 def current(url: str) -> None:
+    from alembic import command
+
     command.current(alembic_config(url), verbose=True)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from medianest.downloads.ytdlp import Failure
+from medianest.downloads.spec import Failure
 from medianest.filenames import render_template, unique_path
 from medianest.library.folders import EMPTY, root_problem_now
 

@@ -19,8 +19,8 @@ from contextlib import suppress
 from multiprocessing.connection import Connection
 from typing import Any
 
-from medianest.downloads import ytdlp
 from medianest.downloads.safety import guard_connections
+from medianest.downloads.spec import Failure
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 POLL_S = 0.05
@@ -79,7 +79,7 @@ async def run(target: str, args: tuple[Any, ...], allow_private: bool, timeout_s
                 if message["type"] == "done":
                     return dict(message["result"])
                 if message["type"] == "failed":
-                    raise ytdlp.Failure(message["reason"], transient=message["transient"])
+                    raise Failure(message["reason"], transient=message["transient"])
             await asyncio.sleep(POLL_S)
         raise TimeoutError
     finally:
@@ -90,10 +90,12 @@ def _main(target: str, args: tuple[Any, ...], allow_private: bool, conn: Connect
     os.setsid()
     _die_with_parent()
     guard_connections(allow_private)  # with private networks allowed, it still refuses metadata services
+    from medianest.downloads import ytdlp  # in the child only (the fork server has it preloaded)
+
     try:
         result = ytdlp.download(args[0], conn.send) if target == "download" else ytdlp.entries(*args)
         conn.send({"type": "done", "result": result})
-    except ytdlp.Failure as failure:
+    except Failure as failure:
         conn.send({"type": "failed", "reason": failure.reason, "transient": failure.transient})
     except Exception as exc:  # anything else is reported, not a silent dead child
         conn.send({"type": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500], "transient": False})

@@ -24,7 +24,7 @@ from medianest.downloads import events, process, rows
 from medianest.downloads.models import COMPLETED, FAILED, Download, DownloadItem
 from medianest.downloads.placement import place
 from medianest.downloads.progress import Clock, Progress, Throttle
-from medianest.downloads.ytdlp import Failure, Spec
+from medianest.downloads.spec import Failure, Spec
 from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED
 from medianest.jobs.context import JobContext, Landed
 from medianest.library.folders import EMPTY, prefix, root_problem_now

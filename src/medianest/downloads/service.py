@@ -12,10 +12,11 @@ from medianest.accounts.models import User
 from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
-from medianest.downloads import events, process, ytdlp
+from medianest.downloads import events, process
 from medianest.downloads.models import CANCELED, FAILED, FINISHED, QUEUED, RUNNING, Download, DownloadItem
 from medianest.downloads.safety import check_url
 from medianest.downloads.schemas import DownloadIn
+from medianest.downloads.spec import Failure
 from medianest.errors import BadRequest, Conflict, NotFound, UpstreamUnavailable
 from medianest.events import Notifier
 from medianest.jobs.queue import Task
@@ -44,7 +45,7 @@ async def preview(ctx: Downloads, url: str) -> dict[str, object]:
     args = (checked, None, ctx.settings.ffmpeg_path)
     try:  # in a child process, guarded like a download's: a redirect cannot reach a private address
         return await process.run("entries", args, ctx.settings.downloads_allow_private_networks, PREVIEW_TIMEOUT_S)
-    except ytdlp.Failure as failure:
+    except Failure as failure:
         raise BadRequest(f"cannot read this URL: {failure.reason}") from None
     except TimeoutError:
         raise UpstreamUnavailable("the site", "too slow to answer") from None

@@ -20,7 +20,6 @@ import functools
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +29,7 @@ from yt_dlp.downloader import DashSegmentsFD, F4mFD, HlsFD, HttpFD, IsmFD, Mhtml
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadCancelled, DownloadError
 
+from medianest.downloads.spec import Failure, Spec
 from medianest.text import clean_optional, clean_text
 
 QUALITIES = ("2160p", "1440p", "1080p", "720p", "480p", "360p")
@@ -75,26 +75,6 @@ class _Quiet:
     def info(self, msg: str) -> None: ...
     def warning(self, msg: str) -> None: ...
     def error(self, msg: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What to fetch and how; plain data so it can cross into the child process."""
-
-    url: str
-    mode: str = "video"
-    quality: str = "best"
-    audio_format: str | None = None
-    audio_quality: str | None = None
-    tmp_dir: str = "."
-    ffmpeg_path: str | None = None
-    max_filesize: int | None = None
-
-
-@dataclass(frozen=True)
-class Failure(Exception):
-    reason: str
-    transient: bool
 
 
 def classify(exc: BaseException) -> Failure:

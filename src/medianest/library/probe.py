@@ -25,7 +25,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import av
 import mutagen
 from mutagen.apev2 import APEv2
 from mutagen.flac import Picture
@@ -251,6 +250,8 @@ _AV_OPTIONS = {"wav": {"probesize": "32"}}
 
 
 def _read_av(path: Path, fmt: Format, result: ProbeResult) -> None:
+    import av  # PyAV (FFmpeg's libraries): loaded by the first file mutagen cannot read, not at start-up
+
     try:
         with _open_av(path, fmt) as container:
             _av_facts(container, fmt, result)
@@ -265,6 +266,8 @@ def _read_av(path: Path, fmt: Format, result: ProbeResult) -> None:
 
 @contextlib.contextmanager
 def _open_av(path: Path, fmt: Format) -> Iterator[Any]:
+    import av
+
     options = _AV_OPTIONS.get(fmt.container)
     with path.open("rb") as file:
         limit = _riff_end(file) if fmt.container == "wav" else None
@@ -345,6 +348,7 @@ def _codec_name(stream: Any) -> str | None:
 
 
 def _is_cover(stream: Any) -> bool:
+    import av
     return bool(stream.disposition & av.stream.Disposition.attached_pic) if hasattr(av, "stream") else False
 
 
@@ -369,6 +373,7 @@ def _av_tags(container: Any, fmt: Format) -> dict[str, Any]:
 
 def _thumbnail(container: Any, duration_s: float | None) -> bytes | None:
     """A JPEG of a frame about 10% in (past black openings), encoded by FFmpeg's own mjpeg."""
+    import av
     stream = next((s for s in container.streams.video if not _is_cover(s)), None)
     if stream is None or stream.codec_context is None:
         return None
@@ -382,6 +387,7 @@ def _thumbnail(container: Any, duration_s: float | None) -> bytes | None:
 
 
 def _encode_jpeg(frame: Any) -> bytes:
+    import av
     width = min(THUMBNAIL_WIDTH, frame.width) // 2 * 2
     height = max(2, int(frame.height * width / frame.width) // 2 * 2)
     scaled = frame.reformat(width=width, height=height, format="yuvj420p")

@@ -10,8 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import av
+from typing import Any
 
 from medianest.errors import BadRequest
 
@@ -55,6 +54,8 @@ def _sidecar(path: Path, rest: str) -> Found:
 
 def embedded(video: Path) -> list[Found]:
     """The subtitle streams inside `video` (an unreadable file has none)."""
+    import av  # PyAV: loaded by the first video indexed, not at start-up
+
     try:
         with av.open(str(video)) as container:
             return [_stream(s) for s in container.streams.subtitles]
@@ -62,7 +63,7 @@ def embedded(video: Path) -> list[Found]:
         return []
 
 
-def _stream(stream: av.stream.Stream) -> Found:
+def _stream(stream: Any) -> Found:
     meta = {k.lower(): v for k, v in (stream.metadata or {}).items()}
     codec = stream.codec_context.name if stream.codec_context else "unknown"
     disposition = str(getattr(stream, "disposition", ""))

@@ -1,0 +1,26 @@
+"""What a download child is asked to do (`Spec`) and how it can fail (`Failure`): plain data, apart from
+yt_dlp itself, so the serving process can name them without importing yt-dlp (it loads in the children)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to fetch and how; plain data so it can cross into the child process."""
+
+    url: str
+    mode: str = "video"
+    quality: str = "best"
+    audio_format: str | None = None
+    audio_quality: str | None = None
+    tmp_dir: str = "."
+    ffmpeg_path: str | None = None
+    max_filesize: int | None = None
+
+
+@dataclass(frozen=True)
+class Failure(Exception):
+    reason: str
+    transient: bool
