@@ -23,6 +23,11 @@ from tests.media import build_library, copy_library
 PG_URL = os.environ.get("MEDIANEST_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 PASSWORD = "correct-horse-battery"
+# Argon2id at the least cost it allows: the same code and hash format, at microseconds instead of ~0.15 s a
+# hash. Every Settings a test builds for a server takes these (`**CHEAP_PASSWORDS`, or the env form for a
+# subprocess); production keeps argon2-cffi's defaults (tests/accounts/test_passwords.py).
+CHEAP_PASSWORDS = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8, "password_hash_parallelism": 1}
+CHEAP_PASSWORDS_ENV = {f"MEDIANEST_{name.upper()}": str(value) for name, value in CHEAP_PASSWORDS.items()}
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +79,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 def settings(tmp_path: Path, media_dir: Path, database_url: str) -> Settings:
     # plex.tv at a closed local port: a test that forgets its stand-in fails instead of going online.
     return Settings(data_dir=tmp_path / "data", media_dirs=[media_dir], database_url=database_url,
-                    scan_on_start=False, log_format="console", log_level="WARNING", plex_tv_url="http://127.0.0.1:9")
+                    scan_on_start=False, log_format="console", log_level="WARNING", plex_tv_url="http://127.0.0.1:9",
+                    **CHEAP_PASSWORDS)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from medianest import __version__
+from medianest.accounts.passwords import Passwords
 from medianest.accounts.plex_pin import plex_sign_in
 from medianest.accounts.routes import auth_router, users_router
 from medianest.accounts.service import Auth
@@ -64,7 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.migrate_on_start:
             await upgrade_async(settings.db_url)
         engine = create_engine(settings.db_url, settings.database_busy_timeout_s)
-        sessions = create_session_factory(engine)
+        sessions = Passwords.from_settings(settings).attach(create_session_factory(engine))
         signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
         app.state.sessions = sessions
         app.state.notifier = SocketNotifier(sio)

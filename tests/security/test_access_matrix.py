@@ -48,7 +48,7 @@ from fastapi.routing import APIRoute
 from medianest.api.deps import AdminUser
 from medianest.app import create_app
 from medianest.config import Settings
-from tests.conftest import BACKENDS, PASSWORD, Api, bearer, fresh_database
+from tests.conftest import BACKENDS, CHEAP_PASSWORDS, PASSWORD, Api, bearer, fresh_database
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
 from tests.integrations.seerr import Seerr
@@ -105,7 +105,7 @@ def _settings(root: Path, database_url: str, media_source: tuple[Path, dict[str,
     copy_library(media_source[0], root / "media")
     return Settings(data_dir=root / "data", media_dirs=[root / "media"], database_url=database_url,
                     scan_on_start=False, log_format="console", log_level="WARNING", rate_limits_enabled=False,
-                    downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2)
+                    downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2, **CHEAP_PASSWORDS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
