@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import secrets
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +35,18 @@ PASSWORD = "correct-horse-battery"
 # subprocess); production keeps argon2-cffi's defaults (tests/accounts/test_passwords.py).
 CHEAP_PASSWORDS = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8, "password_hash_parallelism": 1}
 CHEAP_PASSWORDS_ENV = {f"MEDIANEST_{name.upper()}": str(value) for name, value in CHEAP_PASSWORDS.items()}
+# The tests with Socket.IO on the shared Redis (MEDIANEST_TEST_REDIS_URL) take turns, machine-wide: every
+# app's Socket.IO uses the one Redis channel `socketio` whatever its queue name, so two such tests at once
+# (two xdist workers, or two test runs) would hear each other's events and room closings.
+REDIS_SOCKETIO_LOCK = Path(tempfile.gettempdir()) / "medianest-tests-redis-socketio.lock"
+
+
+@pytest.fixture
+def redis_socketio_turn() -> Iterator[None]:
+    """Held for the whole test by the tests that use Socket.IO through Redis."""
+    with REDIS_SOCKETIO_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 @pytest.fixture(scope="session")

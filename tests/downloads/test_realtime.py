@@ -77,7 +77,7 @@ def live(tmp_path: Path, free_port: int) -> Iterator[Live]:
 
 
 @pytest.fixture
-def scaled(tmp_path: Path, free_port: int) -> Iterator[Live]:
+def scaled(tmp_path: Path, free_port: int, redis_socketio_turn: None) -> Iterator[Live]:
     """The scaled mode on the real Redis: `serve` only queues and relays events, a `medianest worker`
     process runs the jobs, and its events reach the server's Socket.IO clients through Redis."""
     if not REDIS_URL:

@@ -60,7 +60,8 @@ class Instances:
 
 
 @pytest.fixture
-async def two_instances(tmp_path: Path, media_dir: Path, database_url: str, free_port: int) -> AsyncIterator[Instances]:
+async def two_instances(tmp_path: Path, media_dir: Path, database_url: str, free_port: int,
+                        redis_socketio_turn: None) -> AsyncIterator[Instances]:
     if not REDIS_URL:
         pytest.skip("MEDIANEST_TEST_REDIS_URL is not set (CI sets it)")
     queue = f"medianest-test-{secrets.token_hex(4)}"
