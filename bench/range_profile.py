@@ -33,7 +33,7 @@ async def stream_target(app: Any) -> str:
         r = await client.post("/api/v1/auth/setup",
                               json={"username": "bench", "password": "bench-password-123"})
         headers = {"Authorization": f"Bearer {r.json()['data']['access_token']}"}
-        runner = app.state.scans
+        runner = app.state.parts.scans
         await runner.start(requested_by=None)
         await runner.wait()
         items = (await client.get("/api/v1/media", headers=headers)).json()["data"]

@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from tests.accounts.plextv import PlexTv, running
-from tests.conftest import PASSWORD, PG_URL
+from tests.conftest import CHEAP_PASSWORDS_ENV, PASSWORD, PG_URL
 from tests.media import copy_library
 
 CLOSED_PROXY = "http://127.0.0.1:9"
@@ -75,7 +75,7 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
         port = _port()
         env = {**os.environ, "MEDIANEST_DATA_DIR": str(tmp_root / "data"), "MEDIANEST_MEDIA_DIRS": str(media),
                "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false",
-               "MEDIANEST_LOG_LEVEL": "WARNING",
+               "MEDIANEST_LOG_LEVEL": "WARNING", **CHEAP_PASSWORDS_ENV,
                # Plex sign-ins go to the plex.tv stand-in, never to plex.tv.
                "MEDIANEST_PLEX_TV_URL": (plextv := stack.enter_context(running())).url,
                # Service connections may name any host: the outgoing client (which honours the usual proxy

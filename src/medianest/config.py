@@ -9,6 +9,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
+import argon2
 from limits import parse as parse_rate
 from platformdirs import user_data_dir
 from pydantic import Field, SecretStr, computed_field, field_validator, model_validator
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     api_rate_limit: str = "100/minute"
     auth_rate_limit: str = "5/15minutes"
     requests_rate_limit: str = "20/hour"
+    # Argon2id's cost for new password hashes; the defaults are argon2-cffi's own (RFC 9106's low-memory
+    # profile). Hashes made at another cost keep verifying: each one records its parameters.
+    password_hash_time_cost: int = Field(default=argon2.DEFAULT_TIME_COST, ge=1)
+    password_hash_memory_kib: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)
+    password_hash_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1)
 
     # Plex sign-in (accounts/plex_pin.py).
     plex_auth_url: str = "https://app.plex.tv/auth"
@@ -104,7 +110,7 @@ class Settings(BaseSettings):
     media_token_ttl_s: int = 6 * 3600
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
-    # One line per request (meta/requests.py), at INFO whatever log_level says; never the query string.
+    # One line per request (api/observer.py), at INFO whatever log_level says; never the query string.
     access_log: bool = False
     ffmpeg_path: str | None = None
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from medianest.accounts.passwords import Passwords
 from medianest.accounts.plex_pin import PlexSignIn, plex_sign_in
 from medianest.accounts.service import Auth
 from medianest.accounts.tokens import TokenSigner
@@ -89,7 +90,9 @@ async def open_parts(settings: Settings, notifier: Notifier | None = None,
     engine = create_engine(settings.db_url, settings.database_busy_timeout_s)
     http = http_client(settings)
     try:
-        yield _assemble(settings, create_session_factory(engine), http, notifier or LogNotifier(),
+        # Every session carries the password hasher at the configured cost (accounts/passwords.py).
+        sessions = Passwords.from_settings(settings).attach(create_session_factory(engine))
+        yield _assemble(settings, sessions, http, notifier or LogNotifier(),
                         background(settings, job_notifier), metrics or Metrics())
     finally:
         await http.aclose()

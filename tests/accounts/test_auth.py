@@ -10,8 +10,8 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from medianest.accounts import passwords
 from medianest.accounts.models import RefreshToken, User
+from medianest.accounts.passwords import Passwords
 from tests.conftest import PASSWORD, Api, bearer
 
 
@@ -49,9 +49,10 @@ async def test_every_failed_sign_in_costs_one_full_password_check(api: Api, monk
         session.add(User(username="plexonly", username_key="plexonly", password_hash=None, role="user",
                          status="active", plex_id="777"))
         await session.commit()
+        passwords = Passwords.of(session)  # the app's
     calls: list[str] = []
-    real = passwords._hasher.verify
-    monkeypatch.setattr(passwords._hasher, "verify", lambda pw, h: calls.append(h[:9]) or real(pw, h))
+    real = passwords.hasher.verify
+    monkeypatch.setattr(passwords.hasher, "verify", lambda pw, h: calls.append(h[:9]) or real(pw, h))
     for name in ("admin", "ghost", "plexonly"):
         r = await api.client.post("/api/v1/auth/login", json={"username": name, "password": "nope-nope-nope"})
         assert r.status_code == 401 and r.json()["error"]["message"] == "invalid username or password"

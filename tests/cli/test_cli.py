@@ -11,6 +11,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from medianest.db.migrate import alembic_config
+from tests.conftest import CHEAP_PASSWORDS_ENV
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -21,7 +22,7 @@ def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
-    return {**base, "MEDIANEST_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
+    return {**base, **CHEAP_PASSWORDS_ENV, "MEDIANEST_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
 
 
 def test_demo_then_scan_prints_a_summary(env: dict[str, str], tmp_path: Path) -> None:

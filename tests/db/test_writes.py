@@ -25,15 +25,15 @@ from medianest.db.engine import create_engine, create_session_factory, transacti
 from medianest.db.gate import WriteGate, gate_for
 from medianest.errors import DatabaseBusy
 from medianest.playlists.models import Playlist
-from tests.conftest import Api, bearer, fresh_database
+from tests.conftest import Api, MigratedTemplates, bearer, migrated_database
 
 SHORT_WAIT_S = 0.3  # the app's busy timeout here: long enough for an uncontended write, short for a test
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(tmp_path: Path, migrated_templates: MigratedTemplates) -> AsyncIterator[str]:
     """SQLite only: PostgreSQL locks rows, not the database, so its writers never queue for one lock."""
-    async with fresh_database("sqlite", tmp_path) as url:
+    async with migrated_database("sqlite", tmp_path, migrated_templates) as url:
         yield url
 
 

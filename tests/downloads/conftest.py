@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from medianest.config import Settings
-from tests.conftest import Api, bearer
+from tests.conftest import CHEAP_PASSWORDS, Api, bearer
 from tests.downloads.mediaserver import MediaServer, make_audio, make_video
 
 BIG = 3_000_000  # bytes: enough to throttle, cancel and drop mid-way
@@ -44,7 +44,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
                     downloads_stale_after_s=4,
                     # wait_status polls 10 times a second: on a slow machine a download outlasts the default
                     # 100 calls a minute and the poll itself would be refused. The downloads limit stays on.
-                    api_rate_limit="100000/minute")
+                    api_rate_limit="100000/minute", **CHEAP_PASSWORDS)
 
 
 async def wait_status(api: Api, token: str, download_id: str, *statuses: str,

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from tests.conftest import CHEAP_PASSWORDS_ENV
 from tests.downloads.mediaserver import MediaServer
 
 NOBODY = "no server or worker is taking jobs from the queue"
@@ -25,7 +26,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "lib").mkdir()  # a media folder that is there (a missing one is never created)
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIANEST_")}
     return {**base, "MEDIANEST_DATA_DIR": str(tmp_path / "data"), "MEDIANEST_MEDIA_DIRS": str(tmp_path / "lib"),
-            "MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "COLUMNS": "200"}
+            "MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "COLUMNS": "200", **CHEAP_PASSWORDS_ENV}
 
 
 def test_download_command_runs_the_job_and_shows_progress(tmp_path: Path, server: MediaServer) -> None:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import socketio
 
-from tests.conftest import PASSWORD, bearer
+from tests.conftest import CHEAP_PASSWORDS_ENV, PASSWORD, bearer
 from tests.downloads.mediaserver import MediaServer
 
 
@@ -48,7 +48,8 @@ def _env(tmp_path: Path, port: int) -> dict[str, str]:
     library.mkdir(exist_ok=True)
     env = {**os.environ, "MEDIANEST_DATA_DIR": str(tmp_path / "data"), "MEDIANEST_MEDIA_DIRS": str(library),
            "MEDIANEST_PORT": str(port), "MEDIANEST_LOG_LEVEL": "WARNING",
-           "MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "MEDIANEST_RATE_LIMITS_ENABLED": "false"}
+           "MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "MEDIANEST_RATE_LIMITS_ENABLED": "false",
+           **CHEAP_PASSWORDS_ENV}
     env.pop("MEDIANEST_DATABASE_URL", None)
     return env
 
@@ -76,7 +77,7 @@ def live(tmp_path: Path, free_port: int) -> Iterator[Live]:
 
 
 @pytest.fixture
-def scaled(tmp_path: Path, free_port: int) -> Iterator[Live]:
+def scaled(tmp_path: Path, free_port: int, redis_socketio_turn: None) -> Iterator[Live]:
     """The scaled mode on the real Redis: `serve` only queues and relays events, a `medianest worker`
     process runs the jobs, and its events reach the server's Socket.IO clients through Redis."""
     if not REDIS_URL:

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from medianest.config import Settings
-from tests.conftest import Api, bearer
+from tests.conftest import CHEAP_PASSWORDS, Api, bearer
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
 
@@ -32,7 +32,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", media_dirs=[library], database_url=database_url,
                     scan_on_start=False, log_format="console", log_level="WARNING", queue_consumer="off",
                     downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2,
-                    downloads_stale_after_s=STALE_AFTER_S,
+                    downloads_stale_after_s=STALE_AFTER_S, **CHEAP_PASSWORDS,
                     api_rate_limit="100000/minute")  # wait_status polls 10 times a second (see conftest)
 
 

@@ -20,7 +20,7 @@ from medianest.library import scanner
 from medianest.library.folders import UNCONFIGURED
 from medianest.library.probe import ProbeResult, Unreadable
 from medianest.library.walk import WalkResult
-from tests.conftest import Api, bearer
+from tests.conftest import CHEAP_PASSWORDS, Api, bearer
 
 VIDEOS = ("Bars Clip", "Motion Study", "Matroska Sample")
 
@@ -37,7 +37,8 @@ def folders(tmp_path: Path, media_source: tuple[Path, dict[str, str]]) -> tuple[
 @pytest.fixture
 def settings(tmp_path: Path, folders: tuple[Path, Path], database_url: str) -> Settings:
     return Settings(data_dir=tmp_path / "data", media_dirs=list(folders), database_url=database_url,
-                    scan_on_start=False, log_format="console", log_level="WARNING", plex_tv_url="http://127.0.0.1:9")
+                    scan_on_start=False, log_format="console", log_level="WARNING", plex_tv_url="http://127.0.0.1:9",
+                    **CHEAP_PASSWORDS)
 
 
 # How a folder goes offline, and the reason a scan gives (a root replaced by a file or a dangling symlink

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from medianest.app import create_app
 from medianest.config import Settings
-from tests.conftest import Api, bearer
+from tests.conftest import CHEAP_PASSWORDS, Api, bearer
 
 REDIS_URL = os.environ.get("MEDIANEST_TEST_REDIS_URL")
 WAIT_S = 30  # how long a condition may take on a loaded machine: a deadline against hangs, not a speed check
@@ -60,7 +60,8 @@ class Instances:
 
 
 @pytest.fixture
-async def two_instances(tmp_path: Path, media_dir: Path, database_url: str, free_port: int) -> AsyncIterator[Instances]:
+async def two_instances(tmp_path: Path, media_dir: Path, database_url: str, free_port: int,
+                        redis_socketio_turn: None) -> AsyncIterator[Instances]:
     if not REDIS_URL:
         pytest.skip("MEDIANEST_TEST_REDIS_URL is not set (CI sets it)")
     queue = f"medianest-test-{secrets.token_hex(4)}"
@@ -70,7 +71,7 @@ async def two_instances(tmp_path: Path, media_dir: Path, database_url: str, free
         return Settings(data_dir=tmp_path / "data", media_dirs=[media_dir], database_url=database_url,
                         redis_url=REDIS_URL, queue_name=queue, scan_on_start=False, log_format="console",
                         log_level="WARNING", plex_tv_url="http://127.0.0.1:9", rate_limits_enabled=False,
-                        downloads_allow_private_networks=True)
+                        downloads_allow_private_networks=True, **CHEAP_PASSWORDS)
 
     first, second = create_app(settings()), create_app(settings())
     async with first.router.lifespan_context(first), second.router.lifespan_context(second), \

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from medianest.config import Settings
 from medianest.events import LogNotifier, LoopBridge
 from medianest.realtime.notifier import RedisNotifier
-from tests.conftest import Api, bearer
+from tests.conftest import CHEAP_PASSWORDS, Api, bearer
 from tests.downloads.mediaserver import MediaServer, make_video
 from tests.realtime.conftest import REDIS_URL, Instances, Socket, connect, until, user_id
 
@@ -26,7 +26,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     library.mkdir()
     return Settings(data_dir=tmp_path / "data", media_dirs=[library], database_url=database_url,
                     scan_on_start=False, log_format="console", log_level="WARNING",
-                    downloads_allow_private_networks=True, rate_limits_enabled=False)
+                    downloads_allow_private_networks=True, rate_limits_enabled=False, **CHEAP_PASSWORDS)
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ from fastapi.routing import APIRoute
 from medianest.api.deps import AdminUser
 from medianest.app import create_app
 from medianest.config import Settings
-from tests.conftest import BACKENDS, PASSWORD, Api, bearer, fresh_database
+from tests.conftest import BACKENDS, CHEAP_PASSWORDS, PASSWORD, Api, MigratedTemplates, bearer, migrated_database
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
 from tests.integrations.seerr import Seerr
@@ -105,16 +105,17 @@ def _settings(root: Path, database_url: str, media_source: tuple[Path, dict[str,
     copy_library(media_source[0], root / "media")
     return Settings(data_dir=root / "data", media_dirs=[root / "media"], database_url=database_url,
                     scan_on_start=False, log_format="console", log_level="WARNING", rate_limits_enabled=False,
-                    downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2)
+                    downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2, **CHEAP_PASSWORDS)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
 async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                media_source: tuple[Path, dict[str, str]]) -> AsyncIterator[World]:
+                media_source: tuple[Path, dict[str, str]],
+                migrated_templates: MigratedTemplates) -> AsyncIterator[World]:
     root = tmp_path_factory.mktemp("access-matrix")
     # MediaServer has nothing registered: every download from it fails with a 404
     with MediaServer() as server, Seerr() as seerr:
-        async with fresh_database(request.param, root) as url:
+        async with migrated_database(request.param, root, migrated_templates) as url:
             app = create_app(_settings(root, url, media_source))
             async with app.router.lifespan_context(app), httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:

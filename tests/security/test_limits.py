@@ -26,6 +26,7 @@ def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     update: dict[str, object] = {"api_rate_limit": "3/minute", "trusted_proxies": ["127.0.0.1"]}
     if request.param == "redis":
         assert REDIS_URL, "CI must set MEDIANEST_TEST_REDIS_URL"
+        request.getfixturevalue("redis_socketio_turn")  # the app's Socket.IO goes through Redis too
         # A queue name of its own: the counters live under it, apart from other runs on the same Redis.
         update |= {"redis_url": REDIS_URL, "queue_name": f"medianest-test-{secrets.token_hex(4)}"}
     return settings.model_copy(update=update)

@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from medianest.accounts import users
 from medianest.accounts.models import User
+from medianest.accounts.passwords import Passwords
 from medianest.config import Settings
 from medianest.db.engine import create_engine, create_session_factory
 from tests.conftest import PASSWORD, Api, bearer
@@ -101,7 +102,7 @@ async def test_a_password_changed_by_another_process_reaches_the_streams(api: Ap
     _, bob, _, item = await _bob(api)
     engine = create_engine(settings.db_url)
     try:
-        async with create_session_factory(engine)() as session:
+        async with Passwords.from_settings(settings).attach(create_session_factory(engine))() as session:
             await users.set_password(session, "bob", NEW_PASSWORD)
     finally:
         await engine.dispose()

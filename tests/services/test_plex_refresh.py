@@ -1,4 +1,4 @@
-"""Plex refreshes (services/plex.py, services/jobs.py): which library sections and folders a set of changed
+"""Plex refreshes (services/plex.py, services/tasks.py): which library sections and folders a set of changed
 folders becomes, the debounce that turns a burst of landed files into one refresh, Plex failing without
 harm, and the whole way through the embedded huey consumer to the Plex stand-in on 127.0.0.1."""
 

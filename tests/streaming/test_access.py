@@ -55,32 +55,32 @@ async def test_unknown_and_odd_ids_are_404(library: Library) -> None:
         _assert_error(r, 404, "NOT_FOUND")
 
 
-async def test_soft_deleted_item_is_404(library: Library) -> None:
-    item = library.item("Circle")
-    assert (await library.stream("Circle")).status_code == 200  # fills the access cache first
-    assert (await library.client.get(item["artwork_url"])).status_code == 200
-    r = await library.client.delete(f"/api/v1/media/{item['id']}", headers=bearer(library.token))
+async def test_soft_deleted_item_is_404(own_library: Library) -> None:
+    item = own_library.item("Circle")
+    assert (await own_library.stream("Circle")).status_code == 200  # fills the access cache first
+    assert (await own_library.client.get(item["artwork_url"])).status_code == 200
+    r = await own_library.client.delete(f"/api/v1/media/{item['id']}", headers=bearer(own_library.token))
     assert r.status_code == 204
-    _assert_error(await library.stream("Circle"), 404, "NOT_FOUND")
-    _assert_error(await library.stream_bearer("Circle"), 404, "NOT_FOUND")
-    _assert_error(await library.client.get(item["artwork_url"]), 404, "NOT_FOUND")
-    assert (await library.stream("Circle", method="HEAD")).status_code == 404
-    assert library.files["Circle"].exists()  # a soft delete keeps the file
+    _assert_error(await own_library.stream("Circle"), 404, "NOT_FOUND")
+    _assert_error(await own_library.stream_bearer("Circle"), 404, "NOT_FOUND")
+    _assert_error(await own_library.client.get(item["artwork_url"]), 404, "NOT_FOUND")
+    assert (await own_library.stream("Circle", method="HEAD")).status_code == 404
+    assert own_library.files["Circle"].exists()  # a soft delete keeps the file
 
 
-async def test_file_deleted_from_disk_is_404_not_500(library: Library) -> None:
-    assert (await library.stream("Square")).status_code == 200
-    library.files["Square"].unlink()
-    _assert_error(await library.stream("Square"), 404, "NOT_FOUND")
-    _assert_error(await library.stream("Square", {"Range": "bytes=0-9"}), 404, "NOT_FOUND")
-    assert (await library.stream("Square", method="HEAD")).status_code == 404
+async def test_file_deleted_from_disk_is_404_not_500(own_library: Library) -> None:
+    assert (await own_library.stream("Square")).status_code == 200
+    own_library.files["Square"].unlink()
+    _assert_error(await own_library.stream("Square"), 404, "NOT_FOUND")
+    _assert_error(await own_library.stream("Square", {"Range": "bytes=0-9"}), 404, "NOT_FOUND")
+    assert (await own_library.stream("Square", method="HEAD")).status_code == 404
 
 
-async def test_file_replaced_by_a_directory_is_404(library: Library) -> None:
-    path = library.files["Square"]
+async def test_file_replaced_by_a_directory_is_404(own_library: Library) -> None:
+    path = own_library.files["Square"]
     path.unlink()
     path.mkdir()
-    _assert_error(await library.stream("Square"), 404, "NOT_FOUND")
+    _assert_error(await own_library.stream("Square"), 404, "NOT_FOUND")
 
 
 async def test_suspended_user_is_refused_at_once(library: Library) -> None:

@@ -11,7 +11,7 @@ from medianest.api.fastpath import _plain_stream
 from tests.conftest import bearer
 from tests.streaming.conftest import Library
 
-pytestmark = pytest.mark.parametrize("app", ["fast path"], indirect=True)
+pytestmark = pytest.mark.parametrize("variant", ["fast path"], indirect=True)
 
 
 def _scope(library: Library, url: str, method: str = "GET", headers: dict[str, str] | None = None,
@@ -54,11 +54,11 @@ async def test_everything_else_falls_through_to_the_route(library: Library) -> N
     assert await _plain_stream(_scope(library, plain, headers={"Authorization": f"Basic {token}"})) is None
 
 
-async def test_gone_items_fall_through(library: Library) -> None:
-    joga, square = library.item("Jóga"), library.item("Square")
-    assert await _plain_stream(_scope(library, joga["stream_url"])) is not None
-    r = await library.client.delete(f"/api/v1/media/{joga['id']}", headers=bearer(library.token))
+async def test_gone_items_fall_through(own_library: Library) -> None:
+    joga, square = own_library.item("Jóga"), own_library.item("Square")
+    assert await _plain_stream(_scope(own_library, joga["stream_url"])) is not None
+    r = await own_library.client.delete(f"/api/v1/media/{joga['id']}", headers=bearer(own_library.token))
     assert r.status_code == 204
-    assert await _plain_stream(_scope(library, joga["stream_url"])) is None
-    library.files["Square"].unlink()
-    assert await _plain_stream(_scope(library, square["stream_url"])) is None
+    assert await _plain_stream(_scope(own_library, joga["stream_url"])) is None
+    own_library.files["Square"].unlink()
+    assert await _plain_stream(_scope(own_library, square["stream_url"])) is None

@@ -58,12 +58,12 @@ async def test_download_sets_an_rfc6266_disposition_with_the_unicode_title(libra
     assert ranged.headers["content-disposition"] == disposition
 
 
-async def test_download_name_with_awkward_characters(library: Library) -> None:
-    item = library.item("Ünïcödé 日本語 🎵")
-    r = await library.client.patch(f"/api/v1/media/{item['id']}", headers=bearer(library.token),
+async def test_download_name_with_awkward_characters(own_library: Library) -> None:
+    item = own_library.item("Ünïcödé 日本語 🎵")
+    r = await own_library.client.patch(f"/api/v1/media/{item['id']}", headers=bearer(own_library.token),
                                    json={"title": 'Quote "this"; a/b\\c 🎵 日本語'})
     assert r.status_code == 200, r.text
-    r = await library.stream(item["title"], download="1")
+    r = await own_library.stream(item["title"], download="1")
     disposition = r.headers["content-disposition"]
     assert disposition.isascii()
     name = _filename_star(disposition)
@@ -98,12 +98,12 @@ async def test_artwork_for_an_item_without_cover_art_is_404(library: Library) ->
     assert r.json()["error"]["code"] == "NOT_FOUND"
 
 
-async def test_artwork_missing_from_the_cache_is_404(library: Library) -> None:
-    item = library.item("Circle")
-    artwork_dir = library.api.app.state.parts.settings.artwork_dir
+async def test_artwork_missing_from_the_cache_is_404(own_library: Library) -> None:
+    item = own_library.item("Circle")
+    artwork_dir = own_library.api.app.state.parts.settings.artwork_dir
     for cached in artwork_dir.iterdir():
         cached.unlink()
-    r = await library.client.get(item["artwork_url"])
+    r = await own_library.client.get(item["artwork_url"])
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "NOT_FOUND"
 

@@ -25,33 +25,34 @@ def take_offline(media_dir: Path, how: str) -> None:
     ("missing", "missing (not mounted, moved or renamed)"),
 ])
 async def test_a_folder_gone_offline_since_the_scan_answers_503_with_why(
-        library: Library, media_dir: Path, how: str, why: str) -> None:
+        own_library: Library, media_dir: Path, how: str, why: str) -> None:
     take_offline(media_dir, how)
     for method in ("GET", "HEAD"):
-        for r in (await library.stream("Jóga", method=method), await library.stream_bearer("Jóga", method=method),
-                  await library.stream("Jóga", method=method, download="1")):
+        for r in (await own_library.stream("Jóga", method=method),
+                  await own_library.stream_bearer("Jóga", method=method),
+                  await own_library.stream("Jóga", method=method, download="1")):
             assert r.status_code == 503, (method, r.status_code)
-    error = (await library.stream("Jóga", headers={"Range": "bytes=0-99"})).json()["error"]
+    error = (await own_library.stream("Jóga", headers={"Range": "bytes=0-99"})).json()["error"]
     assert error["code"] == "UNAVAILABLE"
     assert error["message"] == f"Its media folder is offline: {why}."
-    assert error["details"] == {"kind": "media", "id": library.item("Jóga")["id"], "reason": error["message"]}
-    art = await library.client.get(library.item("Jóga")["artwork_url"])
+    assert error["details"] == {"kind": "media", "id": own_library.item("Jóga")["id"], "reason": error["message"]}
+    art = await own_library.client.get(own_library.item("Jóga")["artwork_url"])
     assert art.status_code == 200  # the cover is cached apart from the folder
 
 
-async def test_a_file_gone_from_a_folder_that_is_there_is_404(library: Library) -> None:
-    library.files["Jóga"].unlink()
-    r = await library.stream("Jóga")
+async def test_a_file_gone_from_a_folder_that_is_there_is_404(own_library: Library) -> None:
+    own_library.files["Jóga"].unlink()
+    r = await own_library.stream("Jóga")
     assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
 
 
-async def test_the_folder_back_streams_again(library: Library, media_dir: Path) -> None:
+async def test_the_folder_back_streams_again(own_library: Library, media_dir: Path) -> None:
     take_offline(media_dir, "missing")
-    assert (await library.stream("Circle")).status_code == 503
+    assert (await own_library.stream("Circle")).status_code == 503
     shutil.move(media_dir.with_name("media.away"), media_dir)
     # Access checks are cached for a moment (streaming/access.py TTL_S): within it, the old answer.
     deadline = time.monotonic() + 30
-    while (r := await library.stream("Circle", headers={"Range": "bytes=0-9"})).status_code != 206:
+    while (r := await own_library.stream("Circle", headers={"Range": "bytes=0-9"})).status_code != 206:
         assert r.status_code in (404, 503) and time.monotonic() < deadline, r.status_code
         await asyncio.sleep(0.2)
     assert len(r.content) == 10

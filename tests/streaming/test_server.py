@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from medianest.library.ffmpeg import run_ffmpeg
-from tests.conftest import PASSWORD
+from tests.conftest import CHEAP_PASSWORDS_ENV, PASSWORD
 
 HUGE = 1024**3  # a sparse file: reading it costs no disk, and its size makes an unread tail obvious
 
@@ -28,7 +28,8 @@ def server(tmp_path: Path, media_dir: Path, free_port: int) -> Iterator[tuple[st
     run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "pcm_s16le", str(huge)])
     os.truncate(huge, HUGE)
     env = {**os.environ, "MEDIANEST_DATA_DIR": str(tmp_path / "data"), "MEDIANEST_MEDIA_DIRS": str(media_dir),
-           "MEDIANEST_PORT": str(free_port), "MEDIANEST_WORKERS": "1", "MEDIANEST_LOG_LEVEL": "WARNING"}
+           "MEDIANEST_PORT": str(free_port), "MEDIANEST_WORKERS": "1", "MEDIANEST_LOG_LEVEL": "WARNING",
+           **CHEAP_PASSWORDS_ENV}
     proc = subprocess.Popen([sys.executable, "-m", "medianest", "serve"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

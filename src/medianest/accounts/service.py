@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, RefreshToken, User
-from medianest.accounts.passwords import check_rules, hash_password, verify_password
+from medianest.accounts.passwords import Passwords, check_rules
 from medianest.accounts.schemas import TokenPair, UserOut
 from medianest.accounts.tokens import ACCESS, Claims, TokenSigner, hash_token, new_refresh_token
 from medianest.audit.service import record
@@ -53,7 +53,7 @@ class Auth:
             await self.limits.check("auth", key, "sign-in attempts")
         user = await session.scalar(select(User).where(User.username_key == username.lower()))
         # Same message and the same hashing work whether the user exists or not.
-        if not await verify_password(password, user.password_hash if user else None) or user is None:
+        if not await Passwords.of(session).verify(password, user.password_hash if user else None) or user is None:
             await self._failed(session, keys, username, user)
             raise Unauthorized(BAD_LOGIN)
         if user.status != STATUS_ACTIVE:
@@ -184,8 +184,9 @@ async def create_user(session: AsyncSession, username: str, password: str, role:
     check_rules(password)
     if await session.scalar(select(User.id).where(User.username_key == username.lower())):
         raise Conflict(f"username {username!r} is taken")
-    user = User(username=username, username_key=username.lower(), password_hash=await hash_password(password),
-                role=role, status=STATUS_ACTIVE)
+    password_hash = await Passwords.of(session).hash(password)
+    user = User(username=username, username_key=username.lower(), password_hash=password_hash, role=role,
+                status=STATUS_ACTIVE)
     session.add(user)
     await session.flush()
     return user

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.api_keys import revoke_user_keys
 from medianest.accounts.models import ROLE_ADMIN, STATUS_ACTIVE, User
-from medianest.accounts.passwords import check_rules, hash_password
+from medianest.accounts.passwords import Passwords, check_rules
 from medianest.accounts.schemas import UserPatch
 from medianest.accounts.service import create_user, end_sign_ins
 from medianest.audit.service import record
@@ -52,7 +52,7 @@ async def patch_user(session: AsyncSession, actor: User | None, user_id: int, pa
         user.status = patch.status
     if patch.password is not None:
         check_rules(patch.password)
-        user.password_hash = await hash_password(patch.password)
+        user.password_hash = await Passwords.of(session).hash(patch.password)
         await end_sign_ins(session, user.id)
     await session.commit()
     return user

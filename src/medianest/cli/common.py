@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from medianest import logs
+from medianest.accounts.passwords import Passwords
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory, create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
@@ -25,7 +26,7 @@ async def database(settings: Settings) -> AsyncIterator[SessionFactory]:
     await upgrade_async(settings.db_url)
     engine = create_engine(settings.db_url)
     try:
-        yield create_session_factory(engine)
+        yield Passwords.from_settings(settings).attach(create_session_factory(engine))
     finally:
         await engine.dispose()
 

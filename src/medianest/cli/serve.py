@@ -65,7 +65,7 @@ def run_server(settings: Settings) -> None:
     Granian("medianest.asgi:app_factory", factory=True, interface=Interfaces.ASGI, address=settings.host,
             port=settings.port, workers=settings.workers, loop=Loops.uvloop,
             log_level=LogLevels(settings.log_level.lower()), log_dictconfig=logs.granian_config(settings),
-            log_access=False,  # MEDIANEST_ACCESS_LOG is ours (meta/requests.py): it has the request ids
+            log_access=False,  # MEDIANEST_ACCESS_LOG is ours (api/observer.py): it has the request ids
             workers_kill_timeout=5).serve()
 
 
