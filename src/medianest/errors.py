@@ -1,4 +1,5 @@
-"""Domain errors raised by services; `api/errors.py` maps each to one HTTP status and code.
+"""Domain errors raised by services, each with a stable `code`; they know nothing of HTTP: `api/errors.py`
+maps each to its status, once.
 
     DomainError
     ├── NotFound(kind, id)            404 NOT_FOUND
@@ -24,7 +25,6 @@ from typing import Any
 
 class DomainError(Exception):
     code = "INTERNAL_ERROR"
-    status = 500
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -33,41 +33,41 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    code, status = "NOT_FOUND", 404
+    code = "NOT_FOUND"
 
     def __init__(self, kind: str, id: object = None) -> None:
         super().__init__(f"{kind} not found", {"kind": kind, "id": None if id is None else str(id)})
 
 
 class Conflict(DomainError):
-    code, status = "CONFLICT", 409
+    code = "CONFLICT"
 
 
 class Forbidden(DomainError):
-    code, status = "FORBIDDEN", 403
+    code = "FORBIDDEN"
 
 
 class Unauthorized(DomainError):
-    code, status = "UNAUTHORIZED", 401
+    code = "UNAUTHORIZED"
 
 
 class BadRequest(DomainError):
-    code, status = "BAD_REQUEST", 400
+    code = "BAD_REQUEST"
 
 
 class PayloadTooLarge(DomainError):
-    code, status = "PAYLOAD_TOO_LARGE", 413
+    code = "PAYLOAD_TOO_LARGE"
 
 
 class InvalidInput(DomainError):
-    code, status = "VALIDATION_ERROR", 422
+    code = "VALIDATION_ERROR"
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}", {"fields": [{"field": field, "reason": reason}]})
 
 
 class RangeNotSatisfiable(DomainError):
-    code, status = "RANGE_NOT_SATISFIABLE", 416
+    code = "RANGE_NOT_SATISFIABLE"
 
     def __init__(self, size: int) -> None:
         super().__init__("requested range not satisfiable", {"size": size})
@@ -75,7 +75,7 @@ class RangeNotSatisfiable(DomainError):
 
 
 class RateLimited(DomainError):
-    code, status = "RATE_LIMITED", 429
+    code = "RATE_LIMITED"
 
     def __init__(self, what: str, retry_after_s: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
         super().__init__(f"too many {what}; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
@@ -87,7 +87,7 @@ class DatabaseBusy(DomainError):
     """A write waited its full time for the database (SQLite's one writer) and gave up: that write's
     transaction was not committed (an operation that commits in batches keeps the batches before it)."""
 
-    code, status = "UNAVAILABLE", 503
+    code = "UNAVAILABLE"
 
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"the database is busy; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
@@ -95,7 +95,7 @@ class DatabaseBusy(DomainError):
 
 
 class UpstreamUnavailable(DomainError):
-    code, status = "UNAVAILABLE", 503
+    code = "UNAVAILABLE"
 
     def __init__(self, service: str, reason: str = "unavailable") -> None:
         super().__init__(f"{service} is {reason}", {"service": service})
@@ -105,21 +105,21 @@ class Unavailable(DomainError):
     """The thing exists but cannot be served now, for a reason a user can read (its media folder is
     offline: a share not mounted, a disk unplugged)."""
 
-    code, status = "UNAVAILABLE", 503
+    code = "UNAVAILABLE"
 
     def __init__(self, kind: str, id: object, reason: str) -> None:
         super().__init__(reason, {"kind": kind, "id": str(id), "reason": reason})
 
 
 class UpstreamError(DomainError):
-    code, status = "UPSTREAM_ERROR", 502
+    code = "UPSTREAM_ERROR"
 
     def __init__(self, service: str, reason: str = "answered with an error") -> None:
         super().__init__(f"{service} {reason}", {"service": service})
 
 
 class UpstreamTimeout(DomainError):
-    code, status = "UPSTREAM_TIMEOUT", 504
+    code = "UPSTREAM_TIMEOUT"
 
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} did not answer in time", {"service": service})

@@ -86,3 +86,14 @@ async def test_nul_characters_are_refused_before_they_reach_the_database(api: Ap
     assert r.status_code == 422
     r = await api.client.get("/api/v1/users/1%00", headers=bearer(token))
     assert r.status_code in (404, 422)
+
+
+def test_domain_errors_know_nothing_of_http_and_the_mapping_names_each_one() -> None:
+    """errors.py is core: no status on any error; api/errors.py gives every one of them its own."""
+    from medianest import errors as domain
+    from medianest.api.errors import STATUS
+
+    classes = {c for c in vars(domain).values() if isinstance(c, type) and issubclass(c, domain.DomainError)}
+    assert [c.__name__ for c in classes if hasattr(c, "status")] == []
+    assert classes == set(STATUS)
+    assert (STATUS[domain.NotFound], STATUS[domain.RateLimited], STATUS[domain.DatabaseBusy]) == (404, 429, 503)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -22,6 +22,8 @@ from medianest.inputs import NUL
 from medianest.parts import Parts
 from medianest.security.limits import RateLimits
 from medianest.services.clients import Integrations
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="A key from /api/v1/auth/api-keys")
@@ -48,36 +50,19 @@ async def _session(parts: PartsDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 
 
-async def _settings(parts: PartsDep) -> Settings:
-    return parts.settings
+def _part(get: Callable[[Parts], T]) -> Callable[[Parts], Awaitable[T]]:
+    """A dependency handing out one member of the Parts (typed: `get` is checked against Parts)."""
+    async def dependency(parts: PartsDep) -> T:
+        return get(parts)
+    return dependency
 
 
-async def _auth(parts: PartsDep) -> Auth:
-    return parts.auth
-
-
-async def _plex_sign_in(parts: PartsDep) -> PlexSignIn:
-    return parts.plex_sign_in
-
-
-async def _integrations(parts: PartsDep) -> Integrations:
-    return parts.integrations
-
-
-async def _notifier(parts: PartsDep) -> Notifier:
-    return parts.notifier
-
-
-async def _limits(parts: PartsDep) -> RateLimits:
-    return parts.limits
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-AuthDep = Annotated[Auth, Depends(_auth)]
-PlexDep = Annotated[PlexSignIn, Depends(_plex_sign_in)]
-IntegrationsDep = Annotated[Integrations, Depends(_integrations)]
-NotifierDep = Annotated[Notifier, Depends(_notifier)]
-LimitsDep = Annotated[RateLimits, Depends(_limits)]
+SettingsDep = Annotated[Settings, Depends(_part(lambda p: p.settings))]
+AuthDep = Annotated[Auth, Depends(_part(lambda p: p.auth))]
+PlexDep = Annotated[PlexSignIn, Depends(_part(lambda p: p.plex_sign_in))]
+IntegrationsDep = Annotated[Integrations, Depends(_part(lambda p: p.integrations))]
+NotifierDep = Annotated[Notifier, Depends(_part(lambda p: p.notifier))]
+LimitsDep = Annotated[RateLimits, Depends(_part(lambda p: p.limits))]
 
 
 async def _current_user(

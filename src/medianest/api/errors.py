@@ -11,7 +11,23 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medianest.context import request_id
-from medianest.errors import DatabaseBusy, DomainError, RangeNotSatisfiable, RateLimited
+from medianest.errors import (
+    BadRequest,
+    Conflict,
+    DatabaseBusy,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    RangeNotSatisfiable,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -49,9 +65,22 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, RateLimited):
         headers.update((k.decode(), v.decode()) for k, v in exc.headers)
-    if exc.status == 401:
+    status = status_of(exc)
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    return error_response(status, exc.code, exc.message, exc.details, headers)
+
+
+# The one place domain errors meet HTTP: each one's status (a subclass takes its nearest listed ancestor's).
+STATUS: dict[type[DomainError], int] = {
+    DomainError: 500, BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+    PayloadTooLarge: 413, RangeNotSatisfiable: 416, InvalidInput: 422, RateLimited: 429, UpstreamError: 502,
+    UpstreamUnavailable: 503, Unavailable: 503, DatabaseBusy: 503, UpstreamTimeout: 504,
+}
+
+
+def status_of(exc: DomainError) -> int:
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
