@@ -7,8 +7,6 @@ import asyncio
 import typer
 from rich.table import Table
 
-from medianest.accounts import users
-from medianest.accounts.models import ROLE_ADMIN, ROLE_USER
 from medianest.cli.common import console, database
 from medianest.config import Settings
 from medianest.errors import DomainError
@@ -25,6 +23,8 @@ def create(username: str, admin: bool = typer.Option(False, "--admin", help="giv
            password: str | None = typer.Option(None, help="omit to be asked")) -> None:
     """Create a user."""
     secret = _password(password)
+    from medianest.accounts import users  # accounts (JWT, Argon2) load when the command runs
+    from medianest.accounts.models import ROLE_ADMIN, ROLE_USER
 
     async def run() -> None:
         async with database(Settings()) as sessions, sessions() as session:
@@ -36,6 +36,7 @@ def create(username: str, admin: bool = typer.Option(False, "--admin", help="giv
 @app.command("list")
 def list_() -> None:
     """List users."""
+    from medianest.accounts import users
 
     async def run() -> None:
         async with database(Settings()) as sessions, sessions() as session:
@@ -52,6 +53,7 @@ def list_() -> None:
 def passwd(username: str, password: str | None = typer.Option(None, help="omit to be asked")) -> None:
     """Set a user's password (signs them out everywhere)."""
     secret = _password(password)
+    from medianest.accounts import users
 
     async def run() -> None:
         async with database(Settings()) as sessions, sessions() as session:
