@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     CORE,
     {"db"},
     {"jobs", "integrations", "security"},
-    {"audit", "accounts", "library", "playback", "playlists", "streaming", "services", "subtitles", "requests",
+    {"audit", "accounts", "library", "playback", "playlists", "streaming", "connections", "subtitles", "requests",
      "downloads"},
     {"parts"},
     {"realtime"},

@@ -21,13 +21,13 @@ from medianest.api.proxies import ProxyHeaders
 from medianest.api.routes import ROUTERS
 from medianest.api.timeout import RequestTimeout
 from medianest.config import Settings
+from medianest.connections.service import seed as seed_services
 from medianest.events import LoopBridge
 from medianest.logs import configure as configure_logs
 from medianest.metrics import Metrics
 from medianest.parts import Parts, open_parts
 from medianest.realtime.server import SocketNotifier, create_server
 from medianest.realtime.server import asgi_app as socketio_app
-from medianest.services.connections import seed as seed_services
 from medianest.web import routes as web
 
 log = structlog.get_logger(__name__)

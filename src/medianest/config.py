@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=argon2.DEFAULT_MEMORY_COST, ge=8)
     password_hash_parallelism: int = Field(default=argon2.DEFAULT_PARALLELISM, ge=1)
 
-    # Plex sign-in (accounts/plex_pin.py).
+    # Plex sign-in (accounts/plex_signin.py).
     plex_auth_url: str = "https://app.plex.tv/auth"
     plex_product: str = "MediaNest"
     # Whether a Plex account with no local user yet may sign in (and so get one, with the user role).

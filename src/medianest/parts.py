@@ -16,10 +16,13 @@ from dataclasses import dataclass
 import httpx
 
 from medianest.accounts.passwords import Passwords
-from medianest.accounts.plex_pin import PlexSignIn, plex_sign_in
+from medianest.accounts.plex_signin import PlexSignIn, plex_sign_in
 from medianest.accounts.service import Auth
 from medianest.accounts.tokens import TokenSigner
 from medianest.config import Settings
+from medianest.connections import tasks as connection_tasks
+from medianest.connections.clients import Integrations
+from medianest.connections.tasks import PlexRefreshes
 from medianest.db.engine import SessionFactory, create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
 from medianest.downloads import tasks as download_tasks
@@ -33,9 +36,6 @@ from medianest.metrics import Metrics
 from medianest.requests import tasks as request_tasks
 from medianest.security.crypto import secret_box
 from medianest.security.limits import RateLimits
-from medianest.services import tasks as connection_tasks
-from medianest.services.clients import Integrations
-from medianest.services.tasks import PlexRefreshes
 from medianest.streaming.access import StreamAccess
 from medianest.subtitles import service as subtitles
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from medianest.accounts.models import PlexPin, User
-from medianest.accounts.plex_pin import plex_client_id, plex_token_context
+from medianest.accounts.plex_signin import plex_client_id, plex_token_context
 from medianest.audit.models import AuditEvent
 from medianest.config import Settings
 from medianest.db.base import utcnow

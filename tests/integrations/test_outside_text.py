@@ -1,7 +1,7 @@
 """Text other services send (names, titles, releases) is cleaned of NUL, control characters and bidi
 overrides before it is stored or shown: OpenSubtitles results and plex.tv accounts here, against their
 stand-ins on 127.0.0.1 and a real database (Seerr, Plex Media Server and Uptime Kuma are tested with their
-capabilities, in tests/requests and tests/services)."""
+capabilities, in tests/requests and tests/connections)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from medianest.accounts.models import User
 from medianest.config import Settings
-from medianest.services.models import ServiceConfig
+from medianest.connections.models import ServiceConfig
 from tests.accounts.plextv import PlexTv, running
 from tests.accounts.test_plex_signin import sign_in
 from tests.conftest import Api, bearer

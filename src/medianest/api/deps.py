@@ -12,16 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.api_keys import user_for_key
 from medianest.accounts.models import User
-from medianest.accounts.plex_pin import PlexSignIn
+from medianest.accounts.plex_signin import PlexSignIn
 from medianest.accounts.service import Auth
 from medianest.api.observer import add_response_headers
 from medianest.config import Settings
+from medianest.connections.clients import Integrations
 from medianest.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from medianest.events import Notifier
 from medianest.inputs import NUL
 from medianest.parts import Parts
 from medianest.security.limits import RateLimits
-from medianest.services.clients import Integrations
 
 T = TypeVar("T")
 

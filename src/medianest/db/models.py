@@ -2,13 +2,13 @@
 
 from medianest.accounts.models import ApiKey, PlexPin, RefreshToken, User
 from medianest.audit.models import AuditEvent
+from medianest.connections.models import PlexRefresh, ServiceCheck, ServiceConfig, StatusMonitor
 from medianest.db.base import Base
 from medianest.downloads.models import Download, DownloadItem
 from medianest.library.models import LibraryFolder, Media, Scan, UnreadableFile, UserMedia
 from medianest.playback.models import Play
 from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.requests.models import MediaRequest
-from medianest.services.models import PlexRefresh, ServiceCheck, ServiceConfig, StatusMonitor
 from medianest.subtitles.models import Subtitle
 
 __all__ = ["ApiKey", "AuditEvent", "Base", "Download", "DownloadItem", "LibraryFolder", "Media", "MediaRequest",

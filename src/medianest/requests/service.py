@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import User
 from medianest.audit.service import record
+from medianest.connections.clients import Integrations
+from medianest.connections.models import ServiceConfig
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.db.queries import count_rows
@@ -25,8 +27,6 @@ from medianest.integrations.cache import StaleCache
 from medianest.requests.models import APPROVED, AVAILABLE, DECLINED, FAILED, PENDING, PROCESSING, SETTLED, MediaRequest
 from medianest.requests.schemas import RequestIn, RequestOut, SearchResultOut, poster_url
 from medianest.security.limits import RateLimits
-from medianest.services.clients import Integrations
-from medianest.services.models import ServiceConfig
 
 log = structlog.get_logger(__name__)
 SearchCache = StaleCache[s.SearchPage]

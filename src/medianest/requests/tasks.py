@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
+from medianest.connections.tasks import integrations
 from medianest.jobs.context import JobContext
 from medianest.jobs.queue import Jobs
 from medianest.requests import service
-from medianest.services.tasks import integrations
 
 
 def register(jobs: Jobs) -> None:

@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.config import Settings
+from medianest.connections.clients import Integrations
+from medianest.connections.models import ServiceConfig
 from medianest.errors import BadRequest, NotFound, UpstreamError, UpstreamUnavailable
 from medianest.integrations.opensubtitles import Found as OsFound
 from medianest.integrations.opensubtitles import moviehash
@@ -20,8 +22,6 @@ from medianest.library.ffmpeg import ffmpeg_exe
 from medianest.library.models import KIND_VIDEO, Media
 from medianest.library.service import servable_path
 from medianest.library.walk import inside
-from medianest.services.clients import Integrations
-from medianest.services.models import ServiceConfig
 from medianest.subtitles import convert, files
 from medianest.subtitles.models import EMBEDDED, SIDECAR, Subtitle
 

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from medianest import __version__
 from medianest.api.deps import parts
 from medianest.api.envelope import Envelope, ok
-from medianest.services.models import ServiceConfig
+from medianest.connections.models import ServiceConfig
 
 router = APIRouter(tags=["meta"])
 QUEUE_CHECK_TIMEOUT_S = 3

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Response
 
 from medianest.api.deps import AdminUser, CurrentUser, IntegrationsDep, PageDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
-from medianest.services import connections, plex, status
-from medianest.services.schemas import BoardEntry, PlexLibraryOut, ServiceIn, ServiceOut, ServicePatch, TestResult
+from medianest.connections import plex_refresh, status
+from medianest.connections import service as connections
+from medianest.connections.schemas import BoardEntry, PlexLibraryOut, ServiceIn, ServiceOut, ServicePatch, TestResult
 
 router = APIRouter(prefix="/api/v1/services", tags=["services"], responses=errors(401, 403))
 plex_router = APIRouter(prefix="/api/v1/plex", tags=["services"], responses=errors(401))
@@ -71,4 +72,4 @@ async def test_service(service_id: str, _: AdminUser, session: SessionDep,
 async def plex_libraries(_: CurrentUser, session: SessionDep,
                          integrations: IntegrationsDep) -> Envelope[list[PlexLibraryOut]]:
     """The libraries of the configured Plex Media Server(s), with the folders each covers."""
-    return ok(await plex.libraries(session, integrations))
+    return ok(await plex_refresh.libraries(session, integrations))

@@ -20,13 +20,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.connections.clients import Integrations
+from medianest.connections.models import PlexRefresh, ServiceConfig
+from medianest.connections.schemas import PlexLibraryOut
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.errors import DomainError, UpstreamUnavailable
-from medianest.integrations.plex import Library
-from medianest.services.clients import Integrations
-from medianest.services.models import PlexRefresh, ServiceConfig
-from medianest.services.schemas import PlexLibraryOut
+from medianest.integrations.plex_server import Library
 
 log = structlog.get_logger(__name__)
 

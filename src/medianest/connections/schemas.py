@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from medianest.connections.clients import SECRET_OPTIONS
+from medianest.connections.models import ServiceConfig
 from medianest.inputs import Input
-from medianest.services.clients import SECRET_OPTIONS
-from medianest.services.models import ServiceConfig
 
 Kind = Literal["plex", "seerr", "uptime_kuma", "opensubtitles", "generic_http"]
 Status = Literal["up", "down", "degraded", "unknown"]

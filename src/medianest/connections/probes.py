@@ -10,10 +10,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from medianest.connections.clients import Integrations, kuma_slug
+from medianest.connections.models import DEGRADED, DOWN, UP, ServiceConfig
 from medianest.errors import DomainError
 from medianest.integrations.http import CredentialsRefused
-from medianest.services.clients import Integrations, kuma_slug
-from medianest.services.models import DEGRADED, DOWN, UP, ServiceConfig
 
 # An answer slower than this works, but a person would notice the wait.
 SLOW_MS = 2000.0

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import structlog
 
+from medianest.connections import plex_refresh, status
+from medianest.connections.clients import Integrations
 from medianest.db.engine import SessionFactory
 from medianest.jobs.context import JobContext
 from medianest.jobs.queue import Jobs, Task
 from medianest.security.crypto import secret_box
-from medianest.services import plex, status
-from medianest.services.clients import Integrations
 
 log = structlog.get_logger(__name__)
 
@@ -38,14 +38,14 @@ class PlexRefreshes:
     async def landed(self, sessions: SessionFactory, folders: list[Path]) -> None:
         """Files were added or removed in `folders`: Plex hears of it once things settle."""
         try:
-            if await plex.request_refresh(sessions, folders):
+            if await plex_refresh.request_refresh(sessions, folders):
                 # huey's enqueue is a blocking write (SQLite file or Redis): off the event loop
                 await asyncio.to_thread(self.task.schedule, delay=self.debounce_s)
         except Exception:  # a refresh is a courtesy: whatever landed has landed
             log.exception("could not ask for a Plex refresh")
 
     async def refresh(self, context: JobContext) -> None:
-        wait = await plex.run_refreshes(context.sessions, integrations(context), self.debounce_s)
+        wait = await plex_refresh.run_refreshes(context.sessions, integrations(context), self.debounce_s)
         if wait is not None:  # more requests came meanwhile: try again once they have been quiet
             self.task.schedule(delay=wait)
 

@@ -1,4 +1,4 @@
-"""The status board (services/status.py) against stand-ins on 127.0.0.1: periodic checks and their claim,
+"""The status board (connections/status.py) against stand-ins on 127.0.0.1: periodic checks and their claim,
 what counts as up / degraded / down, `status:update` events, uptime arithmetic over the history, Uptime
 Kuma monitors imported from a status page, and the pruning of old history."""
 
@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from medianest.connections import status
+from medianest.connections.models import ServiceCheck, ServiceConfig, StatusMonitor
 from medianest.db.base import utcnow
-from medianest.services import status
-from medianest.services.models import ServiceCheck, ServiceConfig, StatusMonitor
 from tests.conftest import Api, bearer
 from tests.integrations.kuma import DOWN, PENDING, UP, UptimeKuma
 from tests.integrations.opensubtitles import OpenSubtitles

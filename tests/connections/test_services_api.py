@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from medianest.app import create_app
 from medianest.config import Settings
-from medianest.services import status
-from medianest.services.models import ServiceConfig
+from medianest.connections import status
+from medianest.connections.models import ServiceConfig
 from tests.conftest import Api, bearer
 from tests.integrations.kuma import UP, UptimeKuma
 from tests.integrations.opensubtitles import OpenSubtitles

@@ -16,15 +16,15 @@ import structlog
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medianest.connections.clients import Integrations, kuma_slug
+from medianest.connections.models import DEGRADED, DOWN, UNKNOWN, UP, ServiceCheck, ServiceConfig, StatusMonitor
+from medianest.connections.probes import Probe, probe
+from medianest.connections.schemas import BoardEntry
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.errors import DomainError
 from medianest.events import STATUS_UPDATE, Notifier
 from medianest.integrations.uptime_kuma import Monitor
-from medianest.services.clients import Integrations, kuma_slug
-from medianest.services.models import DEGRADED, DOWN, UNKNOWN, UP, ServiceCheck, ServiceConfig, StatusMonitor
-from medianest.services.probes import Probe, probe
-from medianest.services.schemas import BoardEntry
 from medianest.text import clean_line
 
 log = structlog.get_logger(__name__)

@@ -8,14 +8,14 @@ import json
 import httpx
 
 from medianest.config import Settings
+from medianest.connections.models import ServiceConfig
 from medianest.errors import InvalidInput
 from medianest.integrations.http import Breakers, Policy, Upstream
 from medianest.integrations.opensubtitles import OpenSubtitles
-from medianest.integrations.plex import PlexServer
+from medianest.integrations.plex_server import PlexServer
 from medianest.integrations.seerr import Seerr
 from medianest.integrations.uptime_kuma import UptimeKuma
 from medianest.security.crypto import SecretBox
-from medianest.services.models import ServiceConfig
 
 NAMES = {"plex": "Plex", "seerr": "Seerr", "uptime_kuma": "Uptime Kuma", "opensubtitles": "OpenSubtitles",
          "generic_http": "The service"}

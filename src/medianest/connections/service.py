@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.accounts.models import User
 from medianest.audit.service import record
 from medianest.config import Settings
+from medianest.connections.clients import SECRET_OPTIONS, Integrations
+from medianest.connections.models import UNKNOWN, ServiceConfig
+from medianest.connections.probes import Probe, probe
+from medianest.connections.schemas import ServiceIn, ServiceOut, ServicePatch
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.errors import Conflict, NotFound
-from medianest.services.clients import SECRET_OPTIONS, Integrations
-from medianest.services.models import UNKNOWN, ServiceConfig
-from medianest.services.probes import Probe, probe
-from medianest.services.schemas import ServiceIn, ServiceOut, ServicePatch
 
 
 async def list_services(session: AsyncSession, offset: int, limit: int) -> tuple[list[ServiceConfig], int]:

@@ -1,5 +1,5 @@
-"""Plex refreshes (services/plex.py, services/tasks.py): which library sections and folders a set of changed
-folders becomes, the debounce that turns a burst of landed files into one refresh, Plex failing without
+"""Plex refreshes (connections/plex_refresh.py, connections/tasks.py): which library sections and folders a
+set of changed folders becomes, the debounce that turns a burst of landed files into one refresh, Plex failing without
 harm, and the whole way through the embedded huey consumer to the Plex stand-in on 127.0.0.1."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
+from medianest.connections import plex_refresh as plex
+from medianest.connections.models import PlexRefresh
+from medianest.connections.plex_refresh import plan_refreshes
 from medianest.db.base import utcnow
-from medianest.integrations.plex import Library
-from medianest.services import plex
-from medianest.services.models import PlexRefresh
-from medianest.services.plex import plan_refreshes
+from medianest.integrations.plex_server import Library
 from tests.conftest import Api, bearer
 from tests.integrations.plexserver import PlexServer
 from tests.integrations.quiet import overrides, settings  # noqa: F401 - fixtures

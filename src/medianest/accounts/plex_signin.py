@@ -32,7 +32,7 @@ from medianest.config import Settings
 from medianest.context import client_ip
 from medianest.db.base import utcnow
 from medianest.errors import Forbidden, NotFound, UpstreamError, UpstreamTimeout
-from medianest.integrations.plextv import PinGone, PlexAccount, PlexTv, PlexTvError
+from medianest.integrations.plex_tv import PinGone, PlexAccount, PlexTv, PlexTvError
 from medianest.security.crypto import SecretBox, secret_box
 from medianest.security.limits import RateLimits
 
