@@ -37,6 +37,10 @@ class JobContext:
             self._http = http_client(self.settings)
         return self._http
 
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
 
 @asynccontextmanager
 async def job_context(settings: Settings, notifier: Notifier, stopping: threading.Event,
@@ -46,6 +50,5 @@ async def job_context(settings: Settings, notifier: Notifier, stopping: threadin
     try:
         yield context
     finally:
-        if context._http is not None:
-            await context._http.aclose()
+        await context.aclose()
         await engine.dispose()

@@ -29,7 +29,7 @@ from huey.consumer import Consumer
 from medianest.config import Settings
 from medianest.db.engine import SessionFactory
 from medianest.events import LogNotifier, Notifier
-from medianest.jobs.context import JobContext, job_context
+from medianest.jobs.context import job_context
 
 log = structlog.get_logger(__name__)
 
@@ -119,10 +119,6 @@ class Jobs:
     async def _with_context(self, fn: TaskFn, args: tuple[Any, ...]) -> Any:
         async with job_context(self.settings, self.notifier(), self.stopping) as context:
             return await fn(context, *args)
-
-    def context(self) -> contextlib.AbstractAsyncContextManager[JobContext]:
-        """A task's context for code that runs a task's body itself (tests, `medianest download --run-here`)."""
-        return job_context(self.settings, self.notifier(), self.stopping)
 
     def consumer(self) -> Consumer:
         """An embedded consumer (inside `serve` or a CLI command, which own the process's signals)."""
