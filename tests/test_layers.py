@@ -4,7 +4,7 @@ including those inside functions (a lazy import is still a dependency). Run alon
 `python3 run.py pytest tests/test_layers.py`.
 
 Layers, lowest first: core modules -> db -> shared machinery (jobs, integrations, security) -> capabilities
--> the composition root (parts) -> realtime -> the entry points (api, web, cli, app, asgi). `db/models.py`,
+-> the composition root (parts) -> realtime -> the entry points (api, web, cli, app, asgi, server). `db/models.py`,
 the aggregator Alembic reads, alone may import the capabilities' models.
 """
 
@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
      "downloads"},
     {"parts"},
     {"realtime"},
-    {"api", "web", "cli", "app", "asgi", "__main__"},
+    {"api", "web", "cli", "app", "asgi", "server", "__main__"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 AGGREGATOR = "db/models.py"  # imports every capability's models so Alembic sees them all

@@ -1,5 +1,5 @@
 """A real `medianest serve` whose output is not a terminal (a file, as under a service manager): every line
-it writes - granian's supervisor and worker, the migrations, the app, the access log - is one JSON object,
+it writes - the migrations before the server starts, granian, the app, the access log - is one JSON object,
 and no media token is ever written."""
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def test_every_line_is_json_and_the_access_log_has_each_request(
     assert token not in text and "token=" not in text
     granian = [r["event"] for r in records if r.get("logger") == "_granian"]
     assert any("Listening at" in e for e in granian) and any("Spawning worker" in e for e in granian)
-    assert any(r.get("logger", "").startswith("alembic") for r in records)  # the migrations, in the supervisor
-    assert any(r["event"] == "medianest ready" for r in records)  # the app, in the worker
+    assert any(r.get("logger", "").startswith("alembic") for r in records)  # the migrations, before the server
+    assert any(r["event"] == "medianest ready" for r in records)  # the app
     access = {r["request_id"]: r for r in records if r.get("logger") == "medianest.access"}
     assert access["play-1"]["status"] == 206 and access["play-1"]["path"] == f"/api/v1/media/{item['id']}/stream"
     assert access["missing-1"]["status"] == 404 and access["missing-1"]["method"] == "GET"

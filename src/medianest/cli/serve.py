@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import sys
 import threading
 
 import structlog
@@ -34,12 +35,12 @@ def serve(
     settings = Settings()
     logs.configure(settings)  # before the migrations and granian: their lines are rendered like ours
     settings.ensure_dirs()
-    warn_missing_folders(settings)
     settings.secret_key  # noqa: B018 - create the secret once, before several workers race to
     if demo:
         from medianest.cli.demo import make_demo
 
         make_demo(settings)
+    warn_missing_folders(settings)  # after the demo: its folder is not missing
     upgrade(settings.db_url)
     # Workers must not migrate or scan each on their own: this process has migrated, and scans once.
     os.environ["MEDIANEST_MIGRATE_ON_START"] = "false"
@@ -55,10 +56,17 @@ def serve(
 
 
 def run_server(settings: Settings) -> None:
-    """Granian rather than uvicorn (DESIGN allows it where it measures faster): on bench/range_bench.py
+    """One worker: this process becomes the server (`medianest/server.py`, which says why). More: Granian's
+    supervisor and its worker processes.
+
+    Granian rather than uvicorn (DESIGN allows it where it measures faster): on bench/range_bench.py
     the same app moved about 1.8x the bytes of 1 MiB ranges and served about 1.6x the 4 KiB ranges it
-    did on uvicorn with uvloop and httptools - its HTTP layer is Rust. It runs even one worker as a
-    child process, and stops its workers on SIGINT/SIGTERM."""
+    did on uvicorn with uvloop and httptools - its HTTP layer is Rust. The supervisor stops its workers
+    on SIGINT/SIGTERM."""
+    if settings.workers == 1:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()  # what was printed must not die with this image
+        os.execv(sys.executable, [sys.executable, "-m", "medianest.server"])  # noqa: S606 - our own interpreter
     # It forks workers where that is the platform default; a fork would copy the start-up scan's thread
     # mid-write (its locks and its database connection), so workers start fresh instead.
     multiprocessing.set_start_method("spawn", force=True)

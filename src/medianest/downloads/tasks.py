@@ -36,5 +36,5 @@ def register(jobs: Jobs, landed: Landed | None = None, per_video: PerVideo | Non
             log.info("downloads queued again", ids=ids)
 
     jobs.watcher("downloads.requeue", stale_after_s / 2)(requeue)
-    jobs.when_consuming(process.warm_up)
+    jobs.warm_up_with(process.warm_up)
     return task

@@ -5,7 +5,9 @@ A capability registers its work here (`<capability>/tasks.py`), never on huey it
 - `periodic(name, every_s)`: offered by huey's scheduler, e.g. the status checks;
 - `watcher(name, every_s)`: a loop on the consuming process's own event loop and database, for work that
   must run where the queue is consumed but is not a job (taking back the downloads of dead workers);
-- `when_consuming(fn)`: a warm-up run in a thread when consuming starts (the yt-dlp fork server).
+- `warm_up_with(fn)`: run in a thread when a dedicated `medianest worker` starts (the yt-dlp fork
+  server). The embedded consumer in `serve` skips it: there the fork server (about 70 MB) starts with
+  the first download instead of idling beside every server that never downloads.
 
 huey only carries a task's name and arguments; the state lives in the database.
 """
@@ -100,7 +102,7 @@ class Jobs:
             return fn
         return register
 
-    def when_consuming(self, fn: Callable[[], None]) -> None:
+    def warm_up_with(self, fn: Callable[[], None]) -> None:
         self._warm_ups.append(fn)
 
     def _in_thread(self, fn: TaskFn) -> Callable[..., Any]:
@@ -145,10 +147,9 @@ class Jobs:
 
     @contextlib.asynccontextmanager
     async def consuming(self, sessions: SessionFactory) -> AsyncIterator[None]:
-        """The embedded mode: consumer threads, warm-ups and watchers, until the block ends."""
+        """The embedded mode: consumer threads and watchers (no warm-ups), until the block ends."""
         consumer = self.consumer()
         consumer.start()
-        warming = asyncio.create_task(asyncio.to_thread(self.warm_up))
         stop = asyncio.Event()
         watching = asyncio.create_task(self.watch(sessions, stop))
         try:
@@ -158,7 +159,6 @@ class Jobs:
             # closed, and disposing of the engine would then wait for it forever.
             stop.set()
             await watching
-            await warming
             await asyncio.to_thread(self.shutdown, consumer)
 
     async def watch(self, sessions: SessionFactory, stop: asyncio.Event) -> None:
