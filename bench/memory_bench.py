@@ -2,15 +2,15 @@
 
     python3 run.py python bench/memory_bench.py [--items 100000] [--requests 1000] [--workers 1] [--settle 5]
 
-`medianest serve` is more than one process: Granian's supervisor (the `medianest serve` command itself),
-its workers (spawned: each a fresh interpreter that imports the app), multiprocessing's resource
-tracker, and each worker's download fork server (started at start-up, yt-dlp preloaded). Every
-process of the server's tree is measured, however deep: RSS (VmRSS), PSS and private memory
-(/proc/PID/smaps_rollup: PSS shares each shared page among the processes that map it, so the PSS
-column adds up to what the tree really holds; RSS counts shared pages once per process) and the peak
-RSS each process reached (VmHWM). Each scenario is a fresh `python -m medianest serve` on a free port
-with its own data folder, waited for (the admin set up, the start-up scan finished), then left alone
-for --settle seconds and until its processes and their RSS stop changing:
+With one worker (the default) `medianest serve` prepares, then becomes the server: one process (Granian
+embedded). With --workers N > 1 it is Granian's supervisor, N spawned workers and multiprocessing's
+resource tracker. A process that downloads also has a fork server (yt-dlp preloaded; none of these
+scenarios downloads, so none starts). Every process of the server's tree is measured, however deep: RSS
+(VmRSS), PSS and private memory (/proc/PID/smaps_rollup: PSS shares each shared page among the processes
+that map it, so the PSS column adds up to what the tree really holds; RSS counts shared pages once per
+process) and the peak RSS each process reached (VmHWM). Each scenario is a fresh `python -m medianest
+serve` on a free port with its own data folder, waited for (the admin set up, the start-up scan
+finished), then left alone for --settle seconds and until its processes and their RSS stop changing:
 
   1. idle with the demo library: `medianest serve --demo` (7 generated files);
   2. after the start-up scan of a generated library of --items tagged mp3s (bench/scan_corpus.py; the
@@ -21,8 +21,8 @@ for --settle seconds and until its processes and their RSS stop changing:
 
 In the same run, as peers: Navidrome (if a `navidrome` binary is on PATH) idle after its own scan of
 the same library, and the floor of the Python stack: Granian serving a one-route FastAPI app (pydantic,
-SQLAlchemy's asyncio engine and aiosqlite imported) with the same process model and loop, its
-supervisor importing only Granian.
+SQLAlchemy's asyncio engine and aiosqlite imported) with the same process model (one worker: Granian
+embedded; more: a supervisor importing only Granian).
 
 It prints one row per process and the totals against the issue's targets (an idle server with the demo
 library at most 150 MB resident across its processes; at 100,000 items at most 200 MB), and asserts
@@ -128,7 +128,7 @@ def role(pid: int, root: int, root_role: str) -> str:
         return root_role
     cmd = " ".join(_cmdline(pid))
     for marker, name in (("resource_tracker", "resource tracker (multiprocessing)"),
-                         ("forkserver", "download fork server (yt-dlp preloaded)"),
+                         ("forkserver", "download fork server (yt-dlp preloaded, from the first download)"),
                          ("spawn_main", "worker (spawned)")):
         if marker in cmd:
             return name
@@ -290,14 +290,29 @@ FLOOR_APP = '''"""The floor of the stack: one FastAPI route under Granian, as `m
 import multiprocessing
 import sys
 
-if __name__ == "__main__":  # the supervisor: Granian only
+if __name__ == "__main__" and sys.argv[2] == "1":  # one worker: Granian embedded, as `medianest serve` runs
+    import asyncio
+    import signal
+
+    import uvloop
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    async def main() -> None:
+        server = Server(lambda: __import__("floor_app").app, factory=True, interface=Interfaces.ASGI,
+                        address="127.0.0.1", port=int(sys.argv[1]))
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, server.stop)
+        await server.serve()
+
+    uvloop.run(main())
+elif __name__ == "__main__":  # the supervisor: Granian only
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
     multiprocessing.set_start_method("spawn", force=True)
     Granian("floor_app:app", interface=Interfaces.ASGI, address="127.0.0.1", port=int(sys.argv[1]),
             workers=int(sys.argv[2]), loop=Loops.uvloop).serve()
-else:  # a worker
+else:  # a worker, or the embedded server's app
     import aiosqlite  # noqa: F401
     import pydantic  # noqa: F401
     import sqlalchemy.ext.asyncio  # noqa: F401
@@ -320,7 +335,7 @@ def floor(run: Path, workers: int, settle_s: float) -> Scenario:
                                 stderr=out)
         try:
             _wait_http(f"http://127.0.0.1:{port}/health", proc)
-            procs = settle(proc.pid, "supervisor (granian only)", settle_s)
+            procs = settle(proc.pid, "server (one process)" if workers == 1 else "supervisor (granian only)", settle_s)
         finally:
             _stop(proc)
     return Scenario("floor: FastAPI + SQLAlchemy under Granian, 1 route", procs, "no library, no database")
@@ -388,7 +403,7 @@ def _load() -> str:
 
 
 def _supervisor(workers: int) -> str:
-    return f"supervisor (medianest serve, {workers} worker{'s' if workers > 1 else ''})"
+    return "medianest serve (one process)" if workers == 1 else f"supervisor (medianest serve, {workers} workers)"
 
 
 def demo_idle(run: Path, args: argparse.Namespace) -> Scenario:
