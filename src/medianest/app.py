@@ -49,10 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
             async with consuming, guard.running(parts.sessions):
                 log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
                          media_dirs=[str(d) for d in settings.library_dirs], consumes_queue=settings.consumes_queue)
-                try:
-                    yield
-                finally:
-                    await parts.scans.stop()
+                yield
 
     app = FastAPI(
         title="MediaNest", version=__version__, lifespan=lifespan,

@@ -31,6 +31,7 @@ from medianest.events import LogNotifier, Notifier
 from medianest.integrations.cache import StaleCache
 from medianest.integrations.http import http_client
 from medianest.jobs.queue import Jobs, Task
+from medianest.library import tasks as library_tasks
 from medianest.library.scans import ScanRunner
 from medianest.metrics import Metrics
 from medianest.requests import tasks as request_tasks
@@ -46,6 +47,7 @@ class Background:
 
     jobs: Jobs
     download: Task  # "download N"
+    scan: Task  # "scan N"
     plex: PlexRefreshes  # `landed`: where files went, for a Plex refresh
 
 
@@ -55,7 +57,8 @@ def background(settings: Settings, job_notifier: Callable[[], Notifier] | None =
     plex = connection_tasks.register(jobs)
     request_tasks.register(jobs)
     download = download_tasks.register(jobs, landed=plex.landed, per_video=subtitles.index)
-    return Background(jobs, download, plex)
+    scan = library_tasks.register(jobs, landed=plex.landed, per_video=subtitles.index)
+    return Background(jobs, download, scan, plex)
 
 
 @dataclass  # not frozen: tests swap a part for a broken one
@@ -112,6 +115,6 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
         stream_access=StreamAccess(sessions, signer, settings.library_dirs),
         jobs=bg.jobs, plex=bg.plex,
         scans=ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, notifier, landed=bg.plex.landed,
-                         per_video=subtitles.index),
+                         per_video=subtitles.index, task=bg.scan),
         downloads=Downloads(settings, bg.download, limits, notifier),
     )

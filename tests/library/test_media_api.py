@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from medianest.library.scanner import Scanner
 from tests.conftest import Api, bearer
 
 
@@ -126,10 +127,10 @@ async def test_scan_endpoint_runs_in_the_background(api: Api, admin: str) -> Non
 
 
 async def test_a_failing_scan_is_recorded_and_announced(api: Api, admin: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(progress: object) -> None:
+    async def broken(self: Scanner, progress: object) -> None:
         raise OSError("the disk went away")
 
-    monkeypatch.setattr(api.app.state.parts.scans.scanner, "run", broken)
+    monkeypatch.setattr(Scanner, "run", broken)  # the scanner the queued task makes
     r = await api.client.post("/api/v1/library/scans", headers=bearer(admin))
     scan_id = r.json()["data"]["id"]
     await api.app.state.parts.scans.wait()

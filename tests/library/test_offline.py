@@ -288,7 +288,7 @@ def test_a_download_into_the_empty_mount_point_of_a_share_not_mounted_fails(tmp_
 def configure(api: Api, roots: list[Path]) -> None:
     """The media folders as a restart with another MEDIANEST_MEDIA_DIRS would give them."""
     scans = api.app.state.parts.scans
-    scans.scanner.roots = roots
+    scans.roots = scans.scanner.roots = roots
     scans.folders.roots = {str(r) for r in roots}
     scans.folders.forget()
     api.app.state.parts.stream_access.roots = roots

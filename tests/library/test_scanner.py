@@ -120,7 +120,7 @@ async def test_symlinks_inside_are_followed_outside_and_broken_ones_are_not(
 async def test_removed_media_folder_drops_its_items(api: Api, media_files: dict[str, Path]) -> None:
     token = await api.setup_admin()
     await api.scan()
-    api.app.state.parts.scans.scanner.roots = []  # the admin removed the folder from the configuration
+    api.app.state.parts.scans.roots = []  # the admin removed the folder from the configuration
     scan = await api.scan()
     assert scan["removed"] == 10
     assert await api.all_media(token) == []

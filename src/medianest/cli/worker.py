@@ -25,8 +25,8 @@ log = structlog.get_logger(__name__)
 
 def worker(concurrency: int | None = typer.Option(
         None, help="downloads at once [env MEDIANEST_DOWNLOADS_CONCURRENCY, default 2]")) -> None:
-    """Consume the queue until stopped (Ctrl-C finishes running jobs first): downloads, status checks,
-    request sync and Plex refreshes."""
+    """Consume the queue until stopped (Ctrl-C finishes running jobs first): downloads, library scans,
+    status checks, request sync and Plex refreshes."""
     settings = Settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"downloads_concurrency": concurrency})

@@ -65,28 +65,33 @@ class Offline:
 
 
 class FolderStates:
-    """The `library_folders` verdicts of this process, reloaded when older than `TTL_S` or dropped by
-    `forget()` after a scan here."""
+    """The `library_folders` verdicts of this process, reloaded when older than `TTL_S` or after
+    `forget()`: a scan in this process (the queue's thread runs it, on a ScanRunner of its own) drops
+    every instance's copy, so the API sees its verdict at once; one in another process within `TTL_S`."""
+
+    _generation = 0  # bumped by forget(), in any instance of this process
 
     def __init__(self, sessions: SessionFactory, roots: list[Path]) -> None:
         self.sessions = sessions
         self.roots = {str(r) for r in roots}
         self._offline: Offline | None = None
         self._loaded_at = 0.0
+        self._loaded_generation = -1
 
     async def offline(self) -> Offline:
         now = time.monotonic()
-        if self._offline is None or now - self._loaded_at > TTL_S:
+        generation = FolderStates._generation
+        if self._offline is None or generation != self._loaded_generation or now - self._loaded_at > TTL_S:
             async with self.sessions() as session:
                 rows = await load_offline(session)
             # Longest first: an item inside an offline folder inside an offline root gets the nearer reason.
             rows.sort(key=lambda row: len(row[0]), reverse=True)
             self._offline = Offline(tuple((path, why, path in self.roots) for path, why in rows))
-            self._loaded_at = now
+            self._loaded_at, self._loaded_generation = now, generation
         return self._offline
 
     def forget(self) -> None:
-        self._offline = None
+        FolderStates._generation += 1
 
 
 async def known_paths(session: AsyncSession) -> list[str]:
