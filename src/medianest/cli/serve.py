@@ -66,7 +66,8 @@ def run_server(settings: Settings) -> None:
     if settings.workers == 1:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # what was printed must not die with this image
-        os.execv(sys.executable, [sys.executable, "-m", "medianest.server"])  # noqa: S606 - our own interpreter
+        # -P: nothing is imported from the folder the server was started in (a stray logging.py there).
+        os.execv(sys.executable, [sys.executable, "-P", "-m", "medianest.server"])  # noqa: S606 - our own interpreter
     # It forks workers where that is the platform default; a fork would copy the start-up scan's thread
     # mid-write (its locks and its database connection), so workers start fresh instead.
     multiprocessing.set_start_method("spawn", force=True)
