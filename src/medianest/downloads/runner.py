@@ -94,9 +94,12 @@ class Runner:
         tmp = self.settings.downloads_tmp_dir / str(dl.id)
         keep_tmp = False
         progress = Progress(percent=dl.percent or 0.0, floor=dl.downloaded_bytes or 0)
+        # The temporary files go before the final status is written: whoever sees it (a client, a
+        # test) finds nothing left behind.
         try:
             await self._fetch_all(dl, tmp, progress)
             fetched = progress.downloaded()
+            shutil.rmtree(tmp, ignore_errors=True)
             await self._finish(dl, COMPLETED, downloaded_bytes=fetched, total_bytes=fetched)
             if self.landed and self.folders:  # once per download: a 50-video playlist is one refresh
                 await self.landed(self.sessions, sorted(self.folders))
@@ -106,9 +109,11 @@ class Runner:
         except Canceled:
             pass  # the cancel already announced itself (service.cancel_or_remove); the files go below
         except Failure as failure:
+            shutil.rmtree(tmp, ignore_errors=True)
             await self._finish(dl, FAILED, error=failure.reason)
         except Exception as exc:
             log.exception("download crashed", download_id=dl.id)
+            shutil.rmtree(tmp, ignore_errors=True)
             await self._finish(dl, FAILED, error=f"internal error: {type(exc).__name__}")
         finally:
             if not keep_tmp:
