@@ -154,7 +154,8 @@ class Jobs:
                                          periodic=True, **POLLING)
 
     def shutdown(self, consumer: Consumer, timeout_s: float = 10) -> None:
-        """Stop taking jobs; running ones see `stopping`, and go back to the queue for the next start.
+        """Stop taking jobs; running ones see `stopping` and end early (a download goes back to the queue
+        for the next start, a scan is marked interrupted).
         Waits for those only: huey's graceful stop would also wait out each idle thread's poll delay."""
         self.stopping.set()
         deadline = time.monotonic() + timeout_s

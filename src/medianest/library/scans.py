@@ -128,8 +128,7 @@ class ScanRunner:
                 await session.commit()
         for scan_id, why in dead:
             log.warning("scan interrupted", scan_id=scan_id, reason=why)
-            await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": SCAN_INTERRUPTED,
-                                                              "error": why})
+            await self._ended(scan_id, SCAN_INTERRUPTED, why)
 
     async def run(self, scan_id: int, on_progress: ProgressFn | None = None,
                   stopping: threading.Event | None = None) -> ScanStats | None:
@@ -150,17 +149,14 @@ class ScanRunner:
                 await self.landed(self.sessions, self.roots)
             return stats
         except (asyncio.CancelledError, _Stopping) as exc:
-            await asyncio.shield(self._interrupted(scan_id))
+            await asyncio.shield(self._end(scan_id, SCAN_INTERRUPTED, SHUT_DOWN))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return None
         except Exception as exc:
             log.exception("scan failed", scan_id=scan_id)
             error = str(exc)[:500]
-            await self._update(scan_id, status=SCAN_FAILED, finished_at=utcnow(), error=error)
-            # Watchers (the admin's scan page) learn the end now, not at their next poll.
-            await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": SCAN_FAILED,
-                                                              "error": error})
+            await self._end(scan_id, SCAN_FAILED, error)
             return None
         finally:
             # Stopped, not cancelled: a write cut short by a cancel leaves its connection unusable.
@@ -184,10 +180,14 @@ class ScanRunner:
             await session.commit()
         return bool(getattr(taken, "rowcount", 0))
 
-    async def _interrupted(self, scan_id: int) -> None:
-        await self._update(scan_id, status=SCAN_INTERRUPTED, finished_at=utcnow(), error=SHUT_DOWN)
-        await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": SCAN_INTERRUPTED,
-                                                          "error": SHUT_DOWN})
+    async def _end(self, scan_id: int, status: str, error: str) -> None:
+        """A scan ended without completing: recorded, then announced."""
+        await self._update(scan_id, status=status, finished_at=utcnow(), error=error)
+        await self._ended(scan_id, status, error)
+
+    async def _ended(self, scan_id: int, status: str, error: str) -> None:
+        # Watchers (the admin's scan page) learn the end now, not at their next poll.
+        await self.notifier.emit(LIBRARY_SCAN_PROGRESS, {"id": str(scan_id), "status": status, "error": error})
 
     async def _create(self, requested_by: int | None) -> Scan:
         async with self.sessions() as session:
