@@ -402,7 +402,7 @@ def _load() -> str:
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
-def _supervisor(workers: int) -> str:
+def _root_role(workers: int) -> str:
     return "medianest serve (one process)" if workers == 1 else f"supervisor (medianest serve, {workers} workers)"
 
 
@@ -412,33 +412,30 @@ def demo_idle(run: Path, args: argparse.Namespace) -> Scenario:
     with medianest_serve(data, library, args.workers, demo=True) as server:
         setup_admin(server)
         wait_scanned(server, 1, len(DEMO))
-        procs = settle(server.process.pid, _supervisor(args.workers), args.settle)
+        procs = settle(server.process.pid, _root_role(args.workers), args.settle)
     return Scenario(f"idle, demo library ({len(DEMO)} files)", procs, _load(), TARGET_DEMO_MB)
 
 
 def large(run: Path, corpus: Path, args: argparse.Namespace) -> list[Scenario]:
     data = run / "large" / "data"
-    target = TARGET_LARGE_MB
     target_note = "" if args.items == TARGET_LARGE_ITEMS else f" (for {TARGET_LARGE_ITEMS:,})"
-    out = []
+    out: list[Scenario] = []
+
+    def measure(server: Server, name: str, note: str) -> None:
+        procs = settle(server.process.pid, _root_role(args.workers), args.settle)
+        out.append(Scenario(name, procs, f"{note}; {_load()}", TARGET_LARGE_MB, target_note))
+        console.print(f"{name}: {_total_mb(procs):.0f} MB; {_load()}")
+
     with medianest_serve(data, corpus, args.workers) as server:
         setup_admin(server)
         seconds = wait_scanned(server, 1, args.items)
-        procs = settle(server.process.pid, _supervisor(args.workers), args.settle)
-        out.append(Scenario(f"after the start-up scan of {args.items:,} items", procs,
-                            f"scan {seconds:.0f} s; {_load()}", target, target_note))
-    console.print(f"{out[-1].name}: {_total_mb(out[-1].procs):.0f} MB; {_load()}")
+        measure(server, f"after the start-up scan of {args.items:,} items", f"scan {seconds:.0f} s")
     with medianest_serve(data, corpus, args.workers) as server:  # the restart: a no-change start-up scan
         sign_in(server)
         seconds = wait_scanned(server, 2, args.items)
-        procs = settle(server.process.pid, _supervisor(args.workers), args.settle)
-        out.append(Scenario(f"restarted on {args.items:,} items, idle", procs,
-                            f"its no-change scan {seconds:.0f} s; {_load()}", target, target_note))
-        console.print(f"{out[-1].name}: {_total_mb(out[-1].procs):.0f} MB; {_load()}")
+        measure(server, f"restarted on {args.items:,} items, idle", f"its no-change scan {seconds:.0f} s")
         note = list_requests(server, args.requests, args.items)
-        procs = settle(server.process.pid, _supervisor(args.workers), args.settle)
-        out.append(Scenario(f"  then after {args.requests:,} list requests", procs, f"{note}; {_load()}",
-                            target, target_note))
+        measure(server, f"  then after {args.requests:,} list requests", note)
     return out
 
 
