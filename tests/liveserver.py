@@ -169,3 +169,17 @@ def _wait_scanned(url: str, token: str, timeout_s: float = 60, min_items: int = 
             return
         time.sleep(0.2)
     raise RuntimeError("start-up scan did not index the library")
+
+
+def parent_pids() -> dict[int, int]:
+    """Every process's parent pid (Linux /proc), for tests that look at a server's process tree."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):  # gone meanwhile
+            # The field after the command name, which is in parentheses and may hold spaces.
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

@@ -10,27 +10,19 @@ from pathlib import Path
 
 import httpx
 
-from tests.liveserver import LIBRARY_ITEMS, serve
+from tests.liveserver import LIBRARY_ITEMS, cmdline, parent_pids, serve
 
 
 def _children(pid: int) -> list[str]:
     """The command lines of `pid`'s child processes."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-            if entry.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, ValueError):
-            continue  # gone meanwhile, or not a process
-    return out
+    return [cmdline(child) for child, parent in parent_pids().items() if parent == pid]
 
 
 def test_one_worker_is_one_process_that_stops_on_sigterm(
         tmp_path: Path, media_source: tuple[Path, dict[str, str]]) -> None:
     with serve(tmp_path, media_source[0]) as server:
-        cmdline = Path(f"/proc/{server.process.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        assert "medianest.server" in cmdline  # the pid we started is the server now, not a supervisor
+        # The pid we started is the server now, not a supervisor.
+        assert "medianest.server" in cmdline(server.process.pid)
         assert _children(server.process.pid) == []  # no worker, no resource tracker, no idle fork server
         assert httpx.get(f"{server.base_url}/health").json()["status"] == "ok"
         os.kill(server.process.pid, signal.SIGTERM)

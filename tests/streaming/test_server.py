@@ -16,6 +16,7 @@ import pytest
 
 from medianest.library.ffmpeg import run_ffmpeg
 from tests.conftest import CHEAP_PASSWORDS_ENV, PASSWORD
+from tests.liveserver import cmdline, parent_pids
 
 HUGE = 1024**3  # a sparse file: reading it costs no disk, and its size makes an unread tail obvious
 
@@ -76,18 +77,14 @@ def _read_chars(pid: int) -> int:
 
 
 def _process_tree(pid: int) -> set[int]:
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with suppress(OSError):
-            # The field after the command name, which is in parentheses and may hold spaces.
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    parents = parent_pids()
     tree, grew = {pid}, True
     while grew:
         found = {child for child, parent in parents.items() if parent in tree}
         grew = not found <= tree
         tree |= found
     # One worker: the pid is the server itself (medianest/server.py); with more, its workers are in the tree.
-    serving = b"medianest.server" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    serving = "medianest.server" in cmdline(pid)
     assert serving or len(tree) > 1, "no process that serves is measured"
     return tree
 
