@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"jobs", "integrations", "security"},
     {"audit", "accounts", "library", "playback", "playlists", "streaming", "connections", "subtitles", "requests",
-     "downloads"},
+     "downloads", "transcoding"},
     {"parts"},
     {"realtime"},
     {"api", "web", "cli", "app", "asgi", "server", "__main__"},

@@ -46,7 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.parts = parts
             await _start(parts)
             consuming = parts.jobs.consuming(parts.sessions) if settings.consumes_queue else nullcontext()
-            async with consuming, guard.running(parts.sessions):
+            async with consuming, guard.running(parts.sessions), parts.jobs.keeping_house():
                 log.info("medianest ready", database="sqlite" if settings.is_sqlite else "postgresql",
                          media_dirs=[str(d) for d in settings.library_dirs], consumes_queue=settings.consumes_queue)
                 yield
@@ -81,6 +81,7 @@ async def _start(parts: Parts) -> None:
     """What a serving process does once its parts exist: the configured service connections, and the
     scans a dead process left running marked interrupted (then, if configured, a scan starts)."""
     await seed_services(parts.sessions, parts.integrations, parts.settings)
+    await parts.transcoding.start()
     await parts.scans.on_start()
     if parts.settings.scan_on_start:
         await parts.scans.start(requested_by=None)
@@ -96,7 +97,8 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["*"], allow_headers=["Authorization", "X-Api-Key", "Content-Type", "Range"],
                            expose_headers=["X-Request-ID", "Retry-After", "Content-Range", "Accept-Ranges",
-                                           "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+                                           "X-Content-Duration", "RateLimit-Limit", "RateLimit-Remaining",
+                                           "RateLimit-Reset"],
                            max_age=600)
     app.add_middleware(StreamFastPath)
     app.add_middleware(RequestObserver, metrics=metrics, access_log=settings.access_log,

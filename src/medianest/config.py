@@ -123,6 +123,17 @@ class Settings(BaseSettings):
     downloads_retry_backoff_s: float = Field(default=2.0, ge=0)
     # A running download whose worker has not written a heartbeat for this long is queued again.
     downloads_stale_after_s: float = Field(default=60.0, ge=1)
+    # Transcoding (see transcoding/): finished transcodes and HLS segments are kept on disk up to this size
+    # (least recently used go first); at most `transcode_max` encoders run at once in each server process
+    # (one more is answered 503 with Retry-After); an encoder nobody fetches from for `transcode_idle_s`
+    # is stopped. `transcode_hwaccel` picks a hardware H.264 encoder; one that does not work here falls
+    # back to software (libx264) with a warning.
+    transcode_cache_mb: int = Field(default=2048, ge=1)
+    transcode_max: int = Field(default=4, ge=1, le=64)
+    transcode_idle_s: float = Field(default=10.0, gt=0)
+    transcode_hwaccel: Literal["none", "vaapi", "nvenc", "qsv"] = "none"
+    transcode_vaapi_device: str = "/dev/dri/renderD128"
+
     # "auto": `serve` consumes the queue itself unless Redis is set (then `medianest worker` does).
     queue_consumer: Literal["auto", "on", "off"] = "auto"
     # The queue's name in Redis: two installations (or test runs) sharing one Redis keep apart.
@@ -177,6 +188,10 @@ class Settings(BaseSettings):
     def consumes_queue(self) -> bool:
         """Whether `serve` runs download jobs itself (the embedded mode)."""
         return self.queue_consumer == "on" or (self.queue_consumer == "auto" and not self.redis_url)
+
+    @property
+    def transcode_dir(self) -> Path:
+        return self.data_dir / "transcodes"
 
     @property
     def downloads_tmp_dir(self) -> Path:

@@ -7,11 +7,13 @@ maps each to its status, once.
     ├── Forbidden(message)            403 FORBIDDEN
     ├── Unauthorized(message)         401 UNAUTHORIZED
     ├── InvalidInput(field, reason)   422 VALIDATION_ERROR
+    ├── Unplayable(id, reason)        422 UNPLAYABLE (ffmpeg cannot decode the file: corrupt, no streams)
     ├── BadRequest(message)           400 BAD_REQUEST
     ├── PayloadTooLarge(message)      413 PAYLOAD_TOO_LARGE
     ├── RangeNotSatisfiable(size)     416 RANGE_NOT_SATISFIABLE
     ├── RateLimited(retry_after_s)    429 RATE_LIMITED (+ Retry-After)
     ├── DatabaseBusy(retry_after_s)   503 UNAVAILABLE (+ Retry-After; a write found no turn in time)
+    ├── Busy(what, retry_after_s)     503 UNAVAILABLE (+ Retry-After; e.g. every transcoder is in use)
     ├── UpstreamError(service)        502 UPSTREAM_ERROR (the service answered with an error or garbage)
     ├── UpstreamUnavailable(service)  503 UNAVAILABLE
     ├── Unavailable(kind, id, reason) 503 UNAVAILABLE (a media item whose folder is offline)
@@ -92,6 +94,25 @@ class DatabaseBusy(DomainError):
     def __init__(self, retry_after_s: int) -> None:
         super().__init__(f"the database is busy; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
         self.retry_after_s = retry_after_s
+
+
+class Busy(DomainError):
+    """Every one of a bounded resource (the transcoders) is in use; the client may try again shortly."""
+
+    code = "UNAVAILABLE"
+
+    def __init__(self, what: str, retry_after_s: int) -> None:
+        super().__init__(f"{what}; try again in {retry_after_s} s", {"retry_after_s": retry_after_s})
+        self.retry_after_s = retry_after_s
+
+
+class Unplayable(DomainError):
+    """The file is there but cannot be decoded (corrupt, truncated, no audio or video stream in it)."""
+
+    code = "UNPLAYABLE"
+
+    def __init__(self, kind: str, id: object, reason: str) -> None:
+        super().__init__(reason, {"kind": kind, "id": str(id), "reason": reason})
 
 
 class UpstreamUnavailable(DomainError):

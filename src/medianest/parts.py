@@ -30,6 +30,7 @@ from medianest.downloads.service import Downloads
 from medianest.events import LogNotifier, Notifier
 from medianest.integrations.cache import StaleCache
 from medianest.integrations.http import http_client
+from medianest.jobs.processes import Processes
 from medianest.jobs.queue import Jobs, Task
 from medianest.library import tasks as library_tasks
 from medianest.library.scans import ScanRunner
@@ -39,6 +40,8 @@ from medianest.security.crypto import secret_box
 from medianest.security.limits import RateLimits
 from medianest.streaming.access import StreamAccess
 from medianest.subtitles import service as subtitles
+from medianest.transcoding import tasks as transcoding_tasks
+from medianest.transcoding.service import Transcoding
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Parts:
     plex: PlexRefreshes  # where files landed -> a Plex refresh, debounced
     scans: ScanRunner
     downloads: Downloads
+    transcoding: Transcoding  # started by the server only (`Transcoding.start`)
 
 
 @asynccontextmanager
@@ -95,8 +99,12 @@ async def open_parts(settings: Settings, notifier: Notifier | None = None,
     try:
         # Every session carries the password hasher at the configured cost (accounts/passwords.py).
         sessions = Passwords.from_settings(settings).attach(create_session_factory(engine))
-        yield _assemble(settings, sessions, http, notifier or LogNotifier(),
-                        background(settings, job_notifier), metrics or Metrics())
+        parts = _assemble(settings, sessions, http, notifier or LogNotifier(), background(settings, job_notifier),
+                          metrics or Metrics())
+        try:
+            yield parts
+        finally:
+            await parts.transcoding.close()
     finally:
         await http.aclose()
         await engine.dispose()
@@ -107,6 +115,8 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
     signer = TokenSigner(settings.secret_key, settings.access_token_ttl_s, settings.media_token_ttl_s)
     limits = RateLimits(settings)
     auth = Auth(signer, settings.refresh_token_ttl_s, limits)
+    transcoding = Transcoding(settings, Processes(settings.transcode_max))
+    transcoding_tasks.register(bg.jobs, transcoding)
     return Parts(
         settings=settings, sessions=sessions, notifier=notifier, metrics=metrics, limits=limits, auth=auth, http=http,
         plex_sign_in=plex_sign_in(settings, http, auth, limits),
@@ -117,4 +127,5 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
         scans=ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, notifier, landed=bg.plex.landed,
                          per_video=subtitles.index, task=bg.scan),
         downloads=Downloads(settings, bg.download, limits, notifier),
+        transcoding=transcoding,
     )

@@ -36,6 +36,13 @@ schemathesis.serializer.alias("audio/x-mpegurl", "text/plain")
 # Whether a download URL is accepted depends on what its host resolves to and on the allow-list, which
 # no schema can state: a schema-valid URL may rightly get 422. Every other check still runs on these.
 POLICY_CHECKED = {("GET", "/api/v1/downloads/preview"), ("POST", "/api/v1/downloads")}
+# Likewise the file decides whether a transcode's parameters fit it: how many audio tracks it has, how
+# long it is (an `offset` past its end), how large its picture is (an HLS rendition may not upscale).
+POLICY_CHECKED |= {("GET", "/api/v1/media/{media_id}/stream"), ("HEAD", "/api/v1/media/{media_id}/stream"),
+                   ("GET", "/api/v1/media/{media_id}/playback"),
+                   ("GET", "/api/v1/media/{media_id}/hls/{variant}/index.m3u8"),
+                   ("GET", "/api/v1/media/{media_id}/hls/{variant}/init.mp4"),
+                   ("GET", "/api/v1/media/{media_id}/hls/{variant}/{segment}.m4s")}
 # These call an outside service that fuzzed connections point nowhere (the live server's proxy variables
 # refuse every host but loopback): their documented 502/503/504 is the right answer, so the "no server
 # error" check stays off for them; an undocumented status, a 500 or a bad body still fails.

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medianest.context import request_id
 from medianest.errors import (
     BadRequest,
+    Busy,
     Conflict,
     DatabaseBusy,
     DomainError,
@@ -24,6 +25,7 @@ from medianest.errors import (
     RateLimited,
     Unauthorized,
     Unavailable,
+    Unplayable,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -61,7 +63,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     headers = {}
     if isinstance(exc, RangeNotSatisfiable):
         headers["Content-Range"] = f"bytes */{exc.size}"
-    if isinstance(exc, RateLimited | DatabaseBusy):
+    if isinstance(exc, RateLimited | DatabaseBusy | Busy):
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, RateLimited):
         headers.update((k.decode(), v.decode()) for k, v in exc.headers)
@@ -74,8 +76,9 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 # The one place domain errors meet HTTP: each one's status (a subclass takes its nearest listed ancestor's).
 STATUS: dict[type[DomainError], int] = {
     DomainError: 500, BadRequest: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-    PayloadTooLarge: 413, RangeNotSatisfiable: 416, InvalidInput: 422, RateLimited: 429, UpstreamError: 502,
-    UpstreamUnavailable: 503, Unavailable: 503, DatabaseBusy: 503, UpstreamTimeout: 504,
+    PayloadTooLarge: 413, RangeNotSatisfiable: 416, InvalidInput: 422, Unplayable: 422, RateLimited: 429,
+    UpstreamError: 502,
+    UpstreamUnavailable: 503, Unavailable: 503, DatabaseBusy: 503, Busy: 503, UpstreamTimeout: 504,
 }
 
 

@@ -5,6 +5,8 @@ A capability registers its work here (`<capability>/tasks.py`), never on huey it
 - `periodic(name, every_s)`: offered by huey's scheduler, e.g. the status checks;
 - `watcher(name, every_s)`: a loop on the consuming process's own event loop and database, for work that
   must run where the queue is consumed but is not a job (taking back the downloads of dead workers);
+- `housekeeping(name, every_s)`: a loop in each *serving* process, on its own event loop, for the things
+  that process owns (its idle encoders, its share of the transcode cache); see also `processes.py`;
 - `warm_up_with(fn)`: run in a thread when a dedicated `medianest worker` starts (the yt-dlp fork
   server). The embedded consumer in `serve` skips it: there the fork server (about 70 MB) starts with
   the first download instead of idling beside every server that never downloads.
@@ -45,6 +47,7 @@ POLLING = {"initial_delay": 0.05, "backoff": 1.15, "max_delay": 0.1}
 TaskFn = Callable[..., Awaitable[Any]]  # async def fn(context: JobContext, *args)
 # A watcher gets the consuming process's database and whether this is its first round since start-up.
 WatcherFn = Callable[[SessionFactory, bool], Awaitable[None]]
+HousekeepingFn = Callable[[], Awaitable[None]]
 
 
 def release_freed_memory() -> None:
@@ -91,6 +94,13 @@ class Watcher:
     fn: WatcherFn
 
 
+@dataclass(frozen=True)
+class Housekeeper:
+    name: str
+    every_s: float
+    fn: HousekeepingFn
+
+
 class Jobs:
     """The queue of one process (`notifier`: made in each task's own event loop, since a notifier may hold
     loop-bound resources such as a Redis connection)."""
@@ -103,6 +113,7 @@ class Jobs:
         self._lock = threading.Lock()
         self._running = 0
         self.watchers: list[Watcher] = []
+        self.housekeepers: list[Housekeeper] = []
         self._warm_ups: list[Callable[[], None]] = []
 
     def task(self, name: str) -> Callable[[TaskFn], Task]:
@@ -119,6 +130,12 @@ class Jobs:
     def watcher(self, name: str, every_s: float) -> Callable[[WatcherFn], WatcherFn]:
         def register(fn: WatcherFn) -> WatcherFn:
             self.watchers.append(Watcher(name, every_s, fn))
+            return fn
+        return register
+
+    def housekeeping(self, name: str, every_s: float) -> Callable[[HousekeepingFn], HousekeepingFn]:
+        def register(fn: HousekeepingFn) -> HousekeepingFn:
+            self.housekeepers.append(Housekeeper(name, every_s, fn))
             return fn
         return register
 
@@ -183,6 +200,17 @@ class Jobs:
             await watching
             await asyncio.to_thread(self.shutdown, consumer)
 
+    @contextlib.asynccontextmanager
+    async def keeping_house(self) -> AsyncIterator[None]:
+        """A serving process's housekeeping loops, until the block ends."""
+        stop = asyncio.Event()
+        loops = asyncio.gather(*(_every(h.every_s, h.name, h.fn, stop) for h in self.housekeepers))
+        try:
+            yield
+        finally:
+            stop.set()
+            await loops
+
     async def watch(self, sessions: SessionFactory, stop: asyncio.Event) -> None:
         """Every watcher, each at its own pace, until `stop`."""
         await asyncio.gather(*(self._watch(w, sessions, stop) for w in self.watchers))
@@ -197,6 +225,18 @@ class Jobs:
                 log.exception("watcher failed", watcher=watcher.name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), watcher.every_s)
+
+
+async def _every(every_s: float, name: str, fn: HousekeepingFn, stop: asyncio.Event) -> None:
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+        if stop.is_set():
+            return
+        try:
+            await fn()
+        except Exception:
+            log.exception("housekeeping failed", task=name)
 
 
 class EmbeddedConsumer(Consumer):

@@ -110,6 +110,14 @@ class StreamAccess:
         if caller.epoch is not None and caller.epoch != epoch:
             raise Unauthorized(REVOKED)
 
+    async def media_token(self, caller: Caller, media_id: int) -> str:
+        """A media token for `caller` and this item (an HLS playlist's segment URLs each carry one)."""
+        epoch = caller.epoch
+        if epoch is None:  # an API key's caller: the user's current epoch
+            standing = await self._cached(self._users, caller.user_id, self._load_user)
+            epoch = standing[1] if standing else 0
+        return self.signer.media_token(caller.user_id, media_id, epoch)
+
     async def media(self, media_id: int) -> Media:
         return (await self._visible(media_id))[0]
 

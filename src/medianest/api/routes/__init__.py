@@ -17,10 +17,11 @@ from medianest.api.routes import (
     services,
     streaming,
     subtitles,
+    transcoding,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router, accounts.auth_router, accounts.users_router, audit.router, library.router, streaming.router,
     playback.router, playlists.router, downloads.router, services.router, services.plex_router, requests.router,
-    subtitles.router,
+    subtitles.router, transcoding.router,
 )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from medianest.api.deps import parse_id, parts
@@ -18,6 +19,7 @@ from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.response import FileInfo, MediaFileResponse, content_disposition
+from medianest.transcoding.service import AudioSource, Transcoding
 
 router = APIRouter(prefix="/api/v1/media", tags=["streaming"])
 _bearer = HTTPBearer(auto_error=False)
@@ -27,13 +29,14 @@ _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False)
 _MEDIA_TYPES: dict[str, dict[str, Any]] = {
     mime: {} for mime in sorted({f.mime for f in FORMATS.values()} | set(AUDIO_ONLY_MIME.values()))}
 BYTES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The whole file", "content": _MEDIA_TYPES},
+    200: {"description": "The whole file, or its audio transcoded (`format`)", "content": _MEDIA_TYPES},
     206: {"description": "Partial content: one range, or multipart/byteranges for several",
           "content": {**_MEDIA_TYPES, "multipart/byteranges": {}}},
     304: {"description": "Not modified (If-None-Match / If-Modified-Since)"},
-    **errors(401, 403, 404, 416),
+    **errors(401, 403, 404, 416, 422),
     503: {**errors(503)[503], "description": "UNAVAILABLE: the item's folder is offline (not mounted, missing, "
-                                              "unreadable); the message says why"},
+                                              "unreadable), or every transcoder is in use (Retry-After); the "
+                                              "message says why"},
 }
 TokenQuery = Annotated[str | None, Query(pattern=NO_NUL, description="media token from an item's stream_url")]
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -64,11 +67,48 @@ async def authorize(access: StreamAccess, media_id: str, token: str | None, bear
     return mid
 
 
-async def stream(media_id: str, access: AccessDep, bearer: Bearer, api_key: ApiKeyHeader = None,
-                 token: TokenQuery = None, download: bool = False) -> MediaFileResponse:
-    """The file's bytes: Range (single and multi), If-Range, ETag, Last-Modified and 304s."""
+async def _transcoding(request: Request) -> Transcoding:
+    transcoding: Transcoding = parts(request).transcoding
+    return transcoding
+
+
+Format = Literal["raw", "mp3", "opus", "aac", "flac"]
+
+
+async def stream(request: Request, media_id: str, access: AccessDep, bearer: Bearer,
+                 transcoding: Annotated[Transcoding, Depends(_transcoding)], api_key: ApiKeyHeader = None,
+                 token: TokenQuery = None, download: bool = False,
+                 format: Annotated[Format | None, Query(description="raw (or none): the file as it is; else the "
+                                                                     "audio transcoded to this format")] = None,
+                 bitrate: Annotated[int | None, Query(ge=8, le=1536, description="kbit/s (lossy formats; none: "
+                                                      "the format's default, or the codec copied when the "
+                                                      "file already has it)")] = None,
+                 offset: Annotated[float, Query(ge=0, le=864_000, description="start at this second "
+                                                "(transcodes only: OpenSubsonic's transcodeOffset)")] = 0,
+                 audio_track: Annotated[int | None, Query(ge=0, le=63)] = None) -> Response:
+    """The file's bytes: Range (single and multi), If-Range, ETag, Last-Modified and 304s. With `format`,
+    the audio transcoded on the fly: the first bytes come as soon as they are encoded, `X-Content-Duration`
+    says how long it is, and a finished transcode is cached, then served like a file (with Ranges)."""
     media, info = await access.file(await authorize(access, media_id, token, bearer, api_key))
-    return stream_response(media, info, download)
+    if format is None or format == "raw":
+        return stream_response(media, info, download)
+    source = await transcoding.audio_stream(info, format, bitrate, offset, audio_track,
+                                            start=request.method != "HEAD")
+    return transcoded_response(source, request.method == "HEAD")
+
+
+def transcoded_response(source: AudioSource, head: bool) -> Response:
+    headers = {"cache-control": "private, max-age=3600"}
+    if source.duration_s is not None:
+        headers["x-content-duration"] = f"{source.duration_s:.3f}"
+    mime = source.request.mime
+    if source.cached is not None:
+        st = source.cached.stat()
+        return MediaFileResponse(FileInfo(str(source.cached), st.st_size, st.st_mtime, mime), headers)
+    headers["accept-ranges"] = "none"  # not until it is finished and cached
+    if head or source.body is None:
+        return Response(status_code=200, media_type=mime, headers=headers)
+    return StreamingResponse(source.body, media_type=mime, headers=headers)
 
 
 def stream_response(media: Media, info: FileInfo, download: bool = False) -> MediaFileResponse:
@@ -107,7 +147,7 @@ ARTWORK: dict[int | str, dict[str, Any]] = {
 
 # GET and HEAD are registered apart so each has its own OpenAPI operation id.
 for _method in ("GET", "HEAD"):
-    router.add_api_route("/{media_id}/stream", stream, methods=[_method], response_class=MediaFileResponse,
+    router.add_api_route("/{media_id}/stream", stream, methods=[_method], response_class=Response,
                          status_code=200, responses=BYTES, operation_id=f"stream_media_{_method.lower()}")
     router.add_api_route("/{media_id}/artwork", get_artwork, methods=[_method],
                          response_class=MediaFileResponse, status_code=200, responses=ARTWORK,
