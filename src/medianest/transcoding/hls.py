@@ -90,6 +90,11 @@ class _Session:
             os.replace(self.work / name, self.out / name)
             self.made = max(self.made, int(name[1:-4]))
 
+    def pace(self) -> None:
+        """Pause an encoder `AHEAD` segments past what the player last asked for; resume it otherwise."""
+        if self.child is not None and self.child.running:
+            self.child.pause() if self.made - self.wanted >= AHEAD else self.child.resume()
+
     def covers(self, n: int) -> bool:
         """Whether the running encoder will reach segment `n` soon."""
         if self.child is None or not self.child.running:
@@ -134,6 +139,7 @@ class HlsSessions:
             raise NotFound("segment", n)
         session = self._session(rendition)
         session.wanted, session.fetched = n, time.monotonic()
+        session.pace()
         path = session.segment(n)
         if not path.exists():
             await self._wait_for(session, path, n)
@@ -202,8 +208,8 @@ class HlsSessions:
                 await child.kill()
                 session.collect()
                 log.info("hls encoder stopped: nobody is fetching", rendition=name)
-            elif child is not None and child.running:
-                child.pause() if session.made - session.wanted >= AHEAD else child.resume()
+            else:
+                session.pace()
             if idle and (child is None or not child.running):
                 shutil.rmtree(session.work, ignore_errors=True)
                 del self._sessions[name]

@@ -75,7 +75,8 @@ def _read(container: av.container.InputContainer) -> Streams:
     if video is None:
         return Streams(name, duration, bitrate=container.bit_rate or None, audio=audio)
     bits, chroma = _pixel_format(video.codec_context.pix_fmt or "")
-    return Streams(name, duration, video.codec_context.name, bits, chroma, video.codec_context.height or None,
+    return Streams(name, duration, video.codec_context.codec.canonical_name, bits, chroma,
+                   video.codec_context.height or None,
                    container.bit_rate or None, audio)
 
 
@@ -86,7 +87,7 @@ def _is_cover(stream: av.video.stream.VideoStream) -> bool:
 
 def _track(index: int, stream: av.audio.stream.AudioStream) -> AudioTrack:
     meta = stream.metadata
-    return AudioTrack(index, stream.codec_context.name, stream.codec_context.channels or 2,
+    return AudioTrack(index, stream.codec_context.codec.canonical_name, stream.codec_context.channels or 2,
                       _language(meta.get("language")), clean_optional(meta.get("title")),
                       bool(stream.disposition & av.stream.Disposition.default))
 
