@@ -88,8 +88,9 @@ class ProbeResult:
 
 
 def search_text(*parts: str | None) -> str:
-    """Lower-case, diacritics-free text that both search backends index."""
-    return fold(" ".join(p for p in parts if p))
+    """Lower-case, diacritics-free words that both search backends index, split where search splits a query
+    (search.terms): PostgreSQL's parser would read "mpeg-4" as "mpeg" and "-4", and "mr.bungle" as a host."""
+    return " ".join(re.findall(r"[^\W_]+", fold(" ".join(p for p in parts if p))))
 
 
 def fold(text: str) -> str:
