@@ -64,8 +64,8 @@ class TranscodeCache:
         return self.hls / name
 
     def promote(self, done: Path, final: Path) -> None:
-        """Move a finished file into the cache, making room for it first."""
-        self.sweep(room=done.stat().st_size, keep=final)
+        """Move a finished file (in the work folder, so already counted) into the cache, making room first."""
+        self.sweep(keep=final)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(done, final)
 

@@ -29,8 +29,10 @@ def audio_command(ffmpeg: str, source: str, plan: AudioPlan, track: int, offset_
     seek = ("-ss", f"{offset_s:.3f}") if offset_s > 0 else ()
     codec = ("-c:a", "copy") if plan.copy else ("-c:a", *_AUDIO_CODEC[plan.format])
     rate = ("-b:a", f"{plan.kbps}k") if plan.kbps and not plan.copy else ()
+    # -flush_packets: each packet reaches the file as it is made (ffmpeg buffers file output otherwise, and
+    # the first bytes would wait ~120 ms for its buffer to fill).
     return [ffmpeg, *BASE, *seek, "-i", source, "-map", f"0:a:{track}", "-vn", "-sn", "-dn",
-            "-map_metadata", "0", *codec, *rate, *_AUDIO_MUXER[plan.format], dest]
+            "-map_metadata", "0", *codec, *rate, "-flush_packets", "1", *_AUDIO_MUXER[plan.format], dest]
 
 
 def hls_command(ffmpeg: str, source: str, plan: VideoPlan, encoder: VideoEncoder, start: int, segment_s: int,

@@ -24,8 +24,9 @@ BASELINE_CONTAINERS = frozenset({"mp4", "webm", "mp3", "flac", "ogg", "wav"})
 BASELINE_VIDEO = frozenset({"h264", "vp9", "av1"})
 BASELINE_AUDIO = frozenset({"aac", "opus", "mp3", "flac", "vorbis", "pcm"})
 # What fragmented MP4 carries that browsers' MediaSource accepts: these are copied, the rest encoded.
+# (Not MP3: Chromium's MediaSource refuses it in fMP4, though it plays MP3 files.)
 FMP4_VIDEO = frozenset({"h264", "hevc", "av1", "vp9"})
-FMP4_AUDIO = frozenset({"aac", "mp3", "opus", "flac", "ac3", "eac3"})
+FMP4_AUDIO = frozenset({"aac", "opus", "flac", "ac3", "eac3"})
 LOSSLESS = frozenset({"flac", "alac", "pcm", "wavpack", "ape", "wmalossless", "tta", "mlp", "truehd"})
 # The audio formats a progressive transcode writes, in the order they are preferred when a client takes
 # several (FLAC only for lossless sources: there it keeps every bit, elsewhere it only inflates).

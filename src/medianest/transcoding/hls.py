@@ -35,7 +35,10 @@ log = structlog.get_logger(__name__)
 SEGMENT_S = 6
 AHEAD = 5  # segments made beyond the last one asked for before the encoder waits (hls.js buffers 30 s)
 RESTART_GAP = 3  # a segment this far past what the encoder has made is waited for; further: restart there
-POLL_S = 0.05
+POLL_S = 0.02
+# A tail this short after the last whole segment (audio that outlasts the last frame by a few ms) makes no
+# segment of its own: the encoder has no frame there to start one with. It is counted in the last one.
+TAIL_S = 0.1
 WAIT_S = 45  # longest a segment request waits for its segment
 
 
@@ -56,7 +59,7 @@ class Rendition:
 
     @property
     def segments(self) -> int:
-        return max(1, math.ceil((self.streams.duration_s or 0) / SEGMENT_S - 1e-6))
+        return max(1, math.ceil(((self.streams.duration_s or 0) - TAIL_S) / SEGMENT_S))
 
 
 @dataclass
@@ -120,8 +123,9 @@ class HlsSessions:
         target = SEGMENT_S if rendition.plan.video != "copy" else 2 * SEGMENT_S
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}", "#EXT-X-MEDIA-SEQUENCE:0",
                  "#EXT-X-PLAYLIST-TYPE:VOD", "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="init.mp4?token={token}"']
+        last = rendition.segments - 1
         for n in range(rendition.segments):
-            length = min(SEGMENT_S, duration - n * SEGMENT_S) if duration else SEGMENT_S
+            length = duration - n * SEGMENT_S if duration and n == last else SEGMENT_S
             lines += [f"#EXTINF:{max(length, 0.001):.6f},", f"{n}.m4s?token={token}"]
         lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"

@@ -62,7 +62,9 @@ def _cached(path: str, size: int, mtime: float) -> Streams:
         with av.open(path, metadata_errors="ignore") as container:
             return _read(container)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise Unplayable("media", path, f"the file cannot be decoded ({type(exc).__name__})") from exc
+        # FFmpeg's words without the path ("Invalid data found when processing input").
+        why = getattr(exc, "strerror", None) or "unreadable"
+        raise Unplayable("media", path, f"the file cannot be decoded ({why})") from exc
 
 
 def _read(container: av.container.InputContainer) -> Streams:
