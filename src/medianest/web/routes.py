@@ -7,6 +7,8 @@ relative URLs, so a long cache would mix old and new modules after an upgrade; a
 Swagger UI is swagger-ui-dist 5.36.0 from the npm registry (swagger-ui-bundle.js and swagger-ui.css, byte
 for byte, with its LICENSE, NOTICE and the bundle's third-party licences), vendored like socket.io-client:
 it is the Swagger UI team's own build, and the PyPI packages that ship it trail it by months or years.
+hls.js 1.7.4 is vendored the same way (`dist/hls.light.min.mjs` from the npm registry, byte for byte, with its
+LICENSE as hls.js.LICENSE); js/stream.js loads it only when an HLS stream plays in a browser without HLS of its own.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 // Media items as the pages show them: grid cards and list rows, each with the same menu (play, queue,
-// add to playlist, like, open, download), plus the "add to playlist" chooser. An item that cannot be played
-// here (its folder offline, a format this browser does not decode) stays in every list, marked, and says
-// why when it is clicked.
+// add to playlist, like, open, download), plus the "add to playlist" chooser. Every format plays (the server
+// transcodes what this browser does not decode); an item whose folder is offline stays in every list, greyed
+// with an "Offline" badge, and says why when it is clicked.
 import { api, currentUser } from "./api.js";
 import * as player from "./player.js";
 import { icon } from "./icons.js";
@@ -102,12 +102,10 @@ function nowPlayingMark(el, item) {
   el.classList.toggle("playing", player.current()?.id === item.id);
 }
 
-// "Offline" (its folder is away) or "Can't play here" (the browser's formats), with the reason on hover.
+// "Offline" (its folder is away), with the reason on hover.
 function stateBadge(item, why) {
   if (!why) return null;
-  return isOffline(item)
-    ? h("span", { class: "badge badge-offline", title: why, "data-testid": "offline-badge" }, icon("offline"), "Offline")
-    : h("span", { class: "badge badge-unplayable", title: why }, "Can't play here");
+  return h("span", { class: "badge badge-offline", title: why, "data-testid": "offline-badge" }, icon("offline"), "Offline");
 }
 
 function stateClass(item, why) {

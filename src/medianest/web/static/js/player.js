@@ -1,12 +1,16 @@
 // The player: one <audio> and one <video> element owned here, outside the page area, so playback goes on
 // while the user moves between pages. The queue is the play order; shuffle reorders what is still to come
 // and turning it off restores the order it was in. Plays and resume points go to the API.
-// An item this browser cannot play (or whose folder is offline) is refused before anything changes, with one
-// message; the queue moves on only when an item ends, never by itself after an error.
+// Every item plays: the server is asked how (`/playback` with what this browser decodes) and answers with a
+// file, a progressive transcode or an HLS playlist (stream.js); positions are the item's, whatever the stream's
+// own clock says. An item whose folder is offline is refused before anything changes, with one message; one
+// that fails says so in words (the server's when it has some) and stays current; the queue moves on only when
+// an item ends, never by itself after an error.
 import { api, beacon } from "./api.js";
 import { icon } from "./icons.js";
-import { whyNot } from "./playable.js";
-import { art, fmtDuration, h, showError, toast } from "./ui.js";
+import { capabilities, whyNot } from "./playable.js";
+import { explain, Stream } from "./stream.js";
+import { art, errorText, fmtDuration, h, showError, toast } from "./ui.js";
 
 const SAVE_EVERY_S = 10;     // resume point while playing
 const RESUME_MIN_S = 5;      // positions this close to the start are not worth resuming
@@ -28,15 +32,24 @@ const events = new EventTarget();
 
 const state = {
   queue: [], index: -1, shuffle: false, repeat: "off", original: null,
-  listened: 0, lastTime: 0, lastSaved: 0, reported: false, failed: null,
+  listened: 0, lastTime: 0, lastSaved: 0, reported: false, failed: null, audioTrack: null,
 };
 let media = audio;
 let videoHome = dockScreen;
+let stream = null;  // the current item's Stream, once its playback decision is in
+let loads = 0;      // a load superseded by a newer one (another click) stops at its next step
+
+// The current item's position and length in seconds (a restarted transcode's element counts from its base).
+export const position = () => (stream ? stream.position() : media.currentTime || 0);
+export const duration = () => stream?.duration() || current()?.duration_s || 0;
 
 export const current = () => state.queue[state.index] ?? null;
 export const queue = () => state.queue.slice();
 export const element = () => media;
 export const settings = () => ({ shuffle: state.shuffle, repeat: state.repeat });
+// The server's playback decision for the current item ({method, reason, protocol, audio_tracks, ...}), or null.
+export const playback = () => stream?.decision ?? null;
+export const usesHlsJs = () => !!stream?.usesHlsJs;
 
 export function onChange(fn) {
   events.addEventListener("change", fn);
@@ -117,7 +130,7 @@ export function toggle() {
 
 export async function next(auto = false) {
   if (!current()) return;
-  if (auto && state.repeat === "one") { media.currentTime = 0; media.play().catch(playFailed); return; }
+  if (auto && state.repeat === "one") { seek(0); media.play().catch(playFailed); return; }
   await leaveCurrent();
   if (state.index + 1 < state.queue.length) state.index++;
   else if (state.repeat === "all") state.index = 0;
@@ -127,15 +140,30 @@ export async function next(auto = false) {
 
 export async function previous() {
   if (!current()) return;
-  if (media.currentTime > 3 || (state.index === 0 && state.repeat !== "all")) { media.currentTime = 0; return; }
+  if (position() > 3 || (state.index === 0 && state.repeat !== "all")) { seek(0); return; }
   await leaveCurrent();
   state.index = state.index > 0 ? state.index - 1 : state.queue.length - 1;
   await load();
 }
 
+// Seek to `seconds` of the current item: within the stream, or by asking for a transcode from there.
 export function seek(seconds) {
-  if (!current() || !isFinite(media.duration)) return;
-  media.currentTime = Math.max(0, Math.min(media.duration - 0.05, seconds));
+  const d = duration();
+  if (!current() || !stream || !d || state.failed) return;
+  state.lastTime = 0;  // the element's clock may restart: nothing until the next update counts as listened
+  if (stream.seek(Math.max(0, Math.min(d - 0.05, seconds)))) media.play().catch(playFailed);
+  renderTime();
+}
+
+// Play the current item's audio track `index` (of the decision's audio_tracks) from where it is now.
+export async function chooseAudioTrack(index) {
+  const item = current();
+  if (!item || !stream || index === stream.decision.audio_track) return;
+  state.audioTrack = index;
+  const ticket = ++loads;
+  const at = position();
+  const paused = media.paused;
+  if (await begin(item, at, ticket) && !paused) media.play().catch(playFailed);
 }
 
 export function setVolume(v) {
@@ -184,6 +212,7 @@ export function reset() {
 }
 
 function stop() {
+  release();
   media.removeAttribute("src");
   media.load();
   state.index = -1;
@@ -215,28 +244,52 @@ async function closeVideo() {
   stop();
 }
 
+// Let go of the current stream (an hls.js instance with its buffers), before another takes the element.
+function release() {
+  stream?.destroy();
+  stream = null;
+}
+
 // The current item cannot play: it stays current, silent, for the user to retry or move on from.
 function halt() {
+  release();
   media.pause();
   media.removeAttribute("src");
   media.load();
   changed();
 }
 
+// Say once that the current item cannot play, with the server's words when it gave some.
+async function failed(item, reason = null) {
+  if (state.failed === item) return;
+  state.failed = item;
+  changed();
+  // A folder that went offline while playing answers 503: say so rather than blaming the format.
+  let why = null;
+  try { why = whyNot((await api.get(`/media/${item.id}`)).data); } catch { /* the words below */ }
+  toast(why || `Cannot play “${item.title || "this item"}”: ${reason || "the browser cannot decode it or the file is gone."}`,
+    "error", 6000);
+}
+
 async function load() {
   const listed = current();
+  const ticket = ++loads;
   state.listened = 0; state.lastTime = 0; state.lastSaved = 0; state.reported = false; state.failed = null;
+  state.audioTrack = null;
+  release();
   let item = listed;
   try {
     // A fresh copy: its stream token is new (queues outlive tokens) and its resume point current.
     item = (await api.get(`/media/${listed.id}`)).data;
-    state.queue[state.index] = item;
-    if (state.original) state.original[state.original.indexOf(listed)] = item;
   } catch (err) {
-    showError(err);
-    return halt();
+    if (ticket !== loads) return;
+    halt();
+    return failed(listed, errorText(err));
   }
-  if (refused(item)) return halt();  // its folder went offline since the list was loaded
+  if (ticket !== loads) return;
+  state.queue[state.index] = item;
+  if (state.original) state.original[state.original.indexOf(listed)] = item;
+  if (refused(item)) { state.failed = item; return halt(); }  // its folder went offline since the list was loaded
   const want = item.kind === "video" ? video : audio;
   if (want !== media) { media.pause(); media.removeAttribute("src"); media.load(); }
   media = want;
@@ -246,16 +299,36 @@ async function load() {
   } else dock.hidden = true;
   const resume = item.position_s && item.position_s > RESUME_MIN_S &&
     (!item.duration_s || item.position_s < item.duration_s - RESUME_MIN_S) ? item.position_s : 0;
-  media.src = item.stream_url;
-  if (resume) {
-    media.addEventListener("loadedmetadata", () => {
-      media.currentTime = resume;
-      toast(`Resumed “${item.title}” at ${fmtDuration(resume)}`);
-    }, { once: true });
-  }
   updateMediaSession(item);
   changed();
+  if (!await begin(item, resume, ticket)) return;
+  if (resume) {
+    media.addEventListener("loadedmetadata", () => toast(`Resumed “${item.title}” at ${fmtDuration(resume)}`),
+      { once: true });
+  }
   try { await media.play(); } catch (err) { playFailed(err); }
+}
+
+// Ask the server how to play `item` here and start that stream at `at` seconds; false when it cannot (said).
+async function begin(item, at, ticket) {
+  let decision;
+  try {
+    const query = { ...await capabilities(item.kind), audio_track: state.audioTrack ?? undefined };
+    decision = (await api.get(`/media/${item.id}/playback`, query)).data;
+  } catch (err) {
+    if (ticket !== loads) return false;
+    halt();
+    failed(item, errorText(err));
+    return false;
+  }
+  if (ticket !== loads) return false;
+  release();
+  stream = new Stream(media, decision, (url) => streamFailed(item, url));
+  await stream.start(at);
+  if (ticket !== loads) return false;
+  state.lastTime = 0;
+  changed();
+  return true;
 }
 
 function playFailed(err) {
@@ -273,31 +346,32 @@ async function leaveCurrent() {
   const item = current();
   if (!item || !media.src) return;
   media.pause();
-  const position = media.currentTime || 0;
+  const at = position();
   if (!state.reported && state.listened >= Math.min(PLAY_MIN_S, (item.duration_s || 60) / 2)) {
     state.reported = true;
-    api.post(`/media/${item.id}/plays`, { position_s: position, listened_s: state.listened, completed: false })
+    api.post(`/media/${item.id}/plays`, { position_s: at, listened_s: state.listened, completed: false })
       .catch(() => {});
-  } else if (position > RESUME_MIN_S) {
-    api.put(`/media/${item.id}/progress`, { position_s: position }).catch(() => {});
+  } else if (at > RESUME_MIN_S) {
+    api.put(`/media/${item.id}/progress`, { position_s: at }).catch(() => {});
   }
 }
 
 function onTimeUpdate() {
-  const t = media.currentTime;
-  const delta = t - state.lastTime;
+  const own = media.currentTime;
+  const delta = own - state.lastTime;
   if (delta > 0 && delta < 1.5 && !media.paused) state.listened += delta;  // seeks are not listening
-  state.lastTime = t;
+  state.lastTime = own;
   const item = current();
+  const t = position();
   if (item && !media.paused && Math.abs(t - state.lastSaved) >= SAVE_EVERY_S) {
     state.lastSaved = t;
     api.put(`/media/${item.id}/progress`, { position_s: t }).catch(() => {});
   }
   renderTime();
-  if ("mediaSession" in navigator && isFinite(media.duration) && media.duration > 0) {
+  const d = duration();
+  if ("mediaSession" in navigator && d > 0) {
     try {
-      navigator.mediaSession.setPositionState({ duration: media.duration, position: Math.min(t, media.duration),
-        playbackRate: media.playbackRate });
+      navigator.mediaSession.setPositionState({ duration: d, position: Math.min(t, d), playbackRate: media.playbackRate });
     } catch { /* some browsers reject a position past the duration */ }
   }
 }
@@ -307,7 +381,7 @@ async function onEnded() {
   if (item && !state.reported) {
     state.reported = true;
     try {
-      const r = await api.post(`/media/${item.id}/plays`, { position_s: media.duration || item.duration_s || 0,
+      const r = await api.post(`/media/${item.id}/plays`, { position_s: duration(),
         listened_s: state.listened, completed: true });
       item.play_count = r.data.play_count;
       item.position_s = 0;
@@ -319,13 +393,20 @@ async function onEnded() {
 // A failure while loading or playing: one message, and the player stays on the item.
 async function onError() {
   const item = current();
-  if (!item || !media.getAttribute("src") || state.failed === item) return;
-  state.failed = item;
-  changed();
-  // A folder that went offline while playing answers 503: say so rather than blaming the format.
-  let why = null;
-  try { why = whyNot((await api.get(`/media/${item.id}`)).data); } catch { /* the general words below */ }
-  toast(why || `Cannot play “${item.title}”: the browser cannot decode it or the file is gone.`, "error", 6000);
+  if (!item || !media.getAttribute("src") || state.failed === item || !stream) return;
+  streamFailed(item, stream.url);
+}
+
+// The stream of `item` failed at `url`: the server may say why (a transcode that cannot decode the file, a
+// server at its transcode limit); the element only says that it failed.
+async function streamFailed(item, url) {
+  if (state.failed === item || current() !== item) return;
+  state.failed = item;  // one message, even when the element and hls.js both report it
+  const reason = await explain(url);
+  if (current() !== item) return;
+  state.failed = null;
+  failed(item, reason);
+  media.pause();
 }
 
 for (const el of [audio, video]) {
@@ -337,15 +418,15 @@ for (const el of [audio, video]) {
   }
   el.addEventListener("pause", () => {
     const item = current();
-    if (el === media && item && !el.ended && el.currentTime > RESUME_MIN_S) {
-      api.put(`/media/${item.id}/progress`, { position_s: el.currentTime }).catch(() => {});
+    if (el === media && item && !el.ended && !state.failed && position() > RESUME_MIN_S) {
+      api.put(`/media/${item.id}/progress`, { position_s: position() }).catch(() => {});
     }
   });
 }
 
 window.addEventListener("pagehide", () => {
   const item = current();
-  if (item && media.currentTime > RESUME_MIN_S) beacon("PUT", `/media/${item.id}/progress`, { position_s: media.currentTime });
+  if (item && position() > RESUME_MIN_S) beacon("PUT", `/media/${item.id}/progress`, { position_s: position() });
 });
 
 function updateMediaSession(item) {
@@ -361,8 +442,8 @@ function installMediaSession() {
   const handlers = {
     play: () => media.play().catch(playFailed), pause: () => media.pause(),
     previoustrack: () => previous(), nexttrack: () => next(false),
-    seekbackward: (d) => seek(media.currentTime - (d.seekOffset || 10)),
-    seekforward: (d) => seek(media.currentTime + (d.seekOffset || 10)),
+    seekbackward: (d) => seek(position() - (d.seekOffset || 10)),
+    seekforward: (d) => seek(position() + (d.seekOffset || 10)),
     seekto: (d) => seek(d.seekTime), stop: () => media.pause(),
   };
   for (const [action, fn] of Object.entries(handlers)) {
@@ -399,7 +480,7 @@ export function mountBar(container) {
   parts.seek.addEventListener("input", () => { seeking = true; renderTime(); });
   parts.seek.addEventListener("change", () => {
     seeking = false;
-    if (isFinite(media.duration)) seek((parts.seek.value / 1000) * media.duration);
+    seek((parts.seek.value / 1000) * duration());
   });
   parts.volume.addEventListener("input", () => setVolume(parts.volume.value / 100));
   bar = h("div", { class: "player-bar", id: "player", hidden: true },
@@ -446,8 +527,8 @@ function renderBar() {
 
 function renderTime() {
   if (!bar) return;
-  const d = isFinite(media.duration) ? media.duration : current()?.duration_s || 0;
-  const t = seeking ? (parts.seek.value / 1000) * d : media.currentTime || 0;
+  const d = duration();
+  const t = seeking ? (parts.seek.value / 1000) * d : position();
   parts.time.textContent = fmtDuration(t);
   parts.duration.textContent = fmtDuration(d);
   if (!seeking) parts.seek.value = d ? String(Math.round((t / d) * 1000)) : "0";
@@ -483,7 +564,7 @@ export function installShortcuts(extra) {
         t.closest("dialog"))) return;
     const step = e.shiftKey ? 30 : 5;
     const keys = {
-      " ": toggle, k: toggle, ArrowLeft: () => seek(media.currentTime - step), ArrowRight: () => seek(media.currentTime + step),
+      " ": toggle, k: toggle, ArrowLeft: () => seek(position() - step), ArrowRight: () => seek(position() + step),
       ArrowUp: () => setVolume(media.volume + 0.1), ArrowDown: () => setVolume(media.volume - 0.1),
       n: () => next(false), p: () => previous(), m: toggleMute, s: toggleShuffle, r: cycleRepeat, q: () => toggleQueue(),
       ...extra,

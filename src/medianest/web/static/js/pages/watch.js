@@ -1,6 +1,7 @@
 // One item's page: the video stage (the player's own <video>, moved here so playback survives leaving the
-// page), subtitles as <track>s (WebVTT from the API, sidecars and embedded ones), OpenSubtitles search when
-// a connection exists, and the item's details.
+// page), the audio-track choice for a file with several, subtitles as <track>s (WebVTT from the API, sidecars
+// and embedded ones; they belong to the element, so they stay whatever stream plays in it: a file, native HLS
+// or hls.js), OpenSubtitles search when a connection exists, and the item's details.
 import { api } from "../api.js";
 import * as media from "../media.js";
 import { icon } from "../icons.js";
@@ -13,6 +14,7 @@ export async function render(root, params) {
   setTitle(item.title);
   const stage = h("div", { class: "stage", "data-testid": "stage" });
   const subs = h("div", { class: "subs" });
+  const tracks = h("div", { class: "audio-tracks" });
   root.append(h("div", { class: "watch" },
     h("div", {},
       item.kind === "video" ? stage : h("div", { class: "card-art audio-art" }, art(item)),
@@ -21,18 +23,46 @@ export async function render(root, params) {
         h("button", { class: "btn", onclick: () => media.addToPlaylist(item) }, icon("plus"), "Playlist"),
         isOffline(item) ? null : h("a", { class: "btn ghost", href: item.stream_url + "&download=1" }, icon("download"), "File"),
         item.kind !== "video" ? h("button", { class: "btn primary", onclick: () => player.play([item]) }, icon("play"), "Play") : null),
-      h("p", { class: "muted" }, [item.artist || item.channel, item.album, item.year].filter(Boolean).join(" · "))),
+      h("p", { class: "muted" }, [item.artist || item.channel, item.album, item.year].filter(Boolean).join(" · ")),
+      tracks),
     h("aside", { class: "watch-meta" }, details(item), item.kind === "video" ? subs : null)));
   if (item.kind !== "video") return;
-  // A video that cannot play here says why on its stage; whatever plays in the mini player stays there.
+  // A video whose folder is offline says why on its stage; whatever plays in the mini player stays there.
   const why = whyNot(item);
   if (why) { stage.append(h("p", { class: "stage-note", role: "note" }, why)); return; }
 
-  let detach = player.attachVideo(stage);
+  const detach = player.attachVideo(stage);
+  const showTracks = audioTracks(tracks, item);
+  const unwatch = player.onChange(showTracks);
   if (player.current()?.id !== item.id) await player.play([item]);
-  const tracks = await loadSubtitles(item, subs);
-  setTracks(player.element(), tracks);
-  return () => detach && detach();
+  showTracks();
+  setTracks(player.element(), await loadSubtitles(item, subs));
+  return () => { unwatch(); detach(); };
+}
+
+// The audio-track choice in `box`, when the playback decision for `item` offers several tracks: choosing one
+// asks the server for that track from the current position. Returns the function that draws it, which draws
+// again only when the decision changed.
+function audioTracks(box, item) {
+  let shown;
+  return () => {
+    const decision = player.current()?.id === item.id ? player.playback() : null;
+    if (decision === shown) return;
+    shown = decision;
+    const list = decision?.audio_tracks || [];
+    if (list.length < 2) { box.replaceChildren(); return; }
+    const select = h("select", { name: "audio_track", "aria-label": "Audio track", "data-testid": "audio-track",
+      onchange: () => player.chooseAudioTrack(Number(select.value)) },
+      list.map((t, i) => h("option", { value: String(t.index) }, trackLabel(t, i))));
+    select.value = String(decision.audio_track);
+    box.replaceChildren(h("label", { class: "audio-track" }, icon("volume"), select));
+  };
+}
+
+function trackLabel(t, i) {
+  const codec = t.codec ? `${t.codec}${t.channels ? ` ${t.channels} ch` : ""}` : null;
+  const language = t.language && t.language !== "und" ? t.language : null;
+  return [language, t.title, codec].filter(Boolean).join(" · ") || `Track ${i + 1}`;
 }
 
 function details(item) {
