@@ -22,7 +22,7 @@ from medianest.errors import Unplayable
 from medianest.jobs.processes import Child, Processes
 from medianest.transcoding.cache import TranscodeCache, key_of, touch
 from medianest.transcoding.commands import audio_command
-from medianest.transcoding.decide import AUDIO_CONTAINER, AudioPlan
+from medianest.transcoding.decide import AudioPlan
 
 log = structlog.get_logger(__name__)
 
@@ -172,6 +172,3 @@ class AudioTranscodes:
             job.work.unlink(missing_ok=True)
         self._jobs.clear()
 
-
-def container_of(plan: AudioPlan) -> str:
-    return AUDIO_CONTAINER[plan.format]

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, cast
 
 from medianest.transcoding.streams import AudioTrack, Streams
@@ -81,7 +81,6 @@ class Decision:
     video: VideoPlan | None = None  # HLS, for video that is not played directly
     audio: AudioPlan | None = None  # progressive, for audio that is not played directly
     track: int = 0
-    warnings: list[str] = field(default_factory=list)
 
 
 def decide(streams: Streams, caps: Capabilities, track: int | None = None) -> Decision:

@@ -106,6 +106,7 @@ class Transcoding:
     async def close(self) -> None:
         await self.audio.close()
         await self.hls.close()
+        await self.processes.close()
 
 
 def _audio_track(streams: Streams, track: int | None) -> int:

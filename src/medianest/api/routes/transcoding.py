@@ -17,6 +17,7 @@ from medianest.errors import InvalidInput, NotFound
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.response import FileInfo, MediaFileResponse
 from medianest.transcoding.decide import (
+    AUDIO_CONTAINER,
     BASELINE_AUDIO,
     BASELINE_CONTAINERS,
     BASELINE_VIDEO,
@@ -88,9 +89,8 @@ def _playback_out(mid: int, streams: Streams, decision: Decision, token: str) ->
         a = decision.audio
         query = f"token={token}&format={a.format}" + (f"&bitrate={a.kbps}" if a.kbps else "")
         query += f"&audio_track={decision.track}" if len(streams.audio) > 1 else ""
-        container = {"mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}[a.format]
-        return PlaybackOut(**common, url=f"{base}/stream?{query}", protocol="progressive", container=container,
-                           video_codec=None, audio_codec="copy" if a.copy and chosen is None else a.format)
+        return PlaybackOut(**common, url=f"{base}/stream?{query}", protocol="progressive",
+                           container=AUDIO_CONTAINER[a.format], video_codec=None, audio_codec=a.format)
     return PlaybackOut(**common, url=f"{base}/stream?token={token}", protocol="file", container=streams.container,
                        video_codec=streams.video_codec, audio_codec=chosen)
 
