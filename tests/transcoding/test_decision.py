@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from medianest.transcoding.streams import _container
 from tests.conftest import bearer
 from tests.transcoding.conftest import World
 
@@ -49,6 +50,13 @@ async def test_a_client_that_plays_the_file_gets_it_directly(world: World) -> No
     assert d["method"] == "direct"
     d = await world.decision("m4a_alac", containers="mp4", audio="alac")
     assert d["method"] == "direct"
+
+
+def test_webm_is_told_from_matroska() -> None:
+    # One FFmpeg demuxer reads both; a browser plays WebM and not Matroska.
+    assert _container("matroska,webm", "/m/Clip.WEBM") == "webm"
+    assert _container("matroska,webm", "/m/Film.mkv") == "matroska"
+    assert _container("mov,mp4,m4a,3gp,3g2,mj2", "/m/Phone.mov") == "mp4"
 
 
 async def test_only_the_container_wrong_is_a_remux(world: World) -> None:

@@ -60,26 +60,35 @@ async def streams_of(path: str, size: int, mtime: float) -> Streams:
 def _cached(path: str, size: int, mtime: float) -> Streams:
     try:
         with av.open(path, metadata_errors="ignore") as container:
-            return _read(container)
+            return _read(container, path)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         # FFmpeg's words without the path ("Invalid data found when processing input").
         why = getattr(exc, "strerror", None) or "unreadable"
         raise Unplayable("media", path, f"the file cannot be decoded ({why})") from exc
 
 
-def _read(container: av.container.InputContainer) -> Streams:
+def _read(container: av.container.InputContainer, path: str) -> Streams:
     video = next((s for s in container.streams.video if not _is_cover(s)), None)
     audio = tuple(_track(i, s) for i, s in enumerate(container.streams.audio))
     if video is None and not audio:
         raise Unplayable("media", container.name, "the file holds no audio or video stream")
     duration = container.duration / 1_000_000 if container.duration else None
-    name = _CONTAINERS.get(container.format.name.split(",")[0], container.format.name.split(",")[0])
+    name = _container(container.format.name, path)
     if video is None:
         return Streams(name, duration, bitrate=container.bit_rate or None, audio=audio)
     bits, chroma = _pixel_format(video.codec_context.pix_fmt or "")
     return Streams(name, duration, video.codec_context.codec.canonical_name, bits, chroma,
                    video.codec_context.height or None,
                    container.bit_rate or None, audio)
+
+
+def _container(demuxer: str, path: str) -> str:
+    """The container as clients name it. One FFmpeg demuxer reads both Matroska and WebM ("matroska,webm"):
+    a .webm file is WebM (a subset browsers play), anything else it reads is Matroska."""
+    if demuxer == "matroska,webm" and path.lower().endswith(".webm"):
+        return "webm"
+    first = demuxer.split(",")[0]
+    return _CONTAINERS.get(first, first)
 
 
 def _is_cover(stream: av.video.stream.VideoStream) -> bool:
