@@ -162,21 +162,27 @@ class HlsSessions:
             assert session.child is not None
             session.child.resume()
             if not session.child.running:
-                await self._ended(session, path)
+                await self._ended(session, path, n)
                 if path.exists():
                     return
             if time.monotonic() > deadline:
                 raise Unplayable("media", session.rendition.media_id, "the transcoder is too slow for this file")
             await asyncio.sleep(POLL_S)
 
-    async def _ended(self, session: _Session, path: Path) -> None:
-        """The encoder exited without making `path`: a failure says why, a finished run is restarted."""
+    async def _ended(self, session: _Session, path: Path, n: int) -> None:
+        """The encoder exited without making `path` (segment `n`): a failure says why; a run that started
+        there and made nothing means there is nothing there (the container claims more time than its
+        video has); another run is restarted at `n` by the caller."""
         assert session.child is not None
         code = await session.child.wait()
         session.collect()
-        if code != 0 and not path.exists():
+        if path.exists():
+            return
+        if code != 0:
             raise Unplayable("media", session.rendition.media_id,
                              f"the file cannot be transcoded: {session.child.why()}")
+        if session.start == n:
+            raise NotFound("segment", n)
 
     async def _restart(self, session: _Session, n: int) -> None:
         if session.child is not None:
