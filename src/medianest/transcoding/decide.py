@@ -32,6 +32,9 @@ LOSSLESS = frozenset({"flac", "alac", "pcm", "wavpack", "ape", "wmalossless", "t
 # several (FLAC only for lossless sources: there it keeps every bit, elsewhere it only inflates).
 AUDIO_ORDER: tuple[AudioFormat, ...] = ("mp3", "opus", "aac")
 AUDIO_CONTAINER: dict[str, str] = {"mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
+# Each audio codec's own file type: a client that decodes the codec plays such a file, whatever containers
+# it lists (one that lists `mp3` plays .mp3 files).
+OWN_CONTAINER = {**AUDIO_CONTAINER, "vorbis": "ogg", "pcm": "wav"}
 DEFAULT_KBPS: dict[str, int] = {"mp3": 192, "opus": 128, "aac": 192}
 HLS_AUDIO_KBPS = 160
 
@@ -110,7 +113,7 @@ def _decide_audio(streams: Streams, caps: Capabilities, track: AudioTrack | None
     assert track is not None  # streams_of refuses a file with neither audio nor video
     codec = codec_family(track.codec)
     too_big = caps.max_kbps is not None and (streams.bitrate or 0) > caps.max_kbps * 1000
-    container_ok = streams.container in caps.containers
+    container_ok = streams.container in caps.containers or OWN_CONTAINER.get(codec) == streams.container
     if codec in caps.audio and container_ok and not too_big and not other_track:
         return Decision("direct", f"the client plays {_name(codec)} in {_name(streams.container)}", track=track.index)
     fmt = _audio_format(codec, caps)
