@@ -107,6 +107,21 @@ async def test_a_corrupt_file_is_a_clear_error_not_a_hung_request(world: World) 
     assert not list(world.transcoding.cache.work.iterdir())
 
 
+async def test_a_failing_encoder_is_a_clear_error_that_names_no_path(world: World, tmp_path: Path) -> None:
+    from medianest.errors import Unplayable
+    from medianest.transcoding.audio import AudioRequest
+    from medianest.transcoding.decide import AudioPlan
+
+    gone = str(tmp_path / "secret-folder" / "gone.flac")  # ffmpeg's own error line names it
+    request = AudioRequest(gone, 1, 1.0, AudioPlan("mp3", 128), 0, 0)
+    with pytest.raises(Unplayable) as caught:
+        await asyncio.wait_for(world.transcoding.audio.open(request), 20)
+    assert "FFmpeg stopped with an error" in caught.value.message
+    assert "secret-folder" not in caught.value.message
+    assert world.transcoding.processes.running == 0
+    assert not list(world.transcoding.cache.work.glob("*.mp3"))
+
+
 async def test_over_the_limit_is_503_with_retry_after_and_readers_leaving_stop_the_encoders(world: World) -> None:
     transcoding = world.transcoding
     info = await _file_info(world, LONG_TITLE)

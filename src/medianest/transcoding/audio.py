@@ -29,6 +29,8 @@ log = structlog.get_logger(__name__)
 CHUNK = 64 * 1024
 POLL_S = 0.01  # how often a reader at the end of the growing file looks again
 FIRST_BYTES_TIMEOUT_S = 30
+# What the client is told (ffmpeg's own lines name paths on this server: they go to the log).
+CANNOT_TRANSCODE = "the file cannot be transcoded: FFmpeg stopped with an error (the server's log says which)"
 MIME = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac"}
 EXT = {"mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
 
@@ -109,7 +111,8 @@ class AudioTranscodes:
             if not job.child.running:
                 await job.child.wait()
                 if os.fstat(fd).st_size == 0:
-                    raise Unplayable("media", job.key, f"the file cannot be transcoded: {job.child.why()}")
+                    log.warning("transcode failed", key=job.key, reason=job.child.why())
+                    raise Unplayable("media", job.key, CANNOT_TRANSCODE)
                 break
             if time.monotonic() > deadline:
                 raise Unplayable("media", job.key, "the transcoder wrote nothing in time")

@@ -24,6 +24,7 @@ import structlog
 
 from medianest.errors import NotFound, Unplayable
 from medianest.jobs.processes import Child, Processes
+from medianest.transcoding.audio import CANNOT_TRANSCODE
 from medianest.transcoding.cache import TranscodeCache, key_of, touch
 from medianest.transcoding.commands import INIT, hls_command
 from medianest.transcoding.decide import VideoPlan
@@ -179,8 +180,8 @@ class HlsSessions:
         if path.exists():
             return
         if code != 0:
-            raise Unplayable("media", session.rendition.media_id,
-                             f"the file cannot be transcoded: {session.child.why()}")
+            log.warning("hls encoder failed", rendition=session.rendition.name, reason=session.child.why())
+            raise Unplayable("media", session.rendition.media_id, CANNOT_TRANSCODE)
         if session.start == n:
             raise NotFound("segment", n)
 
