@@ -4,6 +4,7 @@ never visible as a finished entry, and what a dead process left behind removed a
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -55,16 +56,26 @@ def test_work_in_progress_counts_and_is_never_swept(tmp_path: Path) -> None:
 
 def test_what_a_dead_process_left_is_removed_at_start(tmp_path: Path) -> None:
     root = tmp_path / "t"
+    host = socket.gethostname()
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
-    leftover = root / "work" / dead.stdout.strip() / "hls-x"
+    leftover = root / "work" / f"{host}-{dead.stdout.strip()}" / "hls-x"
     leftover.mkdir(parents=True)
     (leftover / "s3.m4s").write_bytes(b"half a segment")
-    living = root / "work" / str(os.getppid())  # another process, still running: its work stays
+    living = root / "work" / f"{host}-{os.getppid()}"  # another process, still running: its work stays
     living.mkdir(parents=True)
+    # Another container on the same data volume: its pids mean nothing here. Left alone while it may be
+    # working; removed once it has not changed for a day.
+    elsewhere = root / "work" / f"other-container-{dead.stdout.strip()}"
+    gone_elsewhere = root / "work" / "gone-container-1"
+    for folder in (elsewhere, gone_elsewhere):
+        folder.mkdir(parents=True)
+    day_ago = time.time() - 25 * 3600
+    os.utime(gone_elsewhere, (day_ago, day_ago))
     cache = TranscodeCache(root, 100 * KB)
     cache.prepare()
     assert not leftover.parent.exists() and living.exists() and cache.work.is_dir()
+    assert elsewhere.exists() and not gone_elsewhere.exists()
 
 
 async def test_the_server_keeps_its_cache_within_the_bound(world: World) -> None:

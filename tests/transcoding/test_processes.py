@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -114,12 +115,13 @@ def test_kill_9_takes_the_encoders_along_and_the_next_start_cleans_up(tmp_path: 
         server.process.wait()
     assert _until(lambda: not _encoders(server.data_dir), 10), "encoders outlived their server"
     work = server.data_dir / "transcodes" / "work"
-    assert (work / str(pid)).exists()  # what it was writing is still there...
+    mine = work / f"{socket.gethostname()}-{pid}"
+    assert mine.exists()  # what it was writing is still there...
     finished = list((server.data_dir / "transcodes" / "hls").rglob("s2.m4s"))
     assert finished, "the finished segment went with the crash"
     with serve(tmp_path / "again", media_source[0], setup_admin=False,
                extra_env={"MEDIANEST_DATA_DIR": str(server.data_dir)}) as again:
-        assert not (work / str(pid)).exists()  # ...until the next start
-        assert [p.name for p in work.iterdir()] == [str(again.process.pid)]
+        assert not mine.exists()  # ...until the next start
+        assert [p.name for p in work.iterdir()] == [f"{socket.gethostname()}-{again.process.pid}"]
         assert all(p.exists() for p in finished)  # finished segments stay: they are still good
         assert not list((server.data_dir / "transcodes" / "audio").iterdir())

@@ -4,11 +4,13 @@ going first.
     <data dir>/transcodes/
       audio/<key>.<ext>         finished progressive transcodes, served later as plain files with Ranges
       hls/<name>/init.mp4, s<N>.m4s   finished HLS segments of one rendition of one file
-      work/<pid>/...            what the encoders of server process <pid> are still writing
+      work/<host>-<pid>/...     what the encoders of server process <pid> on <host> are still writing
 
 Encoders write only under their own process's `work/` folder, and finished files are moved out with an
 atomic rename: a reader never sees half a file, two server processes never write the same file, and what
-a crash or a kill -9 leaves is a `work/<pid>` whose process is gone, removed by the next `prepare()`.
+a crash or a kill -9 leaves is a `work/<host>-<pid>` whose process is gone, removed by the next
+`prepare()` on that host. Containers sharing one data volume each have their own host name (and may
+have the same pids); another host's folder is left to it, unless it has not changed for a day.
 Reading an entry touches it (its mtime is its last use); `sweep` removes the oldest until the whole cache,
 work in progress included, fits the bound. A file removed while a response still reads it stays readable
 to that response (POSIX), so a sweep never breaks a stream in flight.
@@ -20,12 +22,15 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
 
 log = structlog.get_logger(__name__)
+OTHER_HOST_STALE_S = 24 * 3600
 
 
 @dataclass
@@ -41,7 +46,7 @@ class TranscodeCache:
         self.max_bytes = max_bytes
         self.audio = root / "audio"
         self.hls = root / "hls"
-        self.work = root / "work" / str(os.getpid())
+        self.work = root / "work" / f"{socket.gethostname()}-{os.getpid()}"
 
     def prepare(self) -> None:
         """Make the folders; remove what dead processes left being written (a crash, a kill -9), and this
@@ -50,7 +55,7 @@ class TranscodeCache:
         for folder in (self.audio, self.hls, self.work):
             folder.mkdir(parents=True, exist_ok=True)
         for other in self.work.parent.iterdir():
-            if other != self.work and not _alive(other.name):
+            if other != self.work and _abandoned(other):
                 shutil.rmtree(other, ignore_errors=True)
                 log.info("removed an unfinished transcode of a process that is gone", folder=other.name)
 
@@ -126,6 +131,17 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether a work folder's process is gone: a dead pid on this host, or a day without change on another."""
+    host, _, pid = folder.name.rpartition("-")
+    if host == socket.gethostname():
+        return not _alive(pid)
+    try:
+        return time.time() - folder.stat().st_mtime > OTHER_HOST_STALE_S
+    except FileNotFoundError:
+        return False
 
 
 def _alive(pid: str) -> bool:
