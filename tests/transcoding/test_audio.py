@@ -125,14 +125,18 @@ async def test_a_failing_encoder_is_a_clear_error_that_names_no_path(world: Worl
 async def test_over_the_limit_is_503_with_retry_after_and_readers_leaving_stop_the_encoders(world: World) -> None:
     transcoding = world.transcoding
     info = await _file_info(world, LONG_TITLE)
-    held = [await transcoding.audio_stream(info, "mp3", kbps, 0, None) for kbps in (96, 112, 128)]  # the limit: 3
-    assert transcoding.processes.running == 3
-    r = await _stream(world, NOISE_TITLE, format="opus", bitrate=72)
-    assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
-    assert r.json()["error"]["code"] == "UNAVAILABLE"
-    for source in held:  # as when each client disconnects
-        await source.body.__anext__()
-        await source.body.aclose()
+    held = [_paused(world, await transcoding.audio_stream(info, "mp3", kbps, 0, None))
+            for kbps in (96, 112, 128)]  # the limit: 3
+    try:
+        assert transcoding.processes.running == 3
+        r = await _stream(world, NOISE_TITLE, format="opus", bitrate=72)
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text[:200]
+        assert r.json()["error"]["code"] == "UNAVAILABLE"
+        for source in held:
+            await source.body.__anext__()
+    finally:
+        for source in held:  # as when each client disconnects
+            await source.body.aclose()
     await asyncio.sleep(0.1)
     assert transcoding.processes.running == 0
     assert not list(transcoding.cache.work.glob("*.mp3"))  # their partial files are gone
@@ -142,16 +146,26 @@ async def test_over_the_limit_is_503_with_retry_after_and_readers_leaving_stop_t
 async def test_two_listeners_share_one_encoder(world: World) -> None:
     transcoding = world.transcoding
     info = await _file_info(world, LONG_TITLE)
-    one = await transcoding.audio_stream(info, "aac", 80, 0, None)
+    one = _paused(world, await transcoding.audio_stream(info, "aac", 80, 0, None))
     two = await transcoding.audio_stream(info, "aac", 80, 0, None)
-    assert transcoding.processes.running == 1
-    a, b = await one.body.__anext__(), await two.body.__anext__()
-    assert a[:16] == b[:16]
-    await one.body.aclose()
-    assert transcoding.processes.running == 1  # the other still listens
-    await two.body.aclose()
+    try:
+        assert transcoding.processes.running == 1
+        a, b = await one.body.__anext__(), await two.body.__anext__()
+        assert a[:16] == b[:16]
+        await one.body.aclose()
+        assert transcoding.processes.running == 1  # the other still listens
+    finally:
+        await one.body.aclose()
+        await two.body.aclose()
     await asyncio.sleep(0.1)
     assert transcoding.processes.running == 0
+
+
+def _paused(world: World, source: Any) -> Any:
+    """`source`, its encoder paused (SIGSTOP): still running, however fast this machine would finish it."""
+    job = world.transcoding.audio._jobs[source.request.key]
+    job.child.pause()
+    return source
 
 
 async def _file_info(world: World, name: str) -> FileInfo:
