@@ -22,6 +22,7 @@ from medianest.events import Notifier
 from medianest.inputs import NUL
 from medianest.parts import Parts
 from medianest.security.limits import RateLimits
+from medianest.transcoding.service import Transcoding
 
 T = TypeVar("T")
 
@@ -63,6 +64,7 @@ PlexDep = Annotated[PlexSignIn, Depends(_part(lambda p: p.plex_sign_in))]
 IntegrationsDep = Annotated[Integrations, Depends(_part(lambda p: p.integrations))]
 NotifierDep = Annotated[Notifier, Depends(_part(lambda p: p.notifier))]
 LimitsDep = Annotated[RateLimits, Depends(_part(lambda p: p.limits))]
+TranscodingDep = Annotated[Transcoding, Depends(_part(lambda p: p.transcoding))]
 
 
 async def _current_user(

@@ -39,9 +39,8 @@ def _die_with_parent() -> None:
 class Child:
     """One running child: its process and the last lines it wrote to stderr."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, argv: Sequence[str]) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
-        self.argv = list(argv)
         self.stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self.paused = False
         self._reader = asyncio.create_task(self._read_stderr())
@@ -113,7 +112,7 @@ class Processes:
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, cwd=cwd,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        child = Child(proc, argv)
+        child = Child(proc)
         self._children.add(child)
         log.debug("child started", pid=proc.pid, exe=os.path.basename(argv[0]))
         return child

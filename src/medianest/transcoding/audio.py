@@ -20,9 +20,10 @@ import structlog
 
 from medianest.errors import Unplayable
 from medianest.jobs.processes import Child, Processes
+from medianest.library.formats import FORMATS
 from medianest.transcoding.cache import TranscodeCache, key_of, touch
 from medianest.transcoding.commands import audio_command
-from medianest.transcoding.decide import AudioPlan
+from medianest.transcoding.decide import AUDIO_CONTAINER, AudioPlan
 
 log = structlog.get_logger(__name__)
 
@@ -31,8 +32,9 @@ POLL_S = 0.01  # how often a reader at the end of the growing file looks again
 FIRST_BYTES_TIMEOUT_S = 30
 # What the client is told (ffmpeg's own lines name paths on this server: they go to the log).
 CANNOT_TRANSCODE = "the file cannot be transcoded: FFmpeg stopped with an error (the server's log says which)"
-MIME = {"mp3": "audio/mpeg", "opus": "audio/ogg", "aac": "audio/aac", "flac": "audio/flac"}
-EXT = {"mp3": "mp3", "opus": "ogg", "aac": "aac", "flac": "flac"}
+# Each format's file type is its container's (decide.AUDIO_CONTAINER), and its MIME type the library's for it.
+EXT = AUDIO_CONTAINER
+MIME = {fmt: FORMATS[f".{ext}"].mime for fmt, ext in EXT.items()}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from medianest.api.deps import parse_id, parts
+from medianest.api.deps import TranscodingDep, parse_id, parts
 from medianest.api.envelope import errors
 from medianest.config import Settings
 from medianest.errors import NotFound
@@ -19,7 +19,7 @@ from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.response import FileInfo, MediaFileResponse, content_disposition
-from medianest.transcoding.service import AudioSource, Transcoding
+from medianest.transcoding.service import AudioSource
 
 router = APIRouter(prefix="/api/v1/media", tags=["streaming"])
 _bearer = HTTPBearer(auto_error=False)
@@ -67,16 +67,11 @@ async def authorize(access: StreamAccess, media_id: str, token: str | None, bear
     return mid
 
 
-async def _transcoding(request: Request) -> Transcoding:
-    transcoding: Transcoding = parts(request).transcoding
-    return transcoding
-
-
 Format = Literal["raw", "mp3", "opus", "aac", "flac"]
 
 
 async def stream(request: Request, media_id: str, access: AccessDep, bearer: Bearer,
-                 transcoding: Annotated[Transcoding, Depends(_transcoding)], api_key: ApiKeyHeader = None,
+                 transcoding: TranscodingDep, api_key: ApiKeyHeader = None,
                  token: TokenQuery = None, download: bool = False,
                  format: Annotated[Format | None, Query(description="raw (or none): the file as it is; else the "
                                                                      "audio transcoded to this format")] = None,

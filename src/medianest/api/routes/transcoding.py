@@ -7,10 +7,10 @@ import os
 import re
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from medianest.api.deps import CurrentUser, parse_id, parts
+from medianest.api.deps import CurrentUser, TranscodingDep, parse_id
 from medianest.api.envelope import Envelope, errors, ok
 from medianest.api.routes.streaming import AccessDep, ApiKeyHeader, Bearer, TokenQuery
 from medianest.errors import InvalidInput, NotFound
@@ -40,14 +40,6 @@ FAILED: dict[int | str, dict[str, Any]] = {**errors(401, 403, 404, 422)}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {
     **errors(503)[503], "description": "UNAVAILABLE: the item's folder is offline, or every transcoder is in use "
                                        "(Retry-After)"}}
-
-
-async def _transcoding(request: Request) -> Transcoding:
-    transcoding: Transcoding = parts(request).transcoding
-    return transcoding
-
-
-TranscodingDep = Annotated[Transcoding, Depends(_transcoding)]
 
 
 def _names(value: str | None, default: frozenset[str]) -> frozenset[str]:
