@@ -5,8 +5,8 @@ in a worker thread, and remembered per (path, size, mtime): a player asks again 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import av
 
@@ -51,13 +51,26 @@ class Streams:
         return f"{self.video_codec}_10bit" if self.video_bits > 8 else self.video_codec
 
 
+KNOWN_MAX = 512
+_known: OrderedDict[tuple[str, int, float], Streams] = OrderedDict()  # least recently used first
+
+
 async def streams_of(path: str, size: int, mtime: float) -> Streams:
-    """The file's streams; `Unplayable` when FFmpeg cannot read it or it holds neither audio nor video."""
-    return await asyncio.to_thread(_cached, path, size, mtime)
+    """The file's streams; `Unplayable` when FFmpeg cannot read it or it holds neither audio nor video.
+    Every playlist, segment and transcode request asks: a file read before is answered from memory, without
+    the hop to a worker thread that reading it takes."""
+    key = (path, size, mtime)
+    streams = _known.get(key)
+    if streams is None:
+        streams = await asyncio.to_thread(_probe, path)
+        _known[key] = streams
+        if len(_known) > KNOWN_MAX:
+            _known.popitem(last=False)
+    _known.move_to_end(key)
+    return streams
 
 
-@lru_cache(maxsize=512)
-def _cached(path: str, size: int, mtime: float) -> Streams:
+def _probe(path: str) -> Streams:
     try:
         with av.open(path, metadata_errors="ignore") as container:
             return _read(container, path)
