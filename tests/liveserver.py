@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -183,3 +184,15 @@ def parent_pids() -> dict[int, int]:
 
 def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def rescan(server: LiveServer) -> dict[str, Any]:
+    """Scan the server's library now (after a test put files in it) and wait for the scan to end."""
+    url = f"{server.base_url}/api/v1/library/scans"
+    scan: dict[str, Any] = httpx.post(url, headers=server.headers()).json()["data"]
+    for _ in range(600):
+        scan = httpx.get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]
+        if scan["status"] not in ("queued", "running"):
+            return scan
+        time.sleep(0.1)
+    raise AssertionError(f"the scan did not end: {scan}")

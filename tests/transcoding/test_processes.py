@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from medianest.library.ffmpeg import run_ffmpeg
-from tests.liveserver import LiveServer, cmdline, parent_pids, serve
+from tests.liveserver import LiveServer, cmdline, parent_pids, rescan, serve
 
 LONG_AUDIO = "Long Tone"  # 20 minutes: FFmpeg's AAC encoder takes about 15 s on it here
 LONG_VIDEO = "Long Picture"
@@ -51,13 +51,6 @@ def _cwd_in(pid: int, data_dir: Path) -> bool:
         return False
 
 
-def _rescan(server: LiveServer) -> None:
-    url = f"{server.base_url}/api/v1/library/scans"
-    scan = httpx.post(url, headers=server.headers()).json()["data"]
-    assert _until(lambda: httpx.get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]["status"]
-                  not in ("queued", "running"), 60)
-
-
 def _item(server: LiveServer, title: str) -> dict[str, Any]:
     r = httpx.get(f"{server.base_url}/api/v1/media", params={"q": title}, headers=server.headers())
     return next(m for m in r.json()["data"] if m["title"] == title)
@@ -79,7 +72,7 @@ def server(tmp_path: Path, media_source: tuple[Path, dict[str, str]], long_media
     with serve(tmp_path, media_source[0], extra_env={"MEDIANEST_TRANSCODE_IDLE_S": "30"}) as live:
         for f in long_media.iterdir():
             (live.media_dir / f.name).write_bytes(f.read_bytes())
-        _rescan(live)
+        assert rescan(live)["status"] == "completed"
         yield live
 
 

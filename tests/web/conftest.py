@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,18 +286,6 @@ def _install_chromium() -> None:
     if subprocess.run(install, capture_output=True, timeout=1800).returncode != 0:
         subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=1800)
         subprocess.run(install, capture_output=True, timeout=1800)
-
-
-def rescan(server: LiveServer) -> dict[str, Any]:
-    """Scan the server's library now (after a test put files in it) and wait for the scan to end."""
-    url = f"{server.base_url}/api/v1/library/scans"
-    scan: dict[str, Any] = httpx.post(url, headers=server.headers()).json()["data"]
-    for _ in range(600):
-        scan = httpx.get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]
-        if scan["status"] not in ("queued", "running"):
-            return scan
-        time.sleep(0.1)
-    raise AssertionError(f"the scan did not end: {scan}")
 
 
 def _version() -> str:

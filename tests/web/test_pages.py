@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.liveserver import LiveServer
-from tests.web.conftest import allow_console_errors, rescan, shot, sign_in
+from tests.liveserver import LiveServer, rescan
+from tests.web.conftest import allow_console_errors, shot, sign_in
 
 PAGES = [("library", "#/library", "Library"), ("music", "#/library?kind=audio", "Music"),
          ("liked", "#/me/favorites", "Liked"), ("history", "#/me/history", "History"),

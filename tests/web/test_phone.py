@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.liveserver import LiveServer
-from tests.web.conftest import PHONE, create_user, rescan, shot, sign_in
+from tests.liveserver import LiveServer, rescan
+from tests.web.conftest import PHONE, create_user, shot, sign_in
 
 # Slows playback so a 3-4 s fixture does not end (and change the page) while a test looks at it.
 SLOW = "el => { el.defaultPlaybackRate = 0.0625; el.playbackRate = 0.0625; }"

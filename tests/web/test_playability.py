@@ -19,9 +19,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.liveserver import LiveServer, serve
+from tests.liveserver import LiveServer, rescan, serve
 from tests.media import tone
-from tests.web.conftest import WEB_ENV, allow_console_errors, rescan, shot, sign_in
+from tests.web.conftest import WEB_ENV, allow_console_errors, shot, sign_in
 
 SLOW = "el => { el.defaultPlaybackRate = 0.0625; el.playbackRate = 0.0625; }"
 # The player used to move on 0.8 s after a failure; watching this long shows that nothing follows the one

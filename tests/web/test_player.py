@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from medianest.library.ffmpeg import run_ffmpeg
-from tests.liveserver import LiveServer
-from tests.web.conftest import rescan, shot, sign_in
+from tests.liveserver import LiveServer, rescan
+from tests.web.conftest import shot, sign_in
 
 
 def _menu(page: Page, title: str, action: str) -> None:

@@ -25,10 +25,10 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.liveserver import LiveServer, serve
+from tests.liveserver import LiveServer, rescan, serve
 from tests.media import tone
 from tests.transcoding.media import REAL_FILES, RealFile, by_name, make_real_library
-from tests.web.conftest import WEB_ENV, rescan, shot, sign_in
+from tests.web.conftest import WEB_ENV, shot, sign_in
 
 SECONDS = 20
 WAIT_MS = 60_000  # a first HLS segment or a restarted transcode, on a busy machine
@@ -120,8 +120,7 @@ def _seek_bar(page: Page, fraction: float) -> None:
 
 
 def _item(server: LiveServer, title: str) -> dict[str, Any]:
-    # Listed, not searched: on PostgreSQL "MPEG-4" is indexed as "mpeg" and "-4" (noted on issue 15).
-    r = httpx.get(f"{server.base_url}/api/v1/media", params={"per_page": 100}, headers=server.headers())
+    r = httpx.get(f"{server.base_url}/api/v1/media", params={"q": title}, headers=server.headers())
     item: dict[str, Any] = next(m for m in r.json()["data"] if m["title"] == title)
     return item
 
