@@ -35,6 +35,8 @@ class User(IdMixin, Base):
     plex_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     plex_username: Mapped[str | None] = mapped_column(String(255))
     plex_token: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The password Subsonic apps sign in with (token auth needs it readable), sealed by `SecretBox`.
+    subsonic_password: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     @property
     def is_admin(self) -> bool:

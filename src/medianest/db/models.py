@@ -5,12 +5,12 @@ from medianest.audit.models import AuditEvent
 from medianest.connections.models import PlexRefresh, ServiceCheck, ServiceConfig, StatusMonitor
 from medianest.db.base import Base
 from medianest.downloads.models import Download, DownloadItem
-from medianest.library.models import LibraryFolder, Media, Scan, UnreadableFile, UserMedia
-from medianest.playback.models import Play
+from medianest.library.models import Album, Artist, LibraryFolder, Media, Scan, UnreadableFile, UserCatalog, UserMedia
+from medianest.playback.models import NowPlaying, Play, PlayQueue
 from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.requests.models import MediaRequest
 from medianest.subtitles.models import Subtitle
 
-__all__ = ["ApiKey", "AuditEvent", "Base", "Download", "DownloadItem", "LibraryFolder", "Media", "MediaRequest",
+__all__ = ["Album", "ApiKey", "Artist", "NowPlaying", "PlayQueue", "UserCatalog", "AuditEvent", "Base", "Download", "DownloadItem", "LibraryFolder", "Media", "MediaRequest",
            "Play", "Playlist", "PlaylistItem", "PlexPin", "PlexRefresh", "RefreshToken", "Scan", "ServiceCheck",
            "ServiceConfig", "StatusMonitor", "Subtitle", "UnreadableFile", "User", "UserMedia"]

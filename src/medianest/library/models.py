@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
@@ -20,6 +20,8 @@ class Media(IdMixin, Base):
         Index("ix_media_album", "album"),
         Index("ix_media_added_at", "added_at"),
         Index("ix_media_source", "source_site", "source_id"),
+        Index("ix_media_album_key", "album_key"),
+        Index("ix_media_artist_key", "artist_key"),
         AUTOINCREMENT,
     )
 
@@ -32,6 +34,12 @@ class Media(IdMixin, Base):
     disc: Mapped[int | None] = mapped_column(Integer)
     year: Mapped[int | None] = mapped_column(Integer)
     genre: Mapped[str | None] = mapped_column(String(255))
+    compilation: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The catalog's keys (library/catalog.py), derived from the tags on every write: which album the item
+    # belongs to, and which artists it and its album are by. Subsonic apps see them as stable ids.
+    album_key: Mapped[str | None] = mapped_column(String(24))
+    artist_key: Mapped[str | None] = mapped_column(String(24))
+    album_artist_key: Mapped[str | None] = mapped_column(String(24))
     duration_s: Mapped[float | None] = mapped_column(Float)
     container: Mapped[str | None] = mapped_column(String(32))
     audio_codec: Mapped[str | None] = mapped_column(String(32))
@@ -133,4 +141,65 @@ class UserMedia(Base):
     play_count: Mapped[int] = mapped_column(Integer, default=0)
     last_played_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     position_s: Mapped[float | None] = mapped_column(Float)
+    # A Subsonic app's note on its bookmark (the resume point above), and the user's 1-5 stars.
+    bookmark_comment: Mapped[str | None] = mapped_column(String(1024))
+    rating: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# The catalog: albums and artists as the tags make them (library/catalog.py keeps them in step with
+# media). Kept as tables, not grouped on each request: a Subsonic app pages through 10,000 albums
+# sorted by name, which grouping 100,000 tracks each time could not answer in milliseconds.
+class Album(Base):
+    __tablename__ = "albums"
+    __table_args__ = (
+        Index("ix_albums_sort_name", "sort_name", "id"),
+        Index("ix_albums_added_at", "added_at", "id"),
+        Index("ix_albums_artist_key", "artist_key"),
+        Index("ix_albums_year", "year", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)  # media.album_key
+    name: Mapped[str] = mapped_column(String(1024))
+    sort_name: Mapped[str] = mapped_column(String(1024))
+    artist: Mapped[str] = mapped_column(String(1024))
+    artist_key: Mapped[str] = mapped_column(String(24))
+    year: Mapped[int | None] = mapped_column(Integer)
+    genre: Mapped[str | None] = mapped_column(String(255))
+    song_count: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    compilation: Mapped[bool] = mapped_column(Boolean, default=False)
+    artwork: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)  # its first track's arrival
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)  # its latest track's: "newest" albums
+
+
+class Artist(Base):
+    """An album artist (the artists getArtists lists); a track artist with no album of their own is
+    found through media.artist_key instead."""
+
+    __tablename__ = "artists"
+    __table_args__ = (Index("ix_artists_sort_name", "sort_name", "id"),)
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024))
+    sort_name: Mapped[str] = mapped_column(String(1024))
+    album_count: Mapped[int] = mapped_column(Integer)
+    song_count: Mapped[int] = mapped_column(Integer)
+    artwork: Mapped[str | None] = mapped_column(String(128))
+
+
+CATALOG_ALBUM, CATALOG_ARTIST = "album", "artist"
+
+
+class UserCatalog(Base):
+    """A user's star and rating on an album or artist (an item's are in user_media)."""
+
+    __tablename__ = "user_catalog"
+    __table_args__ = (Index("ix_user_catalog_starred", "user_id", "kind", "starred_at"),)
+
+    user_id: Mapped[int] = mapped_column(IdType, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)
+    starred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[int | None] = mapped_column(Integer)

@@ -73,6 +73,8 @@ class ProbeResult:
     disc: int | None = None
     year: int | None = None
     genre: str | None = None
+    # Tagged as a compilation (ID3 TCMP, MP4 cpil, COMPILATION): its album artist is "Various Artists".
+    compilation: bool = False
     duration_s: float | None = None
     audio_codec: str | None = None
     video_codec: str | None = None
@@ -163,9 +165,11 @@ def _mutagen_codec(audio: Any) -> str | None:
 # Where each field lives in each tag format; the first key present wins.
 Table = dict[str, tuple[str, ...]]
 _ID3: Table = {"title": ("TIT2",), "artist": ("TPE1",), "album": ("TALB",), "album_artist": ("TPE2",),
-               "track": ("TRCK",), "disc": ("TPOS",), "year": ("TDRC", "TDOR"), "genre": ("TCON",)}
+               "track": ("TRCK",), "disc": ("TPOS",), "year": ("TDRC", "TDOR"), "genre": ("TCON",),
+               "compilation": ("TCMP",)}
 _MP4: Table = {"title": ("\xa9nam",), "artist": ("\xa9ART",), "album": ("\xa9alb",), "album_artist": ("aART",),
-               "track": ("trkn",), "disc": ("disk",), "year": ("\xa9day",), "genre": ("\xa9gen",)}
+               "track": ("trkn",), "disc": ("disk",), "year": ("\xa9day",), "genre": ("\xa9gen",),
+               "compilation": ("cpil",)}
 # Vorbis comments, APEv2 (both looked up case-insensitively) and FFmpeg's metadata (lower-cased by
 # `_av_tags`) share one vocabulary with several spellings: FFmpeg's own names (album_artist, track,
 # disc), APEv2's ("Album Artist", "Year"), AVI's INFO album (`product`, from IPRD), AIFF's AUTH chunk
@@ -173,7 +177,8 @@ _MP4: Table = {"title": ("\xa9nam",), "artist": ("\xa9ART",), "album": ("\xa9alb
 _NAMED: Table = {"title": ("title",), "artist": ("artist", "author"), "album": ("album", "product"),
                  "album_artist": ("albumartist", "album artist", "album_artist"),
                  "track": ("tracknumber", "track"), "disc": ("discnumber", "disc"),
-                 "year": ("date", "year", "wm/year"), "genre": ("genre",)}
+                 "year": ("date", "year", "wm/year"), "genre": ("genre",),
+                 "compilation": ("compilation", "itunescompilation")}
 
 
 def _table(tags: Any) -> Table:
@@ -409,6 +414,7 @@ def _apply_tags(result: ProbeResult, tags: Mapping[str, Any]) -> None:
     result.track = _number(tags.get("track")) or result.track
     result.disc = _number(tags.get("disc")) or result.disc
     result.year = _year(tags.get("year")) or result.year
+    result.compilation = _flag(tags.get("compilation")) or result.compilation
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -428,6 +434,11 @@ def _number(value: Any) -> int | None:
         value = value[0] if value else None
     match = re.match(r"\s*(\d{1,6})", str(value)) if value is not None else None
     return int(match.group(1)) or None if match else None
+
+
+def _flag(value: Any) -> bool:
+    """A compilation flag: MP4's `cpil` is a bool, the others "1" (or "true")."""
+    return value is True or str(value).strip().lower() in ("1", "true", "yes")
 
 
 def _year(value: Any) -> int | None:

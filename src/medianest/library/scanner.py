@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
-from medianest.library import artwork, folders
+from medianest.library import artwork, catalog, folders
 from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
 from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
@@ -106,6 +106,9 @@ class Scanner:
             await folders.record(session, [str(r) for r in self.roots], plan.offline)
             await session.commit()
         await self._probe_and_write(plan, stats, on_progress)
+        async with self.sessions() as session:
+            await catalog.refresh(session)  # all of it: cheaper than tracking each album a scan touched
+            await session.commit()
         return stats
 
     async def ingest(self, path: Path, extra: dict[str, Any] | None = None) -> int:
@@ -116,11 +119,14 @@ class Scanner:
         result = await asyncio.to_thread(self._probe_one, f)
         if isinstance(result, str):
             raise Unreadable(result)
+        row = _row(f, result)
         async with self.sessions() as session:
-            await _upsert(session, [_row(f, result)])
+            before = await session.scalar(select(Media.album_key).where(Media.path == f.path))
+            await _upsert(session, [row])
             media_id = (await _ids_of(session, [f.path]))[f.path]
             if extra:
                 await session.execute(update(Media).where(Media.id == media_id).values(**extra))
+            await catalog.refresh(session, [before, row["album_key"]])
             await session.commit()
             await self._per_video(session, [f.path] if _is_video(result) else [])
         return media_id
@@ -364,7 +370,8 @@ def _row(f: FileStat, r: ProbeResult) -> dict[str, Any]:
     now = utcnow()
     return {
         "kind": r.kind, "title": r.title, "artist": r.artist, "album": r.album, "album_artist": r.album_artist,
-        "track": r.track, "disc": r.disc, "year": r.year, "genre": r.genre, "duration_s": r.duration_s,
+        "track": r.track, "disc": r.disc, "year": r.year, "genre": r.genre, "compilation": r.compilation,
+        **catalog.keys_of(r.kind, r.artist, r.album, r.album_artist, r.compilation), "duration_s": r.duration_s,
         "container": r.container, "audio_codec": r.audio_codec, "video_codec": r.video_codec,
         "bitrate": r.bitrate, "width": r.width, "height": r.height, "mime": r.mime, "path": f.path,
         "size": f.size, "mtime": f.mtime, "artwork": getattr(r, "artwork_name", None),

@@ -16,7 +16,7 @@ from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import NotFound
-from medianest.library import artwork, search
+from medianest.library import artwork, catalog, search
 from medianest.library.folders import prefix, raise_if_root_offline
 from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile, UserMedia
 from medianest.library.probe import search_text
@@ -109,11 +109,17 @@ async def patch_media(session: AsyncSession, actor: User, media_id: int, patch: 
     media = await visible_media(session, media_id)
     changes = patch.model_dump(exclude_unset=True)
     record(session, "media.update", actor, target=f"media:{media_id}", **changes)
+    before = media.album_key
     for field, value in changes.items():
         if field == "title" and not value:
             continue
         setattr(media, field, value.strip() if isinstance(value, str) else value)
     media.search_text = search_text(media.title, media.artist, media.album, media.album_artist, media.genre)
+    for column, key in catalog.keys_of(media.kind, media.artist, media.album, media.album_artist,
+                                       media.compilation).items():
+        setattr(media, column, key)
+    await session.flush()
+    await catalog.refresh(session, [before, media.album_key])
     await session.commit()
 
 
@@ -124,12 +130,17 @@ async def delete_media(session: AsyncSession, actor: User, media_id: int, purge:
         raise NotFound("media", media_id)
     record(session, "media.purge" if purge else "media.delete", actor, target=f"media:{media_id}",
            title=media.title, path=media.path if purge else None)
+    album = media.album_key
     if not purge:
         media.deleted_at = utcnow()
+        await session.flush()
+        await catalog.refresh(session, [album])
         await session.commit()
         return
     path, art = media.path, media.artwork
     await session.delete(media)
+    await session.flush()
+    await catalog.refresh(session, [album])
     await session.commit()
     _unlink(path)
     if art and not await session.scalar(select(Media.id).where(Media.artwork == art).limit(1)):
