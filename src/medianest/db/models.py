@@ -11,6 +11,7 @@ from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.requests.models import MediaRequest
 from medianest.subtitles.models import Subtitle
 
-__all__ = ["Album", "ApiKey", "Artist", "NowPlaying", "PlayQueue", "UserCatalog", "AuditEvent", "Base", "Download", "DownloadItem", "LibraryFolder", "Media", "MediaRequest",
-           "Play", "Playlist", "PlaylistItem", "PlexPin", "PlexRefresh", "RefreshToken", "Scan", "ServiceCheck",
-           "ServiceConfig", "StatusMonitor", "Subtitle", "UnreadableFile", "User", "UserMedia"]
+__all__ = ["Album", "ApiKey", "Artist", "AuditEvent", "Base", "Download", "DownloadItem", "LibraryFolder", "Media",
+           "MediaRequest", "NowPlaying", "Play", "PlayQueue", "Playlist", "PlaylistItem", "PlexPin", "PlexRefresh",
+           "RefreshToken", "Scan", "ServiceCheck", "ServiceConfig", "StatusMonitor", "Subtitle", "UnreadableFile",
+           "User", "UserCatalog", "UserMedia"]
