@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from medianest.accounts import subsonic
 from medianest.accounts.models import User
 from medianest.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from medianest.inputs import Input
@@ -111,3 +112,28 @@ class SessionOut(BaseModel):
     expires_at: datetime
     ip: str | None
     user_agent: str | None
+
+
+class SubsonicPasswordIn(Input):
+    """Omit `password` (or send no body at all) to have one generated."""
+
+    password: str | None = Field(
+        default=None, min_length=subsonic.MIN_LENGTH, max_length=subsonic.MAX_LENGTH,
+        json_schema_extra={"pattern": subsonic.NO_CONTROL},
+        description=f"{subsonic.MIN_LENGTH} to {subsonic.MAX_LENGTH} characters, no control characters; "
+                    "omitted or null: the server generates one")
+
+    @field_validator("password")
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        if value is not None and (reason := subsonic.problem(value)):
+            raise ValueError(reason)
+        return value
+
+
+class SubsonicPasswordOut(BaseModel):
+    password: str = Field(description="the password to type into Subsonic apps: shown in this response only")
+
+
+class SubsonicPasswordState(BaseModel):
+    set: bool = Field(description="whether a Subsonic password is set (the password itself is never shown again)")

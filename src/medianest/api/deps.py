@@ -21,6 +21,7 @@ from medianest.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from medianest.events import Notifier
 from medianest.inputs import NUL
 from medianest.parts import Parts
+from medianest.security.crypto import SecretBox
 from medianest.security.limits import RateLimits
 from medianest.transcoding.service import Transcoding
 
@@ -65,6 +66,8 @@ IntegrationsDep = Annotated[Integrations, Depends(_part(lambda p: p.integrations
 NotifierDep = Annotated[Notifier, Depends(_part(lambda p: p.notifier))]
 LimitsDep = Annotated[RateLimits, Depends(_part(lambda p: p.limits))]
 TranscodingDep = Annotated[Transcoding, Depends(_part(lambda p: p.transcoding))]
+# The process's one SecretBox (built in parts.py with the integrations, whose secrets it seals too).
+SecretBoxDep = Annotated[SecretBox, Depends(_part(lambda p: p.integrations.box))]
 
 
 async def _current_user(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from medianest.accounts import api_keys, sessions, users
+from medianest.accounts import api_keys, sessions, subsonic, users
 from medianest.accounts.models import ApiKey
 from medianest.accounts.schemas import (
     ApiKeyIn,
@@ -18,12 +18,15 @@ from medianest.accounts.schemas import (
     RefreshIn,
     SessionOut,
     SetupState,
+    SubsonicPasswordIn,
+    SubsonicPasswordOut,
+    SubsonicPasswordState,
     TokenPair,
     UserCreate,
     UserOut,
     UserPatch,
 )
-from medianest.api.deps import AdminUser, AuthDep, CurrentUser, PageDep, PlexDep, SessionDep, parse_id
+from medianest.api.deps import AdminUser, AuthDep, CurrentUser, PageDep, PlexDep, SecretBoxDep, SessionDep, parse_id
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -146,4 +149,26 @@ async def create_api_key(body: ApiKeyIn, user: CurrentUser, session: SessionDep)
 @auth_router.delete("/api-keys/{key_id}", status_code=204, responses=errors(401, 403, 404))
 async def revoke_api_key(key_id: str, user: CurrentUser, session: SessionDep) -> Response:
     await api_keys.revoke_key(session, user, parse_id(key_id, "api key"))
+    return Response(status_code=204)
+
+
+@auth_router.get("/subsonic-password", responses=errors(401, 403))
+async def subsonic_password_state(user: CurrentUser) -> Envelope[SubsonicPasswordState]:
+    """Whether the caller has a Subsonic password (never the password itself)."""
+    return ok(SubsonicPasswordState(set=subsonic.has_password(user)))
+
+
+@auth_router.post("/subsonic-password", responses=errors(401, 403, 422))
+async def set_subsonic_password(user: CurrentUser, session: SessionDep, box: SecretBoxDep,
+                                body: SubsonicPasswordIn | None = None) -> Envelope[SubsonicPasswordOut]:
+    """Set the password Subsonic apps sign in with (apart from the login password): `{password}` sets that
+    one; an empty body (or `{}`) generates one. Either way it is returned, in this response only."""
+    password = await subsonic.set_password(session, box, user, body.password if body else None)
+    return ok(SubsonicPasswordOut(password=password))
+
+
+@auth_router.delete("/subsonic-password", status_code=204, responses=errors(401, 403))
+async def delete_subsonic_password(user: CurrentUser, session: SessionDep) -> Response:
+    """Remove the caller's Subsonic password: their Subsonic apps stop signing in with it (API keys stay)."""
+    await subsonic.clear_password(session, user)
     return Response(status_code=204)
