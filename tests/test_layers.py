@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
      "downloads", "transcoding"},
     {"parts"},
     {"realtime"},
-    {"api", "web", "cli", "app", "asgi", "server", "__main__"},
+    {"api", "subsonic", "web", "cli", "app", "asgi", "server", "__main__"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 AGGREGATOR = "db/models.py"  # imports every capability's models so Alembic sees them all

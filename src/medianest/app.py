@@ -28,6 +28,7 @@ from medianest.metrics import Metrics
 from medianest.parts import Parts, open_parts
 from medianest.realtime.server import SocketNotifier, create_server
 from medianest.realtime.server import asgi_app as socketio_app
+from medianest.subsonic.app import SubsonicApp
 from medianest.web import routes as web
 
 log = structlog.get_logger(__name__)
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     sio, guard = create_server(settings, lambda: parts_of(app))
     app.mount("/socket.io", socketio_app(sio))
+    app.mount("/rest", SubsonicApp(lambda: parts_of(app)))
     errors.install(app)
     methods.install(app)
     openapi.install(app)

@@ -33,6 +33,7 @@ from medianest.integrations.http import http_client
 from medianest.jobs.processes import Processes
 from medianest.jobs.queue import Jobs, Task
 from medianest.library import tasks as library_tasks
+from medianest.library.browse import Cursors
 from medianest.library.scans import ScanRunner
 from medianest.metrics import Metrics
 from medianest.requests import tasks as request_tasks
@@ -82,6 +83,7 @@ class Parts:
     scans: ScanRunner
     downloads: Downloads
     transcoding: Transcoding  # started by the server only (`Transcoding.start`)
+    cursors: Cursors  # where pages of the whole library ended (keyset paging for Subsonic apps' syncs)
 
 
 @asynccontextmanager
@@ -127,5 +129,5 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
         scans=ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, notifier, landed=bg.plex.landed,
                          per_video=subtitles.index, task=bg.scan),
         downloads=Downloads(settings, bg.download, limits, notifier),
-        transcoding=transcoding,
+        transcoding=transcoding, cursors=Cursors(),
     )

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
-from medianest.errors import Conflict, Forbidden, NotFound
+from medianest.errors import Conflict, Forbidden, InvalidInput, NotFound
 from medianest.library.models import Media, UserMedia
 from medianest.library.schemas import Viewer, media_out
 from medianest.library.service import visible_media
@@ -192,3 +192,28 @@ async def export_m3u8(session: AsyncSession, user_id: int, playlist_id: int, roo
         .order_by(PlaylistItem.position, PlaylistItem.id))
     entries = [m3u.Entry(portable_path(m.path, roots), m.artist, m.title, m.duration_s) for m in rows]
     return pl.name, m3u.write(pl.name, entries)
+
+
+async def edit_items(session: AsyncSession, user_id: int, playlist_id: int, add: Sequence[int],
+                     remove_at: Sequence[int] = (), replace: bool = False) -> None:
+    """Several item changes in one transaction (a Subsonic app's updatePlaylist or createPlaylist): remove
+    the items at these positions (as readers number them), or all of them with `replace`, then append
+    `add` in order. Nothing changes when one item to add is gone or a position is out of range."""
+    pl = await _editing(session, user_id, playlist_id)
+    ids = list(await session.scalars(select(PlaylistItem.id).where(PlaylistItem.playlist_id == pl.id)
+                                     .order_by(PlaylistItem.position, PlaylistItem.id)))
+    bad = [i for i in remove_at if not 0 <= i < len(ids)]
+    if bad:
+        raise InvalidInput("songIndexToRemove", f"no item at position {bad[0]}")
+    for media_id in set(add):
+        await visible_media(session, media_id)
+    gone = set(ids) if replace else {ids[i] for i in remove_at}
+    kept = [i for i in ids if i not in gone]
+    if len(kept) + len(add) > MAX_ITEMS:
+        raise Conflict(f"a playlist holds at most {MAX_ITEMS} items")
+    if gone:
+        await session.execute(sql_delete(PlaylistItem).where(PlaylistItem.id.in_(sorted(gone))))
+    if kept:
+        await session.execute(update(PlaylistItem), [{"id": i, "position": n} for n, i in enumerate(kept)])
+    session.add_all(PlaylistItem(playlist_id=pl.id, media_id=m, position=len(kept) + n) for n, m in enumerate(add))
+    await session.commit()

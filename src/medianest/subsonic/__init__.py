@@ -1,0 +1,1 @@
+"""The OpenSubsonic API at /rest (app.py), over the same library, per-user data and transcoding as api/."""
