@@ -1,6 +1,7 @@
-// The signed-in person's account: who they are, their API keys (the key itself is shown once, at
-// creation), their signed-in sessions, and signing out. The API has no self-service password change
-// (an administrator sets passwords under Users), so there is no form for it here.
+// The signed-in person's account: who they are, their Subsonic password (for Subsonic apps; a generated
+// one is shown once), their API keys (the key itself is shown once, at creation), their signed-in
+// sessions, and signing out. The API has no self-service change of the login password (an administrator
+// sets passwords under Users), so there is no form for it here.
 import { api, currentUser, signOut } from "../api.js";
 import { clear, confirm, dialog, empty, errorView, fmtAgo, fmtDate, h, prompt, setTitle, showError, toast } from "../ui.js";
 
@@ -9,6 +10,10 @@ const enc = encodeURIComponent;
 export async function render(root) {
   setTitle("Account");
   const info = h("section", { class: "card account-info", "data-testid": "account-info" });
+  const subsonic = section("Subsonic apps", "subsonic",
+    "For music apps that speak Subsonic (Symfonium, DSub, Substreamer, Feishin and others): they sign in with " +
+    "your username and a Subsonic password of their own, not your MediaNest password. Generate one, or choose " +
+    "your own (8 to 128 characters).");
   const keys = section("API keys", "api-keys",
     "For scripts and other apps: send the key in the X-Api-Key header. It acts as you, with your role.");
   const sessions = section("Signed-in sessions", "sessions",
@@ -23,8 +28,8 @@ export async function render(root) {
 
   root.append(h("div", { class: "page-account" },
     h("div", { class: "page-head" }, h("h1", {}, "Account"), h("span", { class: "spacer" }), out),
-    info, keys.el, sessions.el));
-  await Promise.all([loadInfo(info), loadKeys(), loadSessions()]);
+    info, subsonic.el, keys.el, sessions.el));
+  await Promise.all([loadInfo(info), loadSubsonic(subsonic), loadKeys(), loadSessions()]);
   return () => {};
 }
 
@@ -59,6 +64,106 @@ async function loadInfo(box) {
   h("p", { class: "muted small" }, user.role === "admin"
     ? "To change a password, use Users (changing your own signs you out everywhere)."
     : "To change your password, ask an administrator."));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Subsonic password: apart from the login password, because Subsonic's token sign-in needs the server to
+// read it back. GET says only whether one is set; a generated one is shown once, in a dialog.
+
+const SUBSONIC = "/auth/subsonic-password";
+
+async function loadSubsonic(s) {
+  const reload = () => loadSubsonic(s);
+  const server = location.origin;
+  const username = currentUser()?.username || "";
+  try {
+    const { set } = (await api.get(SUBSONIC)).data;
+    const generate = h("button", { class: "btn primary", type: "button", "data-testid": "subsonic-generate" },
+      set ? "Generate a new password" : "Generate password");
+    generate.addEventListener("click", () => generatePassword(set, generate, { server, username }, reload));
+    const remove = set ? h("button", { class: "btn small danger", type: "button", "data-testid": "subsonic-remove" }, "Remove") : null;
+    remove?.addEventListener("click", () => removePassword(remove, reload));
+    clear(s.tools, generate);
+    const row = (label, ...value) => h("div", {}, h("dt", {}, label), h("dd", {}, ...value));
+    clear(s.body, h("dl", { class: "facts" },
+      row("Server address", h("code", { "data-testid": "subsonic-server" }, server)),
+      row("Username", h("code", {}, username)),
+      row("Subsonic password", h("span", { "data-testid": "subsonic-state" }, set ? "Set" : "Not set"), remove ? [" ", remove] : null)),
+    ownPasswordForm(username, reload));
+  } catch (err) {
+    clear(s.tools);
+    clear(s.body, errorView(err, reload));
+  }
+}
+
+// Choosing one's own (8 to 128 characters). The hidden username lets a password manager file it under the
+// right account.
+function ownPasswordForm(username, reload) {
+  const user = h("input", { type: "text", name: "username", value: username, autocomplete: "username", hidden: true });
+  const input = h("input", { type: "password", name: "password", required: true, minlength: 8, maxlength: 128,
+    autocomplete: "new-password", "aria-label": "Your own Subsonic password", "data-testid": "subsonic-own",
+    placeholder: "Your own password" });
+  const save = h("button", { class: "btn", type: "submit", "data-testid": "subsonic-save" }, "Set password");
+  const form = h("form", { class: "toolbar", "data-testid": "subsonic-own-form" }, user, input, save);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    try {
+      await api.post(SUBSONIC, { password: input.value });
+      toast("Your Subsonic password was set.", "success");
+      await reload();
+    } catch (err) {
+      save.disabled = false;
+      showError(err);
+    }
+  });
+  return form;
+}
+
+async function generatePassword(set, btn, where, reload) {
+  if (set && !await confirm("Generate a new Subsonic password?",
+    "The current one stops working: apps that use it must be given the new one.", "Generate")) return;
+  btn.disabled = true;
+  try {
+    const { password } = (await api.post(SUBSONIC)).data;
+    await reload();
+    await showSubsonic({ ...where, password });
+  } catch (err) {
+    btn.disabled = false;
+    showError(err);
+  }
+}
+
+// What to type into the app, each with a copy button; the password is not shown again.
+function showSubsonic({ server, username, password }) {
+  const line = (label, value, testid) => {
+    const input = h("input", { readonly: true, value, class: "secret-value", "aria-label": label,
+      "data-testid": testid, spellcheck: "false", autocomplete: "off" });
+    input.addEventListener("focus", () => input.select());
+    const copy = h("button", { class: "btn", type: "button", "data-testid": `copy-${testid}` }, "Copy");
+    copy.addEventListener("click", () => copyText(input, copy));
+    return h("label", { class: "field" }, label, h("div", { class: "copy-row" }, input, copy));
+  };
+  return dialog("Your Subsonic password", h("div", { class: "form-grid key-reveal" },
+    h("p", {}, "Type these into your Subsonic app. Copy the password now: it is not shown again."),
+    line("Server address", server, "subsonic-server-value"),
+    line("Username", username, "subsonic-username-value"),
+    line("Password", password, "subsonic-password-value")), { submit: "Done", cancel: null });
+}
+
+async function removePassword(btn, reload) {
+  if (!await confirm("Remove your Subsonic password?",
+    "Subsonic apps that sign in with it stop working. Your MediaNest password and API keys are not affected.",
+    "Remove")) return;
+  btn.disabled = true;
+  try {
+    await api.del(SUBSONIC);
+    toast("Your Subsonic password was removed.", "success");
+    await reload();
+  } catch (err) {
+    btn.disabled = false;
+    showError(err);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -106,7 +211,7 @@ async function copyText(input, btn) {
   } catch {
     // No async clipboard (plain http on a LAN address is not a secure context): the old way.
     input.select();
-    if (!document.execCommand?.("copy")) { toast("Select the key and copy it by hand.", "info"); return; }
+    if (!document.execCommand?.("copy")) { toast("Select the text and copy it by hand.", "info"); return; }
   }
   btn.textContent = "Copied";
   setTimeout(() => { btn.textContent = "Copy"; }, 2000);
