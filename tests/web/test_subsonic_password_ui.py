@@ -3,7 +3,9 @@ address and username to type into the app, each with a copy button), set one's o
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import Callable
 
 import httpx
@@ -20,6 +22,17 @@ def _is_set(server: LiveServer, token: str) -> bool:
     assert r.status_code == 200, r.text
     value: bool = r.json()["data"]["set"]
     return value
+
+
+def _subsonic_ping(server: LiveServer, username: str, password: str) -> dict[str, object]:
+    """/rest/ping with token auth (t = md5(password + salt)), as a Subsonic app signs in."""
+    salt = secrets.token_hex(6)
+    params = {"u": username, "t": hashlib.md5((password + salt).encode()).hexdigest(), "s": salt,  # noqa: S324
+              "v": "1.16.1", "c": "medianest-tests", "f": "json"}
+    r = httpx.get(f"{server.base_url}/rest/ping.view", params=params)
+    assert r.status_code == 200, r.text
+    answer: dict[str, object] = r.json()["subsonic-response"]
+    return answer
 
 
 def test_generate_a_subsonic_password_see_it_once_then_set_ones_own_and_remove_it(
@@ -49,6 +62,7 @@ def test_generate_a_subsonic_password_see_it_once_then_set_ones_own_and_remove_i
     expect(password_box).to_have_count(0)
     expect(section.get_by_test_id("subsonic-state")).to_have_text("Set")
     assert _is_set(web_server, token)
+    assert _subsonic_ping(web_server, "sonic-fan", password)["status"] == "ok"  # what an app would do with it
 
     page.reload()  # shown once: nowhere on the page after that
     expect(section.get_by_test_id("subsonic-state")).to_have_text("Set")
@@ -67,13 +81,15 @@ def test_generate_a_subsonic_password_see_it_once_then_set_ones_own_and_remove_i
     page.get_by_test_id("subsonic-save").click()
     expect(page.locator(".toast")).to_contain_text("Your Subsonic password was set.")
     expect(own).to_have_value("")
-    assert _is_set(web_server, token)
+    assert _subsonic_ping(web_server, "sonic-fan", "my own subsonic password")["status"] == "ok"
+    assert _subsonic_ping(web_server, "sonic-fan", password)["status"] == "failed"  # the generated one is gone
 
     page.get_by_test_id("subsonic-remove").click()
     page.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(section.get_by_test_id("subsonic-state")).to_have_text("Not set")
     expect(page.get_by_test_id("subsonic-remove")).to_have_count(0)
     assert not _is_set(web_server, token)
+    assert _subsonic_ping(web_server, "sonic-fan", "my own subsonic password")["status"] == "failed"
     shot(page, "subsonic-password-removed")
 
 
