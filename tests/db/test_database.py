@@ -7,11 +7,13 @@ import asyncio
 import httpx
 from alembic import command
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from medianest.config import Settings
 from medianest.db.engine import create_engine
 from medianest.db.migrate import alembic_config
+from medianest.library import catalog
+from medianest.library.models import Album, Media
 from tests.conftest import PASSWORD, Api, bearer
 
 
@@ -94,3 +96,36 @@ async def test_upgrading_to_0006_probes_again_the_items_read_differently_now(api
         assert {k: after[title][k] for k in ("genre", "audio_codec", "video_codec")} == {
             k: before[title][k] for k in ("genre", "audio_codec", "video_codec")}
     assert after["Circle"]["genre"] is None
+
+
+async def test_upgrading_to_0008_writes_the_catalog_keys_and_reads_possible_compilations_again(
+        api: Api, settings: Settings) -> None:
+    """Items indexed before 0008 get their album and artist keys at once (as the app computes them), and
+    the audio of albums without an album artist whose tracks name several artists is read again by the
+    next scan, for the compilation flag; the scan after the upgrade builds the albums."""
+    token = await api.setup_admin()
+    await api.scan()
+    await api.app.state.parts.sessions.kw["bind"].dispose()
+    cfg = alembic_config(settings.db_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0007")
+    async with api.app.state.parts.sessions() as session:  # a mix: one album, two artists, no album artist
+        await session.execute(text("UPDATE media SET album = 'Mixed', album_artist = NULL "
+                                   "WHERE title IN ('Jóga', 'Circle')"))
+        await session.commit()
+    await api.app.state.parts.sessions.kw["bind"].dispose()
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+
+    async with api.app.state.parts.sessions() as session:
+        rows = (await session.scalars(select(Media))).all()
+        for media in rows:
+            assert {"album_key": media.album_key, "artist_key": media.artist_key,
+                    "album_artist_key": media.album_artist_key} == catalog.keys_of(
+                media.kind, media.artist, media.album, media.album_artist, False), media.title
+        marked = {m.title for m in rows if m.mtime == -1.0}
+    assert marked == {"Jóga", "Circle"}
+    scan = await api.scan()
+    assert scan["updated"] == 2
+    async with api.app.state.parts.sessions() as session:
+        albums = {a.name for a in (await session.scalars(select(Album))).all()}
+    assert albums == {"Homogenic", "Loops", catalog.UNKNOWN_ALBUM}  # read again: the files say so
+    assert len(await api.all_media(token)) == 10
