@@ -249,3 +249,12 @@ def test_threads_sizing_one_cover_at_once_get_one_whole_file(tmp_path: Path) -> 
     assert results == [dest] * 4
     assert sized_files(tmp_path) == [dest]  # no temp file left behind
     assert set(seen) <= {("JPEG", (1024, 1024))} and opened(dest) == ("JPEG", (1024, 1024))
+
+
+def test_forget_removes_the_sized_copies_of_a_cover(tmp_path: Path) -> None:
+    name = store(tmp_path, photo(800, 600))
+    small, medium = covers.sized(tmp_path, name, 64), covers.sized(tmp_path, name, 300)
+    assert small is not None and medium is not None and small.exists() and medium.exists()
+    covers.forget(tmp_path, name)
+    assert not small.exists() and not medium.exists()
+    assert (tmp_path / name).exists()  # the original is the caller's to remove

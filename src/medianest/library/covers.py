@@ -73,6 +73,14 @@ def media_type(path: Path) -> str:
     return "image/jpeg"
 
 
+def forget(cache: Path, name: str) -> None:
+    """Remove the sized copies of a cover whose original is being removed."""
+    stem = Path(name).stem
+    for side in BUCKETS:
+        for ext in (".jpg", ".png"):
+            (cache / "sized" / str(side) / (stem + ext)).unlink(missing_ok=True)
+
+
 def _cached(folder: Path, stem: str) -> Path | None:
     # One of the two exists at most: an original always sizes to the same format.
     for ext in (".jpg", ".png"):

@@ -16,7 +16,7 @@ from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import NotFound
-from medianest.library import artwork, catalog, search
+from medianest.library import artwork, catalog, covers, search
 from medianest.library.folders import prefix, raise_if_root_offline
 from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile, UserMedia
 from medianest.library.probe import search_text
@@ -147,6 +147,7 @@ async def delete_media(session: AsyncSession, actor: User, media_id: int, purge:
         cached = artwork.path_of(artwork_dir, art)
         if cached:
             _unlink(str(cached))
+            covers.forget(artwork_dir, art)
 
 
 def _unlink(path: str) -> None:
