@@ -60,6 +60,15 @@ def sort_name(name: str, articles: bool = False) -> str:
     return folded
 
 
+async def built(session: AsyncSession) -> bool:
+    """Whether the catalog has been made (a scan that changed nothing then has nothing to refresh); False
+    after an upgrade that added it, until a scan builds it."""
+    if await session.scalar(select(Album.id).limit(1)) is not None:
+        return True
+    return await session.scalar(select(Media.id).where(Media.album_key.is_not(None), Media.deleted_at.is_(None))
+                                .limit(1)) is None
+
+
 async def refresh(session: AsyncSession, album_keys: Collection[str | None] | None = None) -> None:
     """Bring the albums (all of them when `album_keys` is None) and their artists in step with media.
     Upserts, never delete-then-insert: two processes refreshing one album at once both succeed."""

@@ -106,10 +106,15 @@ class Scanner:
             await folders.record(session, [str(r) for r in self.roots], plan.offline)
             await session.commit()
         await self._probe_and_write(plan, stats, on_progress)
-        async with self.sessions() as session:
-            await catalog.refresh(session)  # all of it: cheaper than tracking each album a scan touched
-            await session.commit()
+        if stats.added or stats.updated or stats.removed or not await self._catalog_built():
+            async with self.sessions() as session:
+                await catalog.refresh(session)  # all of it: cheaper than tracking each album a scan touched
+                await session.commit()
         return stats
+
+    async def _catalog_built(self) -> bool:
+        async with self.sessions() as session:
+            return await catalog.built(session)
 
     async def ingest(self, path: Path, extra: dict[str, Any] | None = None) -> int:
         """Index one file now (a finished download) with the scan's own probe and write; its media id.
