@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, select
+from sqlalchemy import and_, case, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.db.base import utcnow
+from medianest.db.base import UTCDateTime, utcnow
 from medianest.db.queries import count_rows
 from medianest.library.models import Media, UserMedia
 from medianest.library.service import visible_media, with_state
@@ -49,12 +49,18 @@ async def set_liked(session: AsyncSession, user_id: int, media_id: int, liked: b
     await session.commit()
 
 
-async def record_play(session: AsyncSession, user_id: int, media_id: int, body: PlayIn) -> tuple[Play, int]:
-    """Add a history row and bump play_count/last_played_at together; returns the play and the new count."""
+async def record_play(session: AsyncSession, user_id: int, media_id: int, body: PlayIn,
+                      played_at: datetime | None = None) -> tuple[Play, int]:
+    """Add a history row and bump play_count/last_played_at together; returns the play and the new count.
+
+    `played_at` (default now) is for plays reported after the fact, as apps do with plays kept offline;
+    last_played_at keeps the later of it and the stored one, so a late report never makes an item less recent.
+    """
     media = await visible_media(session, media_id)
-    now = utcnow()
+    now = played_at or utcnow()
+    later = case((UserMedia.last_played_at > now, UserMedia.last_played_at), else_=literal(now, UTCDateTime))
     # SET play_count = play_count + 1, in SQL, so two players reporting at once both count.
-    changes: dict[str, Any] = {"play_count": UserMedia.play_count + 1, "last_played_at": now}
+    changes: dict[str, Any] = {"play_count": UserMedia.play_count + 1, "last_played_at": later}
     new: dict[str, Any] = {"play_count": 1, "last_played_at": now}
     resume = _resume_point(media.duration_s, body)
     if resume is not _KEEP:

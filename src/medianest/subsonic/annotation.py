@@ -3,12 +3,16 @@ the web UI; albums and artists have stars and ratings of their own."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 from medianest.library.models import CATALOG_ALBUM, CATALOG_ARTIST
 from medianest.playback import marks, queue
 from medianest.playback.schemas import PlayIn
 from medianest.playback.service import record_play, set_liked
 from medianest.subsonic import shapes
 from medianest.subsonic.call import Call, Handler
+from medianest.subsonic.params import as_int
 from medianest.subsonic.protocol import Payload, missing
 
 PLAYER = "c"  # the client's name, sent with every request
@@ -65,11 +69,20 @@ async def scrobble(call: Call) -> Payload:
         raise missing("id")
     items = [shapes.parse_item(raw) for raw in ids]
     if call.params.bool("submission", True):
-        for media_id in items:
-            await record_play(call.session, call.user.id, media_id, PlayIn(completed=True))
+        for media_id, when in zip(items, _played_at(call.params.all("time"), len(items)), strict=True):
+            await record_play(call.session, call.user.id, media_id, PlayIn(completed=True), played_at=when)
     else:
         await queue.started(call.session, call.user.id, items[-1], call.params.opt(PLAYER) or "Subsonic app")
     return {}
+
+
+def _played_at(raw: list[str], count: int) -> list[datetime | None]:
+    """When each scrobbled item was played: `time` (ms since the epoch) per id, sent by apps that kept plays
+    while offline; None (now) where there is none. Never later than now: a phone whose clock runs fast must
+    not put plays ahead of the ones that follow them."""
+    now_ms = time.time_ns() // 1_000_000
+    stamps = [as_int(t, "time") for t in raw[:count]] + [0] * (count - len(raw[:count]))
+    return [datetime.fromtimestamp(min(ms, now_ms) / 1000, UTC) if ms > 0 else None for ms in stamps]
 
 
 ENDPOINTS: dict[str, Handler] = {"star": star, "unstar": unstar, "setRating": set_rating, "scrobble": scrobble}
