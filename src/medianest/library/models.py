@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
@@ -22,6 +22,11 @@ class Media(IdMixin, Base):
         Index("ix_media_source", "source_site", "source_id"),
         Index("ix_media_album_key", "album_key"),
         Index("ix_media_artist_key", "artist_key"),
+        # The listing's seek indexes (library/listing.py), one per sort, over the live items only.
+        *(Index(f"ix_media_live_{sort}", column, "id", sqlite_where=text("deleted_at IS NULL"),
+                postgresql_where=text("deleted_at IS NULL"))
+          for sort, column in (("title", "title"), ("artist", "artist"), ("album", "album"),
+                               ("added_at", "added_at"), ("duration", "duration_s"))),
         AUTOINCREMENT,
     )
 
@@ -203,3 +208,15 @@ class UserCatalog(Base):
     key: Mapped[str] = mapped_column(String(24), primary_key=True)
     starred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[int | None] = mapped_column(Integer)
+
+
+class MediaGeneration(Base):
+    """One row counting the transactions that wrote media, bumped by triggers (migration 0009): what the
+    listing remembers (library/listing.py) holds for one generation."""
+
+    __tablename__ = "media_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    # PostgreSQL: the transaction that bumped it last, so that one transaction bumps it once.
+    xact: Mapped[int | None] = mapped_column(BigInteger)
