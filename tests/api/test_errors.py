@@ -6,7 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from medianest.library import service
+from medianest.library import listing
 from tests.conftest import Api, bearer
 
 
@@ -39,7 +39,7 @@ async def test_an_unexpected_error_is_a_500_that_leaks_nothing(
     async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internal detail /etc/passwd")
 
-    monkeypatch.setattr(service, "list_media", explode)
+    monkeypatch.setattr(listing, "list_media", explode)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         r = await client.get("/api/v1/media", headers=bearer(token))

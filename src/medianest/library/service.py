@@ -1,12 +1,10 @@
-"""Library queries and edits: list/search/filter/sort, get, edit tags, soft delete and purge, artists, albums."""
+"""Library queries and edits: get, edit tags, soft delete and purge, artists, albums (the listing: listing.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +14,7 @@ from medianest.audit.service import record
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import NotFound
-from medianest.library import artwork, catalog, covers, search
+from medianest.library import artwork, catalog, covers
 from medianest.library.folders import prefix, raise_if_root_offline
 from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile, UserMedia
 from medianest.library.probe import search_text
@@ -26,68 +24,15 @@ from medianest.library.schemas import (
     MediaPatch,
     NameCount,
     OfflineFolderOut,
-    SortField,
     UnreadableOut,
 )
 from medianest.library.walk import inside
-
-SORT_COLUMNS: dict[str, Any] = {
-    "title": Media.title, "artist": Media.artist, "album": Media.album, "added_at": Media.added_at,
-    "duration": Media.duration_s, "play_count": func.coalesce(UserMedia.play_count, 0),
-    "last_played_at": UserMedia.last_played_at,
-}
-
-
-@dataclass(frozen=True)
-class MediaQuery:
-    kind: str | None = None
-    liked: bool | None = None
-    q: str | None = None
-    artist: str | None = None
-    album: str | None = None
-    genre: str | None = None
-    sort: SortField | None = None
-    order: str | None = None
 
 
 def with_state(user_id: int) -> Select:
     """Visible media with the given user's own state (None where the user has none)."""
     own = and_(UserMedia.media_id == Media.id, UserMedia.user_id == user_id)
     return select(Media, UserMedia).outerjoin(UserMedia, own).where(Media.deleted_at.is_(None))
-
-
-async def list_media(session: AsyncSession, user_id: int, query: MediaQuery, offset: int, limit: int,
-                     ) -> tuple[list[tuple[Media, UserMedia | None]], int]:
-    stmt, rank = _filtered(with_state(user_id), query, dialect_of(session))
-    total = await count_rows(session, stmt)
-    stmt = stmt.order_by(*_ordering(query, rank)).offset(offset).limit(limit)
-    rows = (await session.execute(stmt)).all()
-    return list(rows), total
-
-
-def _filtered(stmt: Select[Any], query: MediaQuery, dialect: str) -> tuple[Select[Any], Any]:
-    for column, value in ((Media.kind, query.kind), (Media.artist, query.artist),
-                          (Media.album, query.album), (Media.genre, query.genre)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if query.liked is True:
-        stmt = stmt.where(UserMedia.liked.is_(True))
-    elif query.liked is False:
-        stmt = stmt.where(func.coalesce(UserMedia.liked, False).is_(False))
-    rank = None
-    if query.q is not None and query.q.strip():
-        stmt, rank = search.apply(stmt, dialect, query.q)
-    return stmt, rank
-
-
-def _ordering(query: MediaQuery, rank: Any) -> list[Any]:
-    if query.sort is None and rank is not None:
-        return [rank, Media.id]
-    column = SORT_COLUMNS[query.sort or "title"]
-    default_desc = query.sort in ("added_at", "play_count", "last_played_at")
-    descending = query.order == "desc" or (query.order is None and default_desc)
-    ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
-    return [ordered, Media.id.desc() if descending else Media.id]
 
 
 async def get_media(session: AsyncSession, user_id: int, media_id: int) -> tuple[Media, UserMedia | None]:

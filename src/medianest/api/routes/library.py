@@ -10,7 +10,7 @@ from medianest.accounts.tokens import TokenSigner
 from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id, parts
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.inputs import NO_NUL
-from medianest.library import service
+from medianest.library import listing, service
 from medianest.library.scans import ScanRunner
 from medianest.library.schemas import (
     AlbumOut,
@@ -50,15 +50,15 @@ def _media_query(
     q: Annotated[str | None, Query(max_length=256, pattern=NO_NUL, description="words; prefixes match")] = None,
     artist: Text = None, album: Text = None, genre: Text = None,
     sort: SortField | None = None, order: Literal["asc", "desc"] | None = None,
-) -> service.MediaQuery:
-    return service.MediaQuery(kind, liked, q, artist, album, genre, sort, order)
+) -> listing.MediaQuery:
+    return listing.MediaQuery(kind, liked, q, artist, album, genre, sort, order)
 
 
 @router.get("/media", responses=errors(422))
 async def list_media(user: CurrentUser, session: SessionDep, viewer: ViewerDep, paging: PageDep,
-                     query: Annotated[service.MediaQuery, Depends(_media_query)]) -> Page[MediaOut]:
+                     query: Annotated[listing.MediaQuery, Depends(_media_query)]) -> Page[MediaOut]:
     """The library, with the caller's likes, plays and resume points; search ranks by relevance."""
-    rows, total = await service.list_media(session, user.id, query, paging.offset, paging.per_page)
+    rows, total = await listing.list_media(session, user.id, query, paging.offset, paging.per_page)
     items = [media_out(m, s, viewer) for m, s in rows]
     return page(items, page=paging.page, per_page=paging.per_page, total=total)
 
