@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import libopensonic
@@ -81,8 +82,9 @@ class World:
         if fmt == "json":
             items.append(("f", "json"))
         url = f"{self.base}/rest/{endpoint}"
-        if method == "POST":
-            return httpx.post(url, data=items, timeout=30)  # type: ignore[arg-type]
+        if method == "POST":  # a form body (formPost), repeated names kept
+            return httpx.post(url, content=urlencode(items), timeout=30,
+                              headers={"content-type": "application/x-www-form-urlencoded"})
         return httpx.get(url, params=items, timeout=30)
 
     def ok(self, endpoint: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None, *,
