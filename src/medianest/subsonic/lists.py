@@ -11,18 +11,31 @@ from medianest.playback import queue
 from medianest.subsonic import shapes
 from medianest.subsonic.browsing import _album_dir, albums_out, songs_out
 from medianest.subsonic.call import Call, Handler
-from medianest.subsonic.protocol import Payload
+from medianest.subsonic.protocol import Payload, missing
 
 MAX_LIST = 500  # the spec's maximum for album lists and random songs
 MAX_SEARCH = 500  # per kind and page: a sync asks for 500 at a time; more would only be a bigger page
+YEAR_MAX = 9999
+NEEDS = {"byYear": ("fromYear", "toYear"), "byGenre": ("genre",)}  # required with these list types
 
 
 async def _albums(call: Call) -> list[dict[str, Any]]:
     p = call.params
-    where = browse.AlbumFilter(p.opt_int("fromYear"), p.opt_int("toYear"), p.opt("genre"))
-    rows = await browse.album_list(call.session, call.user.id, p.str("type"), p.int("offset", 0, 0),
-                                   p.int("size", 10, 0, MAX_LIST), where)
+    kind = p.str("type")
+    for name in NEEDS.get(kind, ()):
+        if not p.opt(name):
+            raise missing(name)
+    rows = await browse.album_list(call.session, call.user.id, kind, p.int("offset", 0, 0),
+                                   p.int("size", 10, 0, MAX_LIST), _where(call))
     return await albums_out(call, rows)
+
+
+def _where(call: Call) -> browse.AlbumFilter:
+    """fromYear, toYear and genre; years held to four digits, as a year column is 32 bits (PostgreSQL
+    refuses a larger number outright) and no year past them matches anything."""
+    p = call.params
+    return browse.AlbumFilter(p.opt_int("fromYear", -YEAR_MAX, YEAR_MAX), p.opt_int("toYear", -YEAR_MAX, YEAR_MAX),
+                              p.opt("genre"))
 
 
 async def get_album_list2(call: Call) -> Payload:
@@ -35,9 +48,8 @@ async def get_album_list(call: Call) -> Payload:
 
 
 async def get_random_songs(call: Call) -> Payload:
-    p = call.params
-    where = browse.AlbumFilter(p.opt_int("fromYear"), p.opt_int("toYear"), p.opt("genre"))
-    rows = await browse.random_tracks(call.session, call.user.id, p.int("size", 10, 0, MAX_LIST), where)
+    rows = await browse.random_tracks(call.session, call.user.id, call.params.int("size", 10, 0, MAX_LIST),
+                                      _where(call))
     return {"randomSongs": {"song": songs_out(call, rows)}}
 
 

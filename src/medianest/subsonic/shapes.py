@@ -46,7 +46,8 @@ def child(media: Media, state: UserMedia | None, roots: Sequence[Path]) -> dict[
     by = album_artist_of(media.artist, media.album_artist, media.compilation)
     out: dict[str, Any] = {
         "id": str(media.id), "isDir": False, "title": media.title, "isVideo": video,
-        "type": "video" if video else "music", "mediaType": "video" if video else "song",
+        # mediaType says what the id names (the spec's enum: song, album, artist): a file, video or not.
+        "type": "video" if video else "music", "mediaType": "song",
         "size": media.size, "contentType": media.mime, "suffix": _suffix(media.path),
         "duration": int(media.duration_s or 0), "path": _relative(media.path, roots),
         "created": media.added_at, "coverArt": ITEM_COVER + str(media.id) if media.artwork else None,
