@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import User
 from medianest.db.base import utcnow
-from medianest.errors import InvalidInput
+from medianest.errors import InvalidInput, NotFound
 from medianest.library.models import Media
 from medianest.library.service import visible_media
 from medianest.playback.models import NowPlaying, PlayQueue
@@ -82,7 +82,7 @@ async def save_queue(session: AsyncSession, user_id: int, media_ids: Sequence[in
                                                              Media.deleted_at.is_(None))))
     missing = [i for i in media_ids if i not in known]
     if missing:
-        raise InvalidInput("id", f"no such item: {missing[0]}")
+        raise NotFound("media", missing[0])
     queue = await session.get(PlayQueue, user_id) or PlayQueue(user_id=user_id)
     queue.media_ids, queue.current_index, queue.position_ms = list(media_ids), current_index, max(0, position_ms)
     queue.changed_at, queue.changed_by = utcnow(), client[:PLAYER_MAX]
