@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,16 +179,29 @@ def _sidecar(media: Path) -> list[Lyrics] | None:
     return None
 
 
+# Not on every system (Windows has neither); where missing, the open follows links and may wait on a FIFO.
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NON_BLOCKING = getattr(os, "O_NONBLOCK", 0)
+
+
 def _read_head(media: Path, suffix: str) -> bytes | None:
-    """Up to MAX_LRC_BYTES + 1 bytes of the sidecar (the extra byte says it was cut), or None."""
+    """Up to MAX_LRC_BYTES + 1 bytes of the sidecar (the extra byte says it was cut), or None.
+
+    A sidecar that is a symlink is not followed: it could point anywhere, outside the library, and its
+    text would be served as lyrics (a media file that is a link is refused too: streaming/access.py)."""
     try:
-        candidate = media.with_suffix(suffix)
-        if not candidate.is_file():  # a directory, or a FIFO that would block the read forever
-            return None
-        with candidate.open("rb") as file:
-            return file.read(MAX_LRC_BYTES + 1)
-    except (OSError, ValueError):  # unreadable; ValueError: a name with NUL, or no name at all
+        fd = os.open(media.with_suffix(suffix), os.O_RDONLY | _NO_FOLLOW | _NON_BLOCKING)
+    except (OSError, ValueError):  # none, unreadable, a link; ValueError: a name with NUL, or no name at all
         return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, or a FIFO that would block the read forever
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            return file.read(MAX_LRC_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 # UTF-8 (with or without BOM) first; UTF-16 only with its BOM, as nothing else tells it from bytes; then the
