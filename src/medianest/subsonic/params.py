@@ -27,9 +27,11 @@ class Params:
         return value
 
     def opt(self, name: builtins.str) -> builtins.str | None:
-        value = self._all.get(name)
-        if value is None:
+        """The parameter's first value (a repeated one: the first, as Navidrome reads it)."""
+        values = self._all.getlist(name)
+        if not values:
             return None
+        value = values[0]
         if "\0" in value:
             raise SubsonicError(GENERIC, f"parameter {name} holds a NUL character")
         return value

@@ -80,11 +80,14 @@ async def update_playlist(call: Call) -> Payload:
         patch["description"] = p.str("comment")[:2000]
     if p.opt("public") is not None:
         patch["is_public"] = p.bool("public", False)
-    await service.patch(call.session, call.user.id, pl_id, PlaylistPatch(**patch))
+    changes = PlaylistPatch(**patch)  # validated before anything is written
     add = [shapes.parse_item(s) for s in p.all("songIdToAdd")]
     remove = [as_int(i, "songIndexToRemove") for i in p.all("songIndexToRemove")]
+    # The items first: they are what can be refused (a song gone, a position out of range), and then
+    # nothing of the call is kept; the name and flags cannot fail once the playlist is known to be ours.
     if add or remove:
         await service.edit_items(call.session, call.user.id, pl_id, add, remove)
+    await service.patch(call.session, call.user.id, pl_id, changes)
     return {}
 
 
