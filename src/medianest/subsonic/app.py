@@ -20,9 +20,7 @@ from starlette.types import Receive, Scope, Send
 from medianest.errors import (
     DomainError,
     Forbidden,
-    InvalidInput,
     NotFound,
-    RateLimited,
     Unauthorized,
     Unavailable,
 )
@@ -56,6 +54,7 @@ FORM = "application/x-www-form-urlencoded"
 class SubsonicApp:
     def __init__(self, parts: Callable[[], Parts]) -> None:
         self.parts = parts
+        self.__name__ = "subsonic"  # what the request metrics call the mount's answers (else "unmatched")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,8 +100,7 @@ class SubsonicApp:
 
 
 def _endpoint(request: Request) -> str:
-    name: str = request.path_params.get("endpoint") or request.url.path.rsplit("/", 1)[-1]
-    return name.removesuffix(".view")
+    return request.url.path.rsplit("/", 1)[-1].removesuffix(".view")
 
 
 async def _params(request: Request) -> Params:
@@ -124,8 +122,6 @@ def _translate(exc: DomainError) -> SubsonicError:
         return SubsonicError(WRONG_CREDENTIALS, exc.message)
     if isinstance(exc, Forbidden):
         return SubsonicError(NOT_AUTHORIZED, exc.message)
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, Unavailable):  # its folder is offline: not there now (the message says why)
         return SubsonicError(NOT_FOUND, exc.message)
-    if isinstance(exc, InvalidInput | RateLimited):
-        return SubsonicError(GENERIC, exc.message)
-    return SubsonicError(GENERIC, exc.message)
+    return SubsonicError(GENERIC, exc.message)  # invalid input, limits, busy encoders: the message says which
