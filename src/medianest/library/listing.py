@@ -25,7 +25,18 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Engine, Select, Table, func, literal, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Engine,
+    Select,
+    Table,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.queries import count_rows
@@ -205,15 +216,11 @@ async def _seek(session: AsyncSession, query: MediaQuery, plan: _Plan, nulls: bo
     """`limit` ids from `offset` in one segment (the items with a sort key, or those without), read from
     the nearest remembered position at or before it; the position of `offset`'s block is remembered."""
     column = SEEK_COLUMNS[query.sort or "title"]
-    keys = (Media.id,) if nulls else (column, Media.id)
     block, within = divmod(offset, STRIDE)
     known = max((b for n, b in plan.anchors if n == nulls and b <= block), default=0)
-    stmt = select(Media.id).where(Media.deleted_at.is_(None), *_conditions(query),
-                                  column.is_(None) if nulls else column.is_not(None))
+    where = [Media.deleted_at.is_(None), *_conditions(query), column.is_(None) if nulls else column.is_not(None)]
     anchor = plan.anchors.get((nulls, known))
-    if anchor is not None:
-        stmt = stmt.where(_at_or_after(keys, anchor, query.descending))
-    stmt = stmt.order_by(*(k.desc() if query.descending else k.asc() for k in keys))
+    stmt = _from(where, None if nulls else column, anchor, query.descending, dialect_of(session))
     if known == block:
         return list(await session.scalars(stmt.offset(within).limit(limit)))
     ids = list(await session.scalars(stmt.offset((block - known) * STRIDE).limit(within + limit)))
@@ -222,14 +229,38 @@ async def _seek(session: AsyncSession, query: MediaQuery, plan: _Plan, nulls: bo
     return ids[within:]
 
 
-def _at_or_after(keys: tuple[Any, ...], anchor: int, descending: bool) -> ColumnElement[bool]:
-    """Items at or after the item `anchor` in the order of `keys` (a sort key and the id, or the id).
+def _from(where: list[ColumnElement[bool]], column: Any, anchor: int | None, descending: bool, dialect: str,
+          ) -> Select[Any] | CompoundSelect[Any]:
+    """The ids of a segment in order (by `column` and id, or by id alone when `column` is None), from the
+    item `anchor` on, or from the segment's start.
 
-    The anchor's key is read from its row in the same statement, not bound from Python: it compares as
-    the database stored it, whatever the type (text in the database's collation, a timestamp as SQLite
-    keeps it)."""
-    if len(keys) == 1:
-        return Media.id <= anchor if descending else Media.id >= anchor
-    key = select(_ANCHOR.c[keys[0].key]).where(_ANCHOR.c.id == anchor).scalar_subquery()
-    here, at = tuple_(keys[0], Media.id), tuple_(key, literal(anchor))
-    return here <= at if descending else here >= at
+    The anchor's key is read from its row in the same statement, never bound from Python: it compares as
+    the database stored it (text in its collation, a timestamp as SQLite keeps it)."""
+    def ordered(*keys: Any) -> list[Any]:
+        return [k.desc() if descending else k.asc() for k in keys]
+
+    if column is None:
+        stmt = select(Media.id).where(*where)
+        if anchor is not None:
+            stmt = stmt.where(Media.id <= anchor if descending else Media.id >= anchor)
+        return stmt.order_by(*ordered(Media.id))
+    stmt = select(Media.id).where(*where).order_by(*ordered(column, Media.id))
+    if anchor is None:
+        return stmt
+    key = select(_ANCHOR.c[column.key]).where(_ANCHOR.c.id == anchor).scalar_subquery()
+    if dialect == "sqlite":
+        return _merged(where, column, key, anchor, descending)
+    here, there = tuple_(column, Media.id), tuple_(key, literal(anchor))
+    return stmt.where(here <= there if descending else here >= there)
+
+
+def _merged(where: list[ColumnElement[bool]], column: Any, key: Any, anchor: int, descending: bool,
+            ) -> CompoundSelect[Any]:
+    """SQLite: the items with the anchor's key from its id on, then those past its key, two ranges of the
+    index merged in order. SQLite seeks a row value (key, id) by the key alone when id is the rowid, and
+    would read through every item tied with the anchor first (at 100,000 items of one duration, 5 ms)."""
+    rows = select(Media.id, column.label("key")).where(*where)
+    tied, past = (Media.id <= anchor, column < key) if descending else (Media.id >= anchor, column > key)
+    merged = union_all(rows.where(column == key, tied), rows.where(past))
+    keys = (merged.selected_columns.key, merged.selected_columns.id)
+    return merged.order_by(*(k.desc() if descending else k.asc() for k in keys))
