@@ -21,8 +21,8 @@ XML cannot say "an empty list" (the element is just absent), so compare with `as
 which drops empty lists from the JSON side first. The schema is the endpoint's when given, else the union of
 every endpoint's (payload element names are unique across the document, so the union is unambiguous).
 
-The document is read from `../shared/reference/opensubsonic/openapi` next to the repository, or from the
-directory in MEDIANEST_TEST_OPENSUBSONIC_SPEC.
+The document is the copy in `tests/subsonic/opensubsonic/openapi` (Apache-2.0, unchanged), or the directory
+in MEDIANEST_TEST_OPENSUBSONIC_SPEC.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import jsonschema_rs
 NAMESPACE = "http://subsonic.org/restapi"
 SPEC_ROOT = Path(
     os.environ.get("MEDIANEST_TEST_OPENSUBSONIC_SPEC")
-    or Path(__file__).resolve().parents[3] / "shared" / "reference" / "opensubsonic" / "openapi"
+    or Path(__file__).resolve().parent / "opensubsonic" / "openapi"
 )
 MAX_REPORTED_ERRORS = 20  # a wrong list can fail the same way a thousand times; the first few say it all
 MAX_MESSAGE_CHARS = 300  # jsonschema messages quote the whole failing instance, which can be a whole album
