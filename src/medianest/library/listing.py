@@ -62,6 +62,7 @@ PLANS = 256
 
 Row = tuple[Media, UserMedia | None]
 _ANCHOR = cast(Table, Media.__table__).alias("anchor")  # the row a seek starts at
+_GENERATION = select(MediaGeneration.generation)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,13 @@ async def list_media(session: AsyncSession, user_id: int, query: MediaQuery, off
     """The `limit` items from `offset` on, each with `user_id`'s own state, and how many match in all."""
     if not query.plain:
         return await _joined(session, user_id, query, offset, limit)
-    plan = await _plans(session).get(session, query)
+    plans = _plans(session)
+    plan = plans.remembered(query)
+    if plan is not None:
+        rows = await _remembered_page(session, user_id, query, plan, offset, limit)
+        if rows is not None:
+            return rows, plan.total
+    plan = await plans.get(session, query)
     ids = await _page_ids(session, query, plan, offset, limit)
     if ids is None:  # the library changed under this request: answer as the plain query does
         return await _joined(session, user_id, query, offset, limit)
@@ -154,11 +161,16 @@ class _Plans:
     def __init__(self) -> None:
         self._plans: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
 
+    def remembered(self, query: MediaQuery) -> _Plan | None:
+        """The listing's plan as an earlier request left it: current only if its generation still is."""
+        return self._plans.get(_key(query))
+
     async def get(self, session: AsyncSession, query: MediaQuery) -> _Plan:
+        """The listing's plan for the current generation."""
         # Read before anything it covers: a write committed in between makes what follows newer than
         # the generation it is filed under, never older, and that generation is never current again.
-        generation = await session.scalar(select(MediaGeneration.generation))
-        key = (query.kind, query.artist, query.album, query.genre, query.sort or "title", query.descending)
+        generation = await session.scalar(_GENERATION)
+        key = _key(query)
         plan = self._plans.get(key)
         if plan is None or plan.generation is None or plan.generation != generation:
             plan = await _count(session, query, generation)
@@ -167,6 +179,10 @@ class _Plans:
         while len(self._plans) > PLANS:
             self._plans.popitem(last=False)
         return plan
+
+
+def _key(query: MediaQuery) -> tuple[Any, ...]:
+    return query.kind, query.artist, query.album, query.genre, query.sort or "title", query.descending
 
 
 # Each engine (one per database per process) has its own plans, gone with it: two databases in one
@@ -194,6 +210,33 @@ async def _count(session: AsyncSession, query: MediaQuery, generation: int | Non
 
 # --- seeking -------------------------------------------------------------------------------------------
 
+async def _remembered_page(session: AsyncSession, user_id: int, query: MediaQuery, plan: _Plan, offset: int,
+                           limit: int) -> list[Row] | None:
+    """The page in one statement that also reads the generation (one snapshot: the rows and the generation
+    agree), when the plan holds the position its block starts at and the page lies in one segment; None
+    when the plan is not current or the page needs more (then the plan is made current, and the page read
+    as it says)."""
+    if plan.generation is None:
+        return None
+    keyed = plan.total - plan.nulls
+    end = min(offset + limit, plan.total)
+    if offset >= end:
+        return [] if await session.scalar(_GENERATION) == plan.generation else None
+    nulls = offset >= keyed
+    if not nulls and end > keyed:
+        return None
+    block, within = divmod(offset - keyed if nulls else offset, STRIDE)
+    if block and (nulls, block) not in plan.anchors:
+        return None
+    ids = _segment(session, query, nulls, plan.anchors.get((nulls, block))).offset(within).limit(end - offset)
+    stmt = (with_state(user_id).add_columns(_GENERATION.scalar_subquery())
+            .where(Media.id.in_(select(ids.subquery().c.id))).order_by(*_ordering(query, None)))
+    rows = (await session.execute(stmt)).all()
+    if len(rows) != end - offset or rows[0][2] != plan.generation:
+        return None
+    return [(media, state) for media, state, _ in rows]
+
+
 async def _page_ids(session: AsyncSession, query: MediaQuery, plan: _Plan, offset: int, limit: int,
                     ) -> list[int] | None:
     """The ids of the page, in order; None when fewer came back than the plan promised (a write landed
@@ -215,18 +258,23 @@ async def _seek(session: AsyncSession, query: MediaQuery, plan: _Plan, nulls: bo
                 ) -> list[int]:
     """`limit` ids from `offset` in one segment (the items with a sort key, or those without), read from
     the nearest remembered position at or before it; the position of `offset`'s block is remembered."""
-    column = SEEK_COLUMNS[query.sort or "title"]
     block, within = divmod(offset, STRIDE)
     known = max((b for n, b in plan.anchors if n == nulls and b <= block), default=0)
-    where = [Media.deleted_at.is_(None), *_conditions(query), column.is_(None) if nulls else column.is_not(None)]
-    anchor = plan.anchors.get((nulls, known))
-    stmt = _from(where, None if nulls else column, anchor, query.descending, dialect_of(session))
+    stmt = _segment(session, query, nulls, plan.anchors.get((nulls, known)))
     if known == block:
         return list(await session.scalars(stmt.offset(within).limit(limit)))
     ids = list(await session.scalars(stmt.offset((block - known) * STRIDE).limit(within + limit)))
     if ids:
         plan.anchors[(nulls, block)] = ids[0]
     return ids[within:]
+
+
+def _segment(session: AsyncSession, query: MediaQuery, nulls: bool, anchor: int | None,
+             ) -> Select[Any] | CompoundSelect[Any]:
+    """The ids of one segment of the listing (its items with a sort key, or those without) in order."""
+    column = SEEK_COLUMNS[query.sort or "title"]
+    where = [Media.deleted_at.is_(None), *_conditions(query), column.is_(None) if nulls else column.is_not(None)]
+    return _from(where, None if nulls else column, anchor, query.descending, dialect_of(session))
 
 
 def _from(where: list[ColumnElement[bool]], column: Any, anchor: int | None, descending: bool, dialect: str,
