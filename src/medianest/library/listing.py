@@ -5,8 +5,9 @@ the same at page 1,500 as at page 1, and neither reads the whole library:
 
 - Its total, and how many of its items have no sort key, are counted once per library generation and
   remembered by each process. The generation is a counter that every transaction writing `media` bumps
-  (triggers, migration 0009), read first by every request: a scan, an edit or a delete in any process is
-  seen by the next request in every process.
+  (triggers, migration 0009), read by every request (in the statement that reads the page, once the
+  listing is remembered): a scan, an edit or a delete in any process is seen by the next request in every
+  process.
 - Its pages are found by seeking (keyset pagination) through a partial index of (sort key, id) over the
   live items. The id at every STRIDE-th position of the order is remembered (by the first request that
   passes it); a page is read from the nearest one before it, so at most STRIDE index entries are skipped.
