@@ -28,13 +28,8 @@ class Params:
 
     def opt(self, name: builtins.str) -> builtins.str | None:
         """The parameter's first value (a repeated one: the first, as Navidrome reads it)."""
-        values = self._all.getlist(name)
-        if not values:
-            return None
-        value = values[0]
-        if "\0" in value:
-            raise SubsonicError(GENERIC, f"parameter {name} holds a NUL character")
-        return value
+        values = self.all(name)  # a NUL in any of its values is refused, the one used or not
+        return values[0] if values else None
 
     def all(self, name: builtins.str) -> list[builtins.str]:
         values = self._all.getlist(name)
