@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from medianest.library import covers, lyrics
 from medianest.library.models import Album, Artist, Media
@@ -26,6 +25,7 @@ from medianest.subsonic import shapes
 from medianest.subsonic.browsing import one_item
 from medianest.subsonic.call import Call, Handler
 from medianest.subsonic.protocol import NOT_FOUND, Payload, SubsonicError
+from medianest.transcoding.responses import transcoded_response
 from medianest.transcoding.service import AudioSource
 
 # What apps name the formats we encode to (Navidrome's and Airsonic's names included).
@@ -49,7 +49,7 @@ async def stream(call: Call) -> Response:
     source = await call.parts.transcoding.audio_stream(info, target, kbps, float(offset), None,  # type: ignore[arg-type]
                                                        start=not head)
     estimate = call.params.bool("estimateContentLength", False)
-    return _transcoded(source, head, _estimate(source, media) if estimate else None)
+    return transcoded_response(source, head, _estimate(source, media) if estimate else None)
 
 
 def _target(call: Call, media: Media) -> tuple[str | None, int | None]:
@@ -73,40 +73,6 @@ def _estimate(source: AudioSource, media: Media) -> int | None:
     if not source.duration_s:
         return None
     return int(source.duration_s * kbps * 1000 / 8)
-
-
-def _transcoded(source: AudioSource, head: bool, length: int | None) -> Response:
-    headers = {"cache-control": "private, max-age=3600"}
-    if source.duration_s is not None:
-        headers["x-content-duration"] = f"{source.duration_s:.3f}"
-    mime = source.request.mime
-    if source.cached is not None:
-        st = source.cached.stat()
-        return MediaFileResponse(FileInfo(str(source.cached), st.st_size, st.st_mtime, mime), headers)
-    headers["accept-ranges"] = "none"
-    if length is not None:
-        headers["content-length"] = str(length)
-    if head or source.body is None:
-        return Response(status_code=200, media_type=mime, headers=headers)
-    body = source.body if length is None else _exactly(source.body, length)
-    return StreamingResponse(body, media_type=mime, headers=headers)
-
-
-async def _exactly(body: AsyncIterator[bytes], length: int) -> AsyncIterator[bytes]:
-    """The stream cut or padded to the length promised in Content-Length (estimateContentLength): an
-    estimate is never exact, and HTTP breaks the connection on a body that is not the length it said.
-    Padding is silence to decoders: zero bytes are no frame header."""
-    sent = 0
-    async for chunk in body:
-        if sent + len(chunk) >= length:
-            yield chunk[:length - sent]
-            return
-        sent += len(chunk)
-        yield chunk
-    while sent < length:
-        pad = min(65536, length - sent)
-        sent += pad
-        yield bytes(pad)
 
 
 async def download(call: Call) -> Response:

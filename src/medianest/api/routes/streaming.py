@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from medianest.api.deps import TranscodingDep, parse_id, parts
@@ -19,7 +19,7 @@ from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
 from medianest.streaming.response import FileInfo, MediaFileResponse, content_disposition
-from medianest.transcoding.service import AudioSource
+from medianest.transcoding.responses import transcoded_response
 
 router = APIRouter(prefix="/api/v1/media", tags=["streaming"])
 _bearer = HTTPBearer(auto_error=False)
@@ -90,20 +90,6 @@ async def stream(request: Request, media_id: str, access: AccessDep, bearer: Bea
     source = await transcoding.audio_stream(info, format, bitrate, offset, audio_track,
                                             start=request.method != "HEAD")
     return transcoded_response(source, request.method == "HEAD")
-
-
-def transcoded_response(source: AudioSource, head: bool) -> Response:
-    headers = {"cache-control": "private, max-age=3600"}
-    if source.duration_s is not None:
-        headers["x-content-duration"] = f"{source.duration_s:.3f}"
-    mime = source.request.mime
-    if source.cached is not None:
-        st = source.cached.stat()
-        return MediaFileResponse(FileInfo(str(source.cached), st.st_size, st.st_mtime, mime), headers)
-    headers["accept-ranges"] = "none"  # not until it is finished and cached
-    if head or source.body is None:
-        return Response(status_code=200, media_type=mime, headers=headers)
-    return StreamingResponse(source.body, media_type=mime, headers=headers)
 
 
 def stream_response(media: Media, info: FileInfo, download: bool = False) -> MediaFileResponse:
