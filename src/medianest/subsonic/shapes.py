@@ -14,7 +14,7 @@ from medianest.library.catalog import UNKNOWN_ALBUM, UNKNOWN_ARTIST, album_artis
 from medianest.library.models import KIND_VIDEO, Album, Artist, Media, UserCatalog, UserMedia
 from medianest.subsonic.protocol import NOT_FOUND, SubsonicError
 
-ALBUM, ARTIST, ITEM_COVER, PLAYLIST_COVER = "al-", "ar-", "mf-", "pl-"
+ALBUM, ARTIST, ITEM_COVER = "al-", "ar-", "mf-"
 
 
 def album_id(album_key: str) -> str:
