@@ -290,28 +290,36 @@ def database_for(name: str, args: argparse.Namespace) -> Iterator[str | None]:
             yield url
 
 
-def run(args: argparse.Namespace) -> None:
+def each_server(args: argparse.Namespace) -> Iterator[tuple[str, Server]]:
+    """A server on the --items corpus for each of --databases, the load average printed around its use
+    (subsonic_bench.py runs on these too)."""
     corpus = ensure_corpus(CORPORA / f"library-{args.items}", args.items, ALBUMS_PER_ARTIST)
-    runs = []
     for name in args.databases.split(","):
         workers = 1 if name == "sqlite" else args.workers_pg
         with database_for(name, args) as url, medianest(name, corpus, args.items, url, workers) as server:
             before = os.getloadavg()[0]
-            results = asyncio.run(measure(name, server, args.requests))
+            yield name, server
             console.print(f"{name}: load average {before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-            runs.append((name, results))
+
+
+def run(args: argparse.Namespace) -> None:
+    runs = [(name, asyncio.run(measure(name, server, args.requests))) for name, server in each_server(args)]
     report(runs, args)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000, help="files in the generated library")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per case")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--workers-pg", type=int, default=2, help="server processes on PostgreSQL")
     parser.add_argument("--pg-url", default=os.environ.get("MEDIANEST_BENCH_PG_URL",
                                                            "postgresql+asyncpg://postgres@127.0.0.1:5432/"))
-    run(parser.parse_args())
+    return parser
+
+
+def main() -> None:
+    run(arguments(__doc__ or "").parse_args())
 
 
 if __name__ == "__main__":

@@ -24,28 +24,24 @@ page no slower than its first; getAlbumList2 p50 at most 20 ms; a word search p5
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
-import os
 import random
 import secrets
-import sqlite3
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).parent))  # the other benches' helpers beside this file
-from listing_bench import ALBUMS_PER_ARTIST, CORPORA, Server, database_for, medianest
+from listing_bench import Raw as ListingRaw
+from listing_bench import Server, arguments, each_server
 from load_bench import percentile
-from scan_corpus import ensure_corpus
 
 PASSWORD = "bench-subsonic-pw"
 SYNC_PAGE = 500
@@ -70,24 +66,8 @@ SEARCH_PG = """SELECT m.* FROM media m WHERE to_tsvector('simple', m.search_text
  ORDER BY ts_rank(to_tsvector('simple', m.search_text), to_tsquery('simple', '{match}')) DESC, m.id LIMIT 20"""
 
 
-class Raw:
-    def __init__(self, dialect: str, database: str) -> None:
-        self.dialect, self.database = dialect, database
-        self.sqlite: sqlite3.Connection | None = None
-        self.pg: asyncpg.Connection | None = None
-
-    async def __aenter__(self) -> Raw:
-        if self.dialect == "sqlite":
-            self.sqlite = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)
-        else:
-            self.pg = await asyncpg.connect(self.database)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.sqlite is not None:
-            self.sqlite.close()
-        if self.pg is not None:
-            await self.pg.close()
+class Raw(ListingRaw):
+    """listing_bench's connection to the server's database, with the queries of this benchmark."""
 
     async def rows(self, sql: str) -> list[Any]:
         if self.sqlite is not None:
@@ -265,27 +245,9 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
 
 
-def run(args: argparse.Namespace) -> None:
-    corpus = ensure_corpus(CORPORA / f"library-{args.items}", args.items, ALBUMS_PER_ARTIST)
-    runs = []
-    for name in args.databases.split(","):
-        workers = 1 if name == "sqlite" else args.workers_pg
-        with database_for(name, args) as url, medianest(name, corpus, args.items, url, workers) as server:
-            before = os.getloadavg()[0]
-            runs.append(asyncio.run(measure(name, server, args.requests)))
-            console.print(f"{name}: load average {before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    report(runs, args.items)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--items", type=int, default=100_000, help="files in the generated library")
-    parser.add_argument("--requests", type=int, default=200, help="measured requests per case")
-    parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
-    parser.add_argument("--workers-pg", type=int, default=2, help="server processes on PostgreSQL")
-    parser.add_argument("--pg-url", default=os.environ.get("MEDIANEST_BENCH_PG_URL",
-                                                           "postgresql+asyncpg://postgres@127.0.0.1:5432/"))
-    run(parser.parse_args())
+    args = arguments(__doc__ or "").parse_args()
+    report([asyncio.run(measure(name, server, args.requests)) for name, server in each_server(args)], args.items)
 
 
 if __name__ == "__main__":
