@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,15 +45,10 @@ async def mark_catalog(session: AsyncSession, user_id: int, kind: str, key: str,
         changes["rating"] = rating or None
     stmt = _dialect(session).insert(UserCatalog).values(user_id=user_id, kind=kind, key=key, **changes)
     if starred:  # starring again keeps the first date, as an item's like does
-        changes["starred_at"] = _kept_date(stmt)
+        changes["starred_at"] = func.coalesce(UserCatalog.starred_at, stmt.excluded.starred_at)
     await session.execute(stmt.on_conflict_do_update(
         index_elements=[UserCatalog.user_id, UserCatalog.kind, UserCatalog.key], set_=changes))
     await session.commit()
-
-
-def _kept_date(stmt: Any) -> Any:
-    from sqlalchemy import func
-    return func.coalesce(UserCatalog.starred_at, stmt.excluded.starred_at)
 
 
 async def _track_artist(session: AsyncSession, key: str) -> bool:

@@ -61,12 +61,6 @@ async def now_playing(session: AsyncSession) -> list[Playing]:
     return out
 
 
-async def forget_stale(session: AsyncSession) -> None:
-    """Drop entries nobody could still be playing (a day old: longer than any track)."""
-    await session.execute(delete(NowPlaying).where(NowPlaying.started_at < utcnow() - timedelta(days=1)))
-    await session.commit()
-
-
 async def save_queue(session: AsyncSession, user_id: int, media_ids: Sequence[int], current_index: int | None,
                      position_ms: int, client: str) -> None:
     """Replace the user's saved queue; an empty one removes it. Items that are gone are refused."""

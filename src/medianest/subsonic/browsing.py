@@ -102,14 +102,14 @@ async def get_music_directory(call: Call) -> Payload:
     raw = call.params.str("id")
     if raw.startswith(shapes.ARTIST):
         artist = await _artist_with_albums(call, shapes.parse_key(raw, shapes.ARTIST, "directory"))
-        children = [_album_dir(a, artist["id"]) for a in artist["album"]]
+        children = [album_dir(a, artist["id"]) for a in artist["album"]]
         return {"directory": {"id": artist["id"], "name": artist["name"], "child": children}}
     album = await _album_with_songs(call, shapes.parse_key(raw, shapes.ALBUM, "directory"))
     return {"directory": {"id": album["id"], "parent": album["artistId"], "name": album["name"],
                           "starred": album.get("starred"), "playCount": album["playCount"], "child": album["song"]}}
 
 
-def _album_dir(album: dict[str, Any], parent: str) -> dict[str, Any]:
+def album_dir(album: dict[str, Any], parent: str) -> dict[str, Any]:
     return {"id": album["id"], "parent": parent, "isDir": True, "title": album["name"], "album": album["name"],
             "artist": album["artist"], "year": album.get("year"), "genre": album.get("genre"),
             "coverArt": album["coverArt"], "created": album["created"], "starred": album.get("starred"),

@@ -9,7 +9,7 @@ from medianest.library import browse
 from medianest.library.models import CATALOG_ALBUM, CATALOG_ARTIST
 from medianest.playback import queue
 from medianest.subsonic import shapes
-from medianest.subsonic.browsing import _album_dir, albums_out, songs_out
+from medianest.subsonic.browsing import album_dir, albums_out, songs_out
 from medianest.subsonic.call import Call, Handler
 from medianest.subsonic.protocol import Payload, missing
 
@@ -44,7 +44,7 @@ async def get_album_list2(call: Call) -> Payload:
 
 async def get_album_list(call: Call) -> Payload:
     # Child-shaped (the spec), with the album fields too: libopensonic reads these as albums.
-    return {"albumList": {"album": [a | _album_dir(a, a["artistId"]) for a in await _albums(call)]}}
+    return {"albumList": {"album": [a | album_dir(a, a["artistId"]) for a in await _albums(call)]}}
 
 
 async def get_random_songs(call: Call) -> Payload:
@@ -76,7 +76,7 @@ async def get_starred2(call: Call) -> Payload:
 async def get_starred(call: Call) -> Payload:
     artists, albums, songs = await _starred(call)
     return {"starred": {"artist": [_folder_artist(a) for a in artists],
-                        "album": [_album_dir(a, a["artistId"]) for a in albums], "song": songs}}
+                        "album": [album_dir(a, a["artistId"]) for a in albums], "song": songs}}
 
 
 def _folder_artist(artist: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +106,7 @@ async def search3(call: Call) -> Payload:
 async def search2(call: Call) -> Payload:
     artists, albums, songs = await _search(call)
     return {"searchResult2": {"artist": [_folder_artist(shapes.artist(a)) for a in artists],
-                              "album": [_album_dir(a, a["artistId"]) for a in await albums_out(call, albums)],
+                              "album": [album_dir(a, a["artistId"]) for a in await albums_out(call, albums)],
                               "song": songs_out(call, songs)}}
 
 
