@@ -77,6 +77,8 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
         env = {**os.environ, "MEDIANEST_DATA_DIR": str(tmp_root / "data"), "MEDIANEST_MEDIA_DIRS": str(media),
                "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false",
                "MEDIANEST_LOG_LEVEL": "WARNING", **CHEAP_PASSWORDS_ENV,
+               # A session's server outlives the 15-minute default on a loaded CI, and its admin token with it.
+               "MEDIANEST_ACCESS_TOKEN_TTL_S": str(24 * 3600),
                # Plex sign-ins go to the plex.tv stand-in, never to plex.tv.
                "MEDIANEST_PLEX_TV_URL": (plextv := stack.enter_context(running())).url,
                # Service connections may name any host: the outgoing client (which honours the usual proxy
