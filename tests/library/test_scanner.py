@@ -9,7 +9,7 @@ from pathlib import Path
 import mutagen
 import pytest
 from mutagen.easyid3 import EasyID3
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from medianest.library import scanner
 from medianest.library.models import Media
@@ -150,3 +150,25 @@ async def test_a_reader_crashing_on_one_file_fails_that_file_not_the_scan(
     folders = (await api.client.get("/api/v1/library/folders", headers=bearer(token))).json()["data"]
     reasons = {u["path"]: u["reason"] for f in folders for u in f["unreadable"]}
     assert reasons[str(media_files["Jóga"])] == "cannot read: RecursionError"
+
+
+async def test_a_scan_that_wrote_items_leaves_the_planner_statistics(api: Api, media_files: dict[str, Path]) -> None:
+    """Without statistics SQLite reads "audio items after id N, in id order" (a Subsonic app's library sync)
+    through the (kind, title) index and sorts them all; with them, it walks the primary key."""
+    await api.setup_admin()
+    async with api.app.state.parts.sessions() as session:
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if sqlite:
+            assert not await session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"))
+        else:  # never analyzed: -1 (PostgreSQL 14 and newer)
+            assert await session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'media'")) == -1
+    await api.scan()
+    async with api.app.state.parts.sessions() as session:
+        if sqlite:
+            assert await session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'media'"))
+            plan = " ".join(row[3] for row in await session.execute(text(
+                "EXPLAIN QUERY PLAN SELECT id FROM media WHERE deleted_at IS NULL AND kind = 'audio' AND id > 0 "
+                "ORDER BY id LIMIT 500")))
+            assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
+        else:  # the 10 readable files
+            assert await session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'media'")) == 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Select, Table, delete, func, select, tuple_
+from sqlalchemy import ColumnElement, Select, Table, delete, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
@@ -18,6 +18,19 @@ BATCH_ROWS = 500
 async def count_rows(session: AsyncSession, stmt: Select) -> int:
     """How many rows `stmt` returns (for a page's `total`), ignoring its ORDER BY."""
     return await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Let the query planner know the tables as they now are (after a scan wrote many rows).
+
+    SQLite keeps no statistics unless told to: without them it reads "the audio items after id N in id
+    order" through the (kind, title) index and sorts all of them (150 ms a page at 100,000 items, 3 ms
+    with them). PostgreSQL's autovacuum analyzes within a minute or so of a big change, and a listing
+    in that minute could be planned for an empty table. A full ANALYZE at 100,000 items takes ~0.2 s."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("ANALYZE"))
+    else:
+        await session.execute(text("ANALYZE media, user_media, albums, artists"))
 
 
 async def delete_in_batches(sessions: SessionFactory, table: Table, *where: ColumnElement[bool],

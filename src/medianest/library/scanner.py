@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
+from medianest.db.queries import refresh_statistics
 from medianest.library import artwork, catalog, folders
 from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
@@ -109,6 +110,9 @@ class Scanner:
         if stats.added or stats.updated or stats.removed or not await self._catalog_built():
             async with self.sessions() as session:
                 await catalog.refresh(session)  # all of it: cheaper than tracking each album a scan touched
+                await session.commit()
+            async with self.sessions() as session:  # apart: the catalog's write lock is not held meanwhile
+                await refresh_statistics(session)
                 await session.commit()
         return stats
 
