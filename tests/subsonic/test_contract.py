@@ -503,6 +503,18 @@ NOT_IDS = {  # none of these names anything, whatever the parameter
     "sql": "1' OR '1'='1", "sql 2": "1; DROP TABLE media; --", "NUL": NUL, "only NUL": "\x00", "empty": "",
     "control": "\x01\x1b[31m", "newline": "1\r\nX-Injected: yes",
 }
+# What each kind of parameter is sent: an id every value (ids are where a path, a number or a prefix could
+# name something); the others the values that differ for their parser (to a number parser a path, markup
+# and SQL are all one more word).
+VALUES_FOR = {
+    INT: ("absent", "huge", "18 digits", "negative", "very negative", "word", "decimal", "hex", "exponent",
+          "spaced", "10 KB digits", "unicode", "NUL", "only NUL", "empty", "newline"),
+    TEXT: ("huge", "unicode", "rtl", "10 KB", "path", "markup", "sql", "NUL", "only NUL", "empty", "control",
+           "newline"),
+    BOOL: ("huge", "word", "unicode", "sql", "10 KB", "NUL", "only NUL", "empty"),
+    IGNORED: ("word", "unicode", "10 KB", "NUL", "only NUL", "empty"),
+}
+VALUES_FOR[TYPE] = VALUES_FOR[BOOL]
 REPEATED = ("absent", "word", "NUL", "10 KB")  # the values also sent after, and before, a valid one
 NOT_NUMBERS = {name for name in NOT_IDS if name not in ("absent", "18 digits", "negative", "very negative",
                                                         "spaced", "empty")}
@@ -629,7 +641,8 @@ def test_garbage_in_every_parameter_is_the_specs_error(ids: Ids, client: httpx.C
         check.call(f"junk {sorted(JUNK)}", base + list(JUNK.items()), None)
     for name, kind in PARAMS[endpoint].items():
         required = any(name in group and len(group) == 1 for group in REQUIRED.get(endpoint, []))
-        values = dict(NOT_IDS) | (_wrong_kinds(ids, kind) if isinstance(kind, tuple) else {})
+        values = (dict(NOT_IDS) | _wrong_kinds(ids, kind) if isinstance(kind, tuple)
+                  else {name: NOT_IDS[name] for name in VALUES_FOR[kind]})
         valid = next((v for k, v in base if k == name), None)
         for value_name, value in values.items():
             expected = _expected_codes(kind, value_name, required)
