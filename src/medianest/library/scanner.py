@@ -90,6 +90,7 @@ class Scanner:
         self.roots = [Path(r) for r in roots]
         self.artwork_dir = artwork_dir
         self.per_video = per_video
+        self._analyzed = False  # planner statistics refreshed by this process
 
     async def run(self, on_progress: ProgressFn | None = None) -> ScanStats:
         found = await asyncio.to_thread(walk, self.roots)
@@ -107,13 +108,16 @@ class Scanner:
             await folders.record(session, [str(r) for r in self.roots], plan.offline)
             await session.commit()
         await self._probe_and_write(plan, stats, on_progress)
-        if stats.added or stats.updated or stats.removed or not await self._catalog_built():
+        changed = bool(stats.added or stats.updated or stats.removed)
+        if changed or not await self._catalog_built():
             async with self.sessions() as session:
                 await catalog.refresh(session)  # all of it: cheaper than tracking each album a scan touched
                 await session.commit()
+        if changed or not self._analyzed:  # once per process too: a library indexed before this was kept
             async with self.sessions() as session:  # apart: the catalog's write lock is not held meanwhile
                 await refresh_statistics(session)
                 await session.commit()
+            self._analyzed = True
         return stats
 
     async def _catalog_built(self) -> bool:
