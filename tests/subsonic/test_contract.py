@@ -642,7 +642,7 @@ def test_garbage_in_every_parameter_is_the_specs_error(ids: Ids, client: httpx.C
     for name, kind in PARAMS[endpoint].items():
         required = any(name in group and len(group) == 1 for group in REQUIRED.get(endpoint, []))
         values = (dict(NOT_IDS) | _wrong_kinds(ids, kind) if isinstance(kind, tuple)
-                  else {name: NOT_IDS[name] for name in VALUES_FOR[kind]})
+                  else {value_name: NOT_IDS[value_name] for value_name in VALUES_FOR[kind]})
         valid = next((v for k, v in base if k == name), None)
         for value_name, value in values.items():
             expected = _expected_codes(kind, value_name, required)
