@@ -100,7 +100,7 @@ async def test_a_dropped_connection_is_resumed(api: Api, server: MediaServer, so
     token = await api.setup_admin()
     queued = await queue(api, token, server.url("/media/big.mp4"))
     done = await wait_status(api, token, queued["id"], "completed", "failed")
-    assert done["status"] == "completed" and done["attempts"] == 2, done
+    assert done["status"] == "completed" and done["attempts"] == 2, (done["error"], done)
     ranges = [r.range for r in server.requests_for("/media/big.mp4") if r.method == "GET" and r.range]
     assert ranges and int(ranges[-1].removeprefix("bytes=").split("-")[0]) > 0  # resumed, not restarted
     media = (await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))).json()["data"]

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from medianest.config import Settings
+from medianest.downloads import process
+from medianest.downloads.spec import Failure
 from tests.conftest import CHEAP_PASSWORDS, Api, bearer
 from tests.downloads.conftest import queue, wait_status
 from tests.downloads.mediaserver import MediaServer
@@ -41,7 +46,8 @@ def worker(settings: Settings, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "MEDIANEST_DATA_DIR": str(settings.data_dir),
            "MEDIANEST_MEDIA_DIRS": str(settings.library_dirs[0]), "MEDIANEST_DATABASE_URL": settings.db_url,
            "MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "MEDIANEST_LOG_LEVEL": "WARNING",
-           "MEDIANEST_DOWNLOADS_STALE_AFTER_S": str(STALE_AFTER_S), "MEDIANEST_DOWNLOADS_RETRY_BACKOFF_S": "0.2"}
+           "MEDIANEST_DOWNLOADS_STALE_AFTER_S": str(STALE_AFTER_S), "MEDIANEST_DOWNLOADS_RETRY_BACKOFF_S": "0.2",
+           "PYTHONUNBUFFERED": "1"}  # its log read while it runs, and whole if it is killed
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-m", "medianest", "worker"], env=env, stdout=out, stderr=out)
         try:
@@ -89,3 +95,71 @@ async def test_a_killed_worker_s_download_is_resumed_by_the_next(
     files = [p for p in settings.library_dirs[0].rglob("*") if p.is_file()]
     assert len(files) == 1 and files[0].read_bytes() == sources["big"].read_bytes()
     assert not any(p.is_file() for p in settings.downloads_tmp_dir.rglob("*"))
+
+
+async def test_a_frozen_worker_s_download_taken_back_lands_once_and_whole(
+        api: Api, app: FastAPI, server: MediaServer, settings: Settings, sources: dict[str, Path],
+        tmp_path: Path) -> None:
+    """A worker frozen past the staleness window (SIGSTOP: a paused VM, a swap storm) looks dead but is not:
+    its yt-dlp child goes on writing. The next worker takes the download back; when the first thaws it
+    learns so, stops its child and leaves the files, and the new run resumes them. One file lands, byte
+    for byte the source (two writers on one `.part` file leave holes of zeros, or land it twice)."""
+    path = "/media/big.mp4"
+    server.throttle(path, 400_000)
+    token = await api.setup_admin()
+    queued = await queue(api, token, server.url(path))
+    log = tmp_path / "worker.log"
+    with worker(settings, log) as first:
+        await _until_sent(server, path, 600_000)
+        first_run = (await _row(api, token, queued["id"]))["started_at"]
+        first.send_signal(signal.SIGSTOP)
+        try:
+            with worker(settings, log):
+                deadline = time.monotonic() + 120
+                while (await _row(api, token, queued["id"]))["started_at"] == first_run:
+                    assert time.monotonic() < deadline, "the frozen worker's download was not taken back"
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(2)  # the new run's child is under way (or waiting for the old one)
+                first.send_signal(signal.SIGCONT)
+                server.throttle(path, None)
+                done = await wait_status(api, token, queued["id"], "completed", "failed", timeout_s=120)
+        finally:
+            first.send_signal(signal.SIGCONT)
+    assert done["status"] == "completed", (done, log.read_text()[-2000:])
+    assert "taken back by another worker" in log.read_text()
+    files = [p for p in settings.library_dirs[0].rglob("*") if p.is_file()]
+    assert len(files) == 1 and files[0].read_bytes() == sources["big"].read_bytes()
+    media = (await api.client.get("/api/v1/media", headers=bearer(token))).json()["data"]
+    assert len(media) == 1
+    assert not any(p.is_file() for p in settings.downloads_tmp_dir.rglob("*"))
+
+
+async def _row(api: Api, token: str, download_id: int) -> dict[str, Any]:
+    return dict((await api.client.get(f"/api/v1/downloads/{download_id}", headers=bearer(token))).json()["data"])
+
+
+def test_a_second_writer_waits_for_the_first_and_gives_up_as_transient(tmp_path: Path) -> None:
+    folder = tmp_path / "1" / "0"
+    folder.mkdir(parents=True)
+    held = process.sole_writer(str(folder))
+    try:
+        with pytest.raises(Failure) as refused:
+            process.sole_writer(str(folder), wait_s=0.3)
+        assert refused.value.transient and "still writing" in refused.value.reason
+    finally:
+        os.close(held)
+    os.close(process.sole_writer(str(folder), wait_s=0.3))  # free once the first closed
+
+
+def test_a_writer_that_waited_for_a_folder_removed_meanwhile_locks_the_new_one(tmp_path: Path) -> None:
+    folder = tmp_path / "1" / "0"
+    folder.mkdir(parents=True)
+    held = process.sole_writer(str(folder))
+    threading.Timer(0.3, lambda: (shutil.rmtree(folder), os.close(held))).start()  # the first run finished
+    second = process.sole_writer(str(folder), wait_s=10)
+    try:
+        assert folder.is_dir() and os.path.samestat(os.fstat(second), folder.stat())
+        with pytest.raises(Failure):
+            process.sole_writer(str(folder), wait_s=0.2)  # and holds it
+    finally:
+        os.close(second)

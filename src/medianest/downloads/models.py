@@ -2,7 +2,8 @@
 
 The job state lives here, not in the queue: huey only carries "run download N". A worker claims a
 download by moving it from queued to running and keeps `heartbeat_at` fresh while it works, so a
-download whose worker died (kill -9, a lost machine) is seen as stale and queued again.
+download whose worker died (kill -9, a lost machine) is seen as stale and queued again. Each claim writes
+a new `claim` token: a worker that only looked dead learns from it that its download was taken back.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class Download(IdMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim: Mapped[str | None] = mapped_column(String(32))
 
 
 class DownloadItem(IdMixin, Base):

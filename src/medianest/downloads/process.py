@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import fcntl
 import multiprocessing
 import os
 import signal
@@ -24,6 +25,9 @@ from medianest.downloads.spec import Failure
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 POLL_S = 0.05
+# How long a run waits for an earlier run of the same download to stop writing: that run stops at its next
+# heartbeat (downloads/runner.py), within seconds.
+WRITER_WAIT_S = 60.0
 _CTX = multiprocessing.get_context("forkserver")
 _CTX.set_forkserver_preload(["medianest.downloads.preload"])
 
@@ -93,7 +97,15 @@ def _main(target: str, args: tuple[Any, ...], allow_private: bool, conn: Connect
     from medianest.downloads import ytdlp  # in the child only (the fork server has it preloaded)
 
     try:
-        result = ytdlp.download(args[0], conn.send) if target == "download" else ytdlp.entries(*args)
+        if target == "download":
+            lock = sole_writer(args[0].tmp_dir)
+            try:
+                result = ytdlp.download(args[0], conn.send)
+            finally:
+                os.close(lock)  # drops the lock (a `with` would not do: `Failure` is frozen, and a
+                # context manager's exit writes to the exception it is handed)
+        else:
+            result = ytdlp.entries(*args)
         conn.send({"type": "done", "result": result})
     except Failure as failure:
         conn.send({"type": "failed", "reason": failure.reason, "transient": failure.transient})
@@ -101,6 +113,41 @@ def _main(target: str, args: tuple[Any, ...], allow_private: bool, conn: Connect
         conn.send({"type": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500], "transient": False})
     finally:
         conn.close()
+
+
+def sole_writer(folder: str, wait_s: float = WRITER_WAIT_S) -> int:
+    """An exclusive lock on a download's temporary folder, held while writing in it (closing the descriptor
+    returned drops it). Two runs of one download can overlap: a worker that looked dead (frozen, swapping)
+    has its download taken back, and keeps writing until its next heartbeat tells it so. Two yt-dlps
+    appending to one `.part` file leave holes of zeros in it; the second waits here for the first to stop
+    instead. The kernel drops the lock when its holder dies, kill -9 included."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        os.makedirs(folder, exist_ok=True)  # an earlier run that finished may have removed it
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            continue  # and did so just now
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() >= deadline:
+                raise Failure("another run of this download is still writing its files", transient=True) from None
+            time.sleep(POLL_S)
+            continue
+        if _same_folder(fd, folder):
+            return fd
+        os.close(fd)  # the run that held it finished and removed it: lock the new one
+
+
+def _same_folder(fd: int, folder: str) -> bool:
+    try:
+        now = os.stat(folder)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
 
 
 def _die_with_parent() -> None:

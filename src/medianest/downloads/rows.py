@@ -4,6 +4,7 @@ first to write wins."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -19,13 +20,13 @@ MAX_ERROR_CHARS = 1000
 
 
 async def claim(sessions: SessionFactory, download_id: int) -> Download | None:
-    """The row, now running here; None when it is not queued (canceled, finished, or another worker has
-    it): a message delivered twice runs once."""
+    """The row, now running here under a new `claim` token; None when it is not queued (canceled, finished,
+    or another worker has it): a message delivered twice runs once."""
     now = utcnow()
     async with sessions() as session:
         claimed = await session.execute(
             update(Download).where(Download.id == download_id, Download.status == QUEUED)
-            .values(status=RUNNING, started_at=now, heartbeat_at=now, error=None))
+            .values(status=RUNNING, started_at=now, heartbeat_at=now, error=None, claim=secrets.token_hex(16)))
         await session.commit()
     return await get(sessions, download_id) if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
 
@@ -43,33 +44,47 @@ async def update_row(sessions: SessionFactory, download_id: int, **values: Any) 
         await session.commit()
 
 
-async def beat(sessions: SessionFactory, download_id: int) -> None:
-    """The heartbeat of a running download: while it is fresh, no other worker takes the download back."""
+async def beat(sessions: SessionFactory, download_id: int, claim: str | None) -> bool:
+    """The heartbeat of a running download: while it is fresh, no other worker takes the download back.
+    False when it was taken back all the same (this worker looked dead): the claim is someone else's."""
     async with sessions() as session:
-        await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
-                              .values(heartbeat_at=utcnow()))
+        beaten = await session.execute(update(Download).where(
+            Download.id == download_id, Download.status == RUNNING, Download.claim == claim)
+            .values(heartbeat_at=utcnow()))
+        await session.commit()
+        if beaten.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        # Not running any more (a cancel, which its own poll handles) is not the same as taken back.
+        return bool(await session.scalar(select(Download.claim).where(Download.id == download_id)) == claim)
+
+
+async def holds(sessions: SessionFactory, download_id: int, claim: str | None) -> bool:
+    """Whether `claim` is still the download's (no other worker took it back)."""
+    async with sessions() as session:
+        return bool(await session.scalar(select(Download.claim).where(Download.id == download_id)) == claim)
+
+
+async def back_to_queue(sessions: SessionFactory, download_id: int, claim: str | None) -> None:
+    """This process stops: the download is queued again, unless a cancel came first or it was taken back."""
+    async with sessions() as session:
+        await session.execute(update(Download).where(
+            Download.id == download_id, Download.status == RUNNING, Download.claim == claim)
+            .values(status=QUEUED, heartbeat_at=None, phase=None))
         await session.commit()
 
 
-async def back_to_queue(sessions: SessionFactory, download_id: int) -> None:
-    """This process stops: the download is queued again, unless a cancel came first."""
-    async with sessions() as session:
-        await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
-                              .values(status=QUEUED, heartbeat_at=None, phase=None))
-        await session.commit()
-
-
-async def finish(sessions: SessionFactory, download_id: int, status: str, error: str | None = None,
-                 **extra: Any) -> bool:
-    """Whether the running row took `status` (a cancel that landed meanwhile wins, and has announced itself)."""
+async def finish(sessions: SessionFactory, download_id: int, claim: str | None, status: str,
+                 error: str | None = None, **extra: Any) -> bool:
+    """Whether the running row took `status` (a cancel that landed meanwhile wins, and has announced itself;
+    a run whose download was taken back writes nothing)."""
     values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "phase": None,
                               "error": None if error is None else clean_text(error)[:MAX_ERROR_CHARS],
                               "speed_bps": None, "eta_s": None, **extra}
     if status == COMPLETED:
         values["percent"] = 100.0
     async with sessions() as session:
-        done = await session.execute(update(Download).where(Download.id == download_id, Download.status == RUNNING)
-                                     .values(**values))
+        done = await session.execute(update(Download).where(
+            Download.id == download_id, Download.status == RUNNING, Download.claim == claim).values(**values))
         await session.commit()
     return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -1,7 +1,8 @@
 """The runner that carries out one download job (downloads/tasks.py queues it; jobs/ runs it).
 
 It claims the row (queued -> running) so a message delivered twice runs once, keeps a heartbeat while it
-works, polls for a cancel, retries transient failures with backoff (yt-dlp resumes the `.part` file), and
+works (and stops, leaving its files to the next run, when it learns the download was taken back from it),
+polls for a cancel, retries transient failures with backoff (yt-dlp resumes the `.part` file), and
 on success moves the file into the library and indexes it with the scanner's own code. The row writes are
 in rows.py, the progress and its throttle in progress.py: this module decides the order.
 """
@@ -52,6 +53,10 @@ class Interrupted(Exception):
     """This process is shutting down: the download goes back to the queue, its `.part` file kept."""
 
 
+class Lost(Exception):
+    """Another worker took the download back (this one looked dead): it carries on from the files left."""
+
+
 class Runner:
     """One run of one download, in a job's context; `landed` hears where its files went (a Plex refresh),
     `per_video` is what the scanner also indexes for a video (its subtitles), `clock` times the progress
@@ -68,11 +73,14 @@ class Runner:
         # Several heartbeats fit in the staleness window, so a slow write never makes a live job look dead.
         self.heartbeat_s = min(HEARTBEAT_S, self.settings.downloads_stale_after_s / 4)
         self.scanner = Scanner(self.sessions, self.settings.library_dirs, self.settings.artwork_dir, per_video)
+        self.claim: str | None = None
+        self.lost = asyncio.Event()
 
     async def run(self, download_id: int) -> None:
         dl = await rows.claim(self.sessions, download_id)
         if dl is None:
             return  # canceled, finished, or another worker has it
+        self.claim = dl.claim
         stop = asyncio.Event()
         beat = asyncio.create_task(self._beat(download_id, stop))
         try:
@@ -86,8 +94,9 @@ class Runner:
         while not stop.is_set():
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.heartbeat_s)
-            if not stop.is_set():
-                await rows.beat(self.sessions, download_id)
+            if not stop.is_set() and not await rows.beat(self.sessions, download_id, self.claim):
+                self.lost.set()
+                return
 
     async def _carry_out(self, dl: Download) -> None:
         await events.announce(self.notifier, dl)
@@ -99,25 +108,39 @@ class Runner:
         try:
             await self._fetch_all(dl, tmp, progress)
             fetched = progress.downloaded()
-            shutil.rmtree(tmp, ignore_errors=True)
+            await self._clear(dl.id, tmp)
             await self._finish(dl, COMPLETED, downloaded_bytes=fetched, total_bytes=fetched)
             if self.landed and self.folders:  # once per download: a 50-video playlist is one refresh
                 await self.landed(self.sessions, sorted(self.folders))
         except Interrupted:
             keep_tmp = True
-            await rows.back_to_queue(self.sessions, dl.id)
+            await rows.back_to_queue(self.sessions, dl.id, self.claim)
+        except Lost:
+            keep_tmp = True
+            log.warning("download taken back by another worker; stopped here", download_id=dl.id)
         except Canceled:
             pass  # the cancel already announced itself (service.cancel_or_remove); the files go below
         except Failure as failure:
-            shutil.rmtree(tmp, ignore_errors=True)
+            await self._clear(dl.id, tmp)
             await self._finish(dl, FAILED, error=failure.reason)
         except Exception as exc:
             log.exception("download crashed", download_id=dl.id)
-            shutil.rmtree(tmp, ignore_errors=True)
+            await self._clear(dl.id, tmp)
             await self._finish(dl, FAILED, error=f"internal error: {type(exc).__name__}")
         finally:
             if not keep_tmp:
-                shutil.rmtree(tmp, ignore_errors=True)
+                await self._clear(dl.id, tmp)
+
+    async def _clear(self, download_id: int, tmp: Path) -> None:
+        """Remove the download's temporary files, unless the download was taken back: they are the new
+        run's now (and when the database cannot say, left for the next run to resume or clear)."""
+        try:
+            ours = await rows.holds(self.sessions, download_id, self.claim)
+        except Exception:  # a failure path already: its own error is the one reported
+            log.warning("download files kept: could not check the claim", folder=str(tmp))
+            return
+        if ours:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     async def _fetch_all(self, dl: Download, tmp: Path, progress: Progress) -> None:
         items = await self._items(dl)
@@ -188,6 +211,8 @@ class Runner:
                 await self._send_progress(dl, progress)  # what the throttle held back, once it may go
                 if self.context.stopping.is_set():
                     raise Interrupted
+                if self.lost.is_set():
+                    raise Lost
                 if self.clock() >= next_check:
                     next_check = self.clock() + CANCEL_POLL_S
                     if await rows.canceled(self.sessions, dl.id):
@@ -232,6 +257,8 @@ class Runner:
 
     async def _store(self, dl: Download, item: DownloadItem, result: dict[str, Any]) -> None:
         """Move the file into the library, index it, and link the item to the new media."""
+        if not await rows.holds(self.sessions, dl.id, self.claim):
+            raise Lost  # the run that took it back lands the file, from what this one leaves
         root = self.settings.library_dirs[0]
         unmounted = await self._looks_unmounted(root)
         path = place(Path(result["file"]), root, self.settings.downloads_template, result, indexed=unmounted)
@@ -249,7 +276,7 @@ class Runner:
         await self.notifier.emit(LIBRARY_UPDATED, {"added": 1, "media_ids": [str(media_id)]})
 
     async def _finish(self, dl: Download, status: str, error: str | None = None, **extra: Any) -> None:
-        if await rows.finish(self.sessions, dl.id, status, error, **extra):
+        if await rows.finish(self.sessions, dl.id, self.claim, status, error, **extra):
             await events.announce(self.notifier, await rows.get(self.sessions, dl.id))
 
     async def _wait_or_cancel(self, download_id: int, seconds: float) -> None:
@@ -257,6 +284,8 @@ class Runner:
         while self.clock() < deadline:
             if self.context.stopping.is_set():
                 raise Interrupted
+            if self.lost.is_set():
+                raise Lost
             if await rows.canceled(self.sessions, download_id):
                 raise Canceled
             await asyncio.sleep(min(CANCEL_POLL_S, max(deadline - self.clock(), 0)))
