@@ -26,6 +26,7 @@ from medianest.app import create_app
 from medianest.config import Settings
 from medianest.db.migrate import upgrade
 from tests.media import build_library, copy_library
+from tests.routecache import share_route_contexts
 
 PG_URL = os.environ.get("MEDIANEST_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -39,6 +40,7 @@ CHEAP_PASSWORDS_ENV = {f"MEDIANEST_{name.upper()}": str(value) for name, value i
 # app's Socket.IO uses the one Redis channel `socketio` whatever its queue name, so two such tests at once
 # (two xdist workers, or two test runs) would hear each other's events and room closings.
 REDIS_SOCKETIO_LOCK = Path(tempfile.gettempdir()) / "medianest-tests-redis-socketio.lock"
+share_route_contexts()  # one app per test, but each route's handling built once per process (tests/routecache.py)
 
 
 @pytest.fixture
