@@ -82,7 +82,7 @@ async def _album_with_songs(call: Call, album_key: str) -> dict[str, Any]:
     return head | {"song": songs_out(call, tracks)}
 
 
-def songs_out(call: Call, rows: Sequence[browse.ItemRow]) -> list[dict[str, Any]]:
+def songs_out(call: Call, rows: Sequence[browse.SongRow]) -> list[dict[str, Any]]:
     roots = call.parts.settings.library_dirs
     return [shapes.child(m, s, roots) for m, s in rows]
 

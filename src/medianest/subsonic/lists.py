@@ -3,6 +3,7 @@ getNowPlaying, search2, search3."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from medianest.library import browse
@@ -84,7 +85,7 @@ def _folder_artist(artist: dict[str, Any]) -> dict[str, Any]:
             "userRating": artist.get("userRating")}
 
 
-async def _search(call: Call) -> tuple[list[Any], list[Any], list[browse.ItemRow]]:
+async def _search(call: Call) -> tuple[list[Any], list[Any], Sequence[browse.SongRow]]:
     p = call.params
     query = (p.opt("query") or "").strip()
     artists = await browse.search_artists(call.session, query, p.int("artistOffset", 0, 0),

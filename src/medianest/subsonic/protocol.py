@@ -9,11 +9,11 @@ a failure is `status="failed"` with an `error` element).
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+import orjson
 from starlette.responses import Response
 
 from medianest import __version__
@@ -23,6 +23,14 @@ SERVER_TYPE = "medianest"
 NAMESPACE = "http://subsonic.org/restapi"
 
 Payload = dict[str, Any]
+# orjson: a sync page is 500 songs of ~40 fields, and the standard library's encoder took a tenth of its time.
+# Datetimes go through `iso` (the same text as in XML) rather than orjson's own form.
+_JSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+class Present(dict[str, Any]):
+    """A node already without None values (built so, like a song in a sync page of 500): `_present` need
+    not walk it again."""
 
 # The spec's error codes (docs/Responses/error.md).
 GENERIC, MISSING_PARAMETER, CLIENT_TOO_OLD, SERVER_TOO_OLD = 0, 10, 20, 30
@@ -51,14 +59,16 @@ def header(status: str) -> Payload:
 def render(payload: Payload, fmt: str, status: str = "ok") -> Response:
     """The response for `payload` in `fmt` ("json" or anything else for XML)."""
     if fmt == "json":
-        body = json.dumps({"subsonic-response": header(status) | _present(payload)}, ensure_ascii=False,
-                          separators=(",", ":"), default=_json_default)
+        body = orjson.dumps({"subsonic-response": header(status) | _present(payload)}, default=_json_default,
+                            option=_JSON_OPTIONS)
         return Response(body, media_type="application/json")
     return Response(xml_document(header(status) | payload), media_type="application/xml")
 
 
 def _present(node: Any) -> Any:
     """Without the fields that have no value: the spec's fields are optional, never null."""
+    if isinstance(node, Present):
+        return node
     if isinstance(node, dict):
         return {k: _present(v) for k, v in node.items() if v is not None}
     if isinstance(node, list):

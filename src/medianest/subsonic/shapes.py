@@ -10,9 +10,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Row
+
 from medianest.library.catalog import UNKNOWN_ALBUM, UNKNOWN_ARTIST, album_artist_of, key
 from medianest.library.models import KIND_VIDEO, Album, Artist, Media, UserCatalog, UserMedia
-from medianest.subsonic.protocol import NOT_FOUND, SubsonicError
+from medianest.subsonic.protocol import NOT_FOUND, Present, SubsonicError
 
 ALBUM, ARTIST, ITEM_COVER = "al-", "ar-", "mf-"
 
@@ -40,34 +42,36 @@ def parse_item(value: str, kind: str = "song") -> int:
     return int(text)
 
 
-def child(media: Media, state: UserMedia | None, roots: Sequence[Path]) -> dict[str, Any]:
-    """A song (or video) as a `Child`."""
-    video = media.kind == KIND_VIDEO
-    by = album_artist_of(media.artist, media.album_artist, media.compilation)
-    out: dict[str, Any] = {
-        "id": str(media.id), "isDir": False, "title": media.title, "isVideo": video,
-        # mediaType says what the id names (the spec's enum: song, album, artist): a file, video or not.
-        "type": "video" if video else "music", "mediaType": "song",
-        "size": media.size, "contentType": media.mime, "suffix": _suffix(media.path),
-        "duration": int(media.duration_s or 0), "path": _relative(media.path, roots),
-        "created": media.added_at, "coverArt": ITEM_COVER + str(media.id) if media.artwork else None,
-        "bitRate": (media.bitrate or 0) // 1000 or None, "year": media.year, "genre": media.genre,
-        "genres": [{"name": media.genre}] if media.genre else [], "sortName": "", "musicBrainzId": "",
-    }
-    if not video:
-        out |= {"parent": album_id(media.album_key or ""), "album": media.album or UNKNOWN_ALBUM,
-                "artist": media.artist or UNKNOWN_ARTIST, "albumId": album_id(media.album_key or ""),
-                "artistId": artist_id(media.artist_key or ""), "track": media.track, "discNumber": media.disc,
-                "coverArt": ITEM_COVER + str(media.id) if media.artwork else album_id(media.album_key or ""),
-                "displayArtist": media.artist or UNKNOWN_ARTIST, "displayAlbumArtist": by,
-                "artists": [{"id": artist_id(media.artist_key or ""), "name": media.artist or UNKNOWN_ARTIST}],
-                "albumArtists": [{"id": artist_id(media.album_artist_key or ""), "name": by}]}
+def child(media: Media | Row[Any], state: UserMedia | Row[Any] | None, roots: Sequence[Path]) -> Present:
+    """A song (or video) as a `Child`, without the fields that have no value (a sync asks for 100,000 of
+    these, 500 at a time: this is the hot path, hence one pass and no second walk by the renderer)."""
+    m = media
+    mid = str(m.id)
+    out: dict[str, Any]
+    if m.kind == KIND_VIDEO:
+        out = {"id": mid, "isDir": False, "title": m.title, "isVideo": True, "type": "video", "mediaType": "song",
+               "coverArt": ITEM_COVER + mid if m.artwork else None, "originalWidth": m.width,
+               "originalHeight": m.height}
     else:
-        out |= {"originalWidth": media.width, "originalHeight": media.height}
-    return out | _item_state(state)
+        album, artist = album_id(m.album_key or ""), m.artist or UNKNOWN_ARTIST
+        by = album_artist_of(m.artist, m.album_artist, m.compilation)
+        # mediaType says what the id names (the spec's enum: song, album, artist): a file, video or not.
+        out = {"id": mid, "isDir": False, "title": m.title, "isVideo": False, "type": "music", "mediaType": "song",
+               "parent": album, "album": m.album or UNKNOWN_ALBUM, "artist": artist, "albumId": album,
+               "artistId": artist_id(m.artist_key or ""), "track": m.track, "discNumber": m.disc,
+               "coverArt": ITEM_COVER + mid if m.artwork else album, "displayArtist": artist,
+               "displayAlbumArtist": by, "artists": [{"id": artist_id(m.artist_key or ""), "name": artist}],
+               "albumArtists": [{"id": artist_id(m.album_artist_key or ""), "name": by}]}
+    genre, bitrate = m.genre, m.bitrate
+    out |= {"size": m.size, "contentType": m.mime, "suffix": _suffix(m.path), "duration": int(m.duration_s or 0),
+            "path": _relative(m.path, roots), "created": m.added_at, "bitRate": bitrate // 1000 if bitrate else None,
+            "year": m.year, "genre": genre, "genres": [{"name": genre}] if genre else [], "sortName": "",
+            "musicBrainzId": ""}
+    out |= _item_state(state)
+    return Present((k, v) for k, v in out.items() if v is not None)
 
 
-def _item_state(state: UserMedia | None) -> dict[str, Any]:
+def _item_state(state: UserMedia | Row[Any] | None) -> dict[str, Any]:
     if state is None:
         return {"playCount": 0}
     return {"playCount": state.play_count, "played": state.last_played_at,
