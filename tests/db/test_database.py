@@ -129,3 +129,21 @@ async def test_upgrading_to_0008_writes_the_catalog_keys_and_reads_possible_comp
         albums = {a.name for a in (await session.scalars(select(Album))).all()}
     assert albums == {"Homogenic", "Loops", catalog.UNKNOWN_ALBUM}  # read again: the files say so
     assert len(await api.all_media(token)) == 10
+
+
+async def test_upgrading_to_0011_keeps_every_item_findable_by_a_prefix(api: Api, settings: Settings) -> None:
+    """0011 makes SQLite's search index anew (with word prefixes indexed): what was indexed before is in it."""
+    token = await api.setup_admin()
+    await api.scan()
+    await api.app.state.parts.sessions.kw["bind"].dispose()
+    cfg = alembic_config(settings.db_url)
+    await asyncio.to_thread(command.downgrade, cfg, "0010")
+    await asyncio.to_thread(command.upgrade, cfg, "head")
+    for query, title in (("jog", "Jóga"), ("circ", "Circle"), ("ste han", "Circle")):
+        r = await api.client.get("/api/v1/media", params={"q": query}, headers=bearer(token))
+        assert r.status_code == 200, r.text
+        assert title in [m["title"] for m in r.json()["data"]], query
+    if settings.is_sqlite:
+        async with api.app.state.parts.sessions() as session:
+            ddl = await session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'media_fts'"))
+        assert "prefix='1 2 3 4 5 6'" in ddl
