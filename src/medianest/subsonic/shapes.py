@@ -80,7 +80,7 @@ def _item_state(state: UserMedia | Row[Any] | None) -> dict[str, Any]:
 
 
 def album(row: Album, state: UserCatalog | None = None, plays: tuple[int, datetime | None] | None = None,
-          ) -> dict[str, Any]:
+          ) -> Present:
     out: dict[str, Any] = {
         "id": album_id(row.id), "name": row.name, "artist": row.artist, "artistId": artist_id(row.artist_key),
         "coverArt": album_id(row.id), "songCount": row.song_count, "duration": int(row.duration_s),
@@ -90,7 +90,8 @@ def album(row: Album, state: UserCatalog | None = None, plays: tuple[int, dateti
         "genres": [{"name": row.genre}] if row.genre else [], "playCount": plays[0] if plays else 0,
         "played": plays[1] if plays else None,
     }
-    return out | _catalog_state(state)
+    out |= _catalog_state(state)
+    return Present((k, v) for k, v in out.items() if v is not None)  # a page of 500 in a sync of albums
 
 
 def artist(row: Artist, state: UserCatalog | None = None) -> dict[str, Any]:
