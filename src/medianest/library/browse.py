@@ -287,8 +287,10 @@ async def search_tracks(session: AsyncSession, cursors: Cursors, user_id: int, q
 
 # Where each page of the everything-list ended, by offset: apps sync a library by asking for offset 0,
 # 500, 1000, ... and each next page starts after the id the last one ended on (keyset paging: the last
-# page costs what the first does, where OFFSET would walk every row before it). Kept a while, per process;
-# an offset not found here (another process served the page before) is found once on the id index.
+# page costs what the first does, where OFFSET would walk every row before it). Kept a while, per process.
+# An offset not found here (another process served the page before: with several workers, most pages) is
+# counted on the id index from the nearest page end this process knows below it - one page back, not the
+# whole library.
 CURSOR_TTL_S = 600.0
 CURSORS_MAX = 4096
 
@@ -302,6 +304,12 @@ class Cursors:
     def get(self, offset: int) -> int | None:
         hit = self._ends.get(offset)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def below(self, offset: int) -> tuple[int, int]:
+        """The nearest page end known before `offset`, as (offset, id); (0, 0), the start, when none."""
+        now = time.monotonic()
+        known = [(o, end) for o, (expires, end) in self._ends.items() if o < offset and expires > now]
+        return max(known, default=(0, 0))
 
     def put(self, offset: int, last_id: int) -> None:
         if len(self._ends) >= CURSORS_MAX:
@@ -332,7 +340,8 @@ async def _cursor(session: AsyncSession, cursors: Cursors, offset: int) -> int |
     known = cursors.get(offset)
     if known is not None:
         return known
-    ids = (select(Media.id).where(Media.deleted_at.is_(None), Media.kind == KIND_AUDIO)
-           .order_by(Media.id).offset(offset - 1).limit(1))
+    base, after = cursors.below(offset)
+    ids = (select(Media.id).where(Media.deleted_at.is_(None), Media.kind == KIND_AUDIO, Media.id > after)
+           .order_by(Media.id).offset(offset - base - 1).limit(1))
     found: int | None = await session.scalar(ids)
     return found
