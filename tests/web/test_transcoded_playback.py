@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.liveserver import LiveServer, rescan, serve
 from tests.media import tone
@@ -189,11 +189,60 @@ def test_a_transcode_resumes_where_it_was_left_and_saves_the_items_position(new_
         r = httpx.get(f"{api}/media/{item['id']}/progress", headers=real_server.headers())
         return float(r.json()["data"]["position_s"])
 
-    for _ in range(100):
-        if saved() != 300:
+    for _ in range(100):  # a save while it played may land first: wait for the pause's
+        if saved() == pytest.approx(paused_at, abs=0.5):
             break
         page.wait_for_timeout(100)
     assert saved() == pytest.approx(paused_at, abs=0.5)
+
+
+def test_a_save_still_in_flight_never_overwrites_the_pause_s_later_position(
+        new_page: Callable[..., Page], real_server: LiveServer) -> None:
+    """The player saves the resume point while it plays and again at a pause. Held back by the network, the
+    save made while playing must not land after the pause's: saves go one at a time, in order."""
+    api = f"{real_server.base_url}/api/v1"
+    item = _item(real_server, LONG.title)
+    r = httpx.put(f"{api}/media/{item['id']}/progress", json={"position_s": 200}, headers=real_server.headers())
+    assert r.is_success, r.text
+    page = new_page(real_server.base_url)
+    held: list[Route] = []
+    sent: list[float] = []
+
+    def hold_the_first_save(route: Route) -> None:
+        if route.request.method != "PUT":
+            route.continue_()
+            return
+        sent.append(float((route.request.post_data_json or {})["position_s"]))
+        if not held:
+            held.append(route)  # answered below, after the pause
+        else:
+            route.continue_()
+
+    page.route(re.compile(rf".*/api/v1/media/{item['id']}/progress$"), hold_the_first_save)
+    sign_in(page)
+    el = _open(page, LONG)
+    _plays_on(page, el, past=200.5, video=False, audio=True)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "no save was made while it played"
+    page.get_by_test_id("play-pause").click()
+    expect(page.get_by_test_id("play-pause")).to_have_attribute("aria-label", "Play")
+    paused_at = _position(page)
+    page.wait_for_timeout(500)  # time for a pause's save that did not wait to overtake the held one
+    held[0].continue_()
+
+    def saved() -> float:
+        r = httpx.get(f"{api}/media/{item['id']}/progress", headers=real_server.headers())
+        return float(r.json()["data"]["position_s"])
+
+    for _ in range(100):
+        if len(sent) >= 2 and saved() == pytest.approx(paused_at, abs=0.5):
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)  # and nothing older lands after it
+    assert len(sent) >= 2 and saved() == pytest.approx(paused_at, abs=0.5), (sent, paused_at)
 
 
 def test_hls_js_plays_the_mkv_when_forced(new_page: Callable[..., Page], real_server: LiveServer) -> None:

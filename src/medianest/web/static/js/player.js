@@ -38,6 +38,7 @@ let media = audio;
 let videoHome = dockScreen;
 let stream = null;  // the current item's Stream, once its playback decision is in
 let loads = 0;      // a load superseded by a newer one (another click) stops at its next step
+let saving = Promise.resolve();  // resume points go one after another (see saveProgress)
 
 // The current item's position and length in seconds (a restarted transcode's element counts from its base).
 export const position = () => (stream ? stream.position() : media.currentTime || 0);
@@ -352,8 +353,14 @@ async function leaveCurrent() {
     api.post(`/media/${item.id}/plays`, { position_s: at, listened_s: state.listened, completed: false })
       .catch(() => {});
   } else if (at > RESUME_MIN_S) {
-    api.put(`/media/${item.id}/progress`, { position_s: at }).catch(() => {});
+    saveProgress(item, at);
   }
+}
+
+// One save at a time, in order: two in flight at once (a periodic save, then the pause's) can land the
+// other way round, and the resume point would be the older position.
+function saveProgress(item, at) {
+  saving = saving.then(() => api.put(`/media/${item.id}/progress`, { position_s: at })).catch(() => {});
 }
 
 function onTimeUpdate() {
@@ -365,7 +372,7 @@ function onTimeUpdate() {
   const t = position();
   if (item && !media.paused && Math.abs(t - state.lastSaved) >= SAVE_EVERY_S) {
     state.lastSaved = t;
-    api.put(`/media/${item.id}/progress`, { position_s: t }).catch(() => {});
+    saveProgress(item, t);
   }
   renderTime();
   const d = duration();
@@ -419,7 +426,7 @@ for (const el of [audio, video]) {
   el.addEventListener("pause", () => {
     const item = current();
     if (el === media && item && !el.ended && !state.failed && position() > RESUME_MIN_S) {
-      api.put(`/media/${item.id}/progress`, { position_s: position() }).catch(() => {});
+      saveProgress(item, position());
     }
   });
 }
