@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from tests.accounts.plextv import PlexTv, running
 from tests.conftest import CHEAP_PASSWORDS_ENV, PASSWORD, PG_URL
+from tests.loopback import http
 from tests.media import copy_library
 
 CLOSED_PROXY = "http://127.0.0.1:9"
@@ -98,7 +99,7 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
         try:
             _wait_healthy(server.base_url, proc)
             if setup_admin:
-                r = httpx.post(f"{server.base_url}/api/v1/auth/setup", json={"username": ADMIN, "password": PASSWORD})
+                r = http().post(f"{server.base_url}/api/v1/auth/setup", json={"username": ADMIN, "password": PASSWORD})
                 r.raise_for_status()
                 server.token = r.json()["data"]["access_token"]
                 _wait_scanned(server.base_url, server.token)
@@ -129,7 +130,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60
         if proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            if http().get(f"{url}/health", timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -167,7 +168,7 @@ def _wait_scanned(url: str, token: str, timeout_s: float = 60, min_items: int = 
     """The start-up scan runs in the background; wait until the library has items."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        r = httpx.get(f"{url}/api/v1/media", headers={"Authorization": f"Bearer {token}"})
+        r = http().get(f"{url}/api/v1/media", headers={"Authorization": f"Bearer {token}"})
         if r.json()["meta"]["total"] >= min_items:
             return
         time.sleep(0.2)
@@ -191,9 +192,9 @@ def cmdline(pid: int) -> str:
 def rescan(server: LiveServer) -> dict[str, Any]:
     """Scan the server's library now (after a test put files in it) and wait for the scan to end."""
     url = f"{server.base_url}/api/v1/library/scans"
-    scan: dict[str, Any] = httpx.post(url, headers=server.headers()).json()["data"]
+    scan: dict[str, Any] = http().post(url, headers=server.headers()).json()["data"]
     for _ in range(600):
-        scan = httpx.get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]
+        scan = http().get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]
         if scan["status"] not in ("queued", "running"):
             return scan
         time.sleep(0.1)

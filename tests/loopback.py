@@ -6,6 +6,7 @@ clients that hang up; a request handler base speaking HTTP/1.1 keep-alive withou
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import socketserver
 import sys
@@ -13,6 +14,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self, cast
+
+import httpx
 
 
 class LoopbackServer(ThreadingHTTPServer):
@@ -106,3 +109,12 @@ class Served:
     @property
     def port(self) -> int:
         return int(self._httpd.server_address[1])
+
+
+@functools.cache
+def http() -> httpx.Client:
+    """One client for the tests' plain calls to servers on 127.0.0.1. `httpx.get(...)` and a new `Client`
+    each build an SSL context, loading the CA bundle (~25 ms) that a request to a local HTTP server never
+    uses; over the Subsonic contract tests that was most of their time. No keep-alive: a pooled connection
+    to a server that a test stopped (its port then reused) would fail the next request."""
+    return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))

@@ -16,6 +16,7 @@ import httpx
 
 from tests.conftest import PASSWORD
 from tests.liveserver import ADMIN, LiveServer
+from tests.loopback import http
 from tests.subsonic import spec
 
 Params = dict[str, Any] | list[tuple[str, Any]]
@@ -56,7 +57,7 @@ class Account:
         return error
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {self.token}"},
+        return http().request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {self.token}"},
                              timeout=30, **kwargs)
 
 
@@ -66,20 +67,16 @@ def send(base: str, endpoint: str, items: list[tuple[str, Any]], *, fmt: str = "
     form body for POST."""
     items = [*items, ("f", "json")] if fmt == "json" else list(items)
     url = f"{base}/rest/{endpoint}"
-    http = client or httpx.Client(timeout=30)
-    try:
-        if method == "POST":
-            form = {"content-type": "application/x-www-form-urlencoded", **(headers or {})}
-            return http.post(url, content=urlencode(items), headers=form)
-        return http.request(method, url, params=items, headers=headers)
-    finally:
-        if client is None:
-            http.close()
+    client = client or http()
+    if method == "POST":
+        form = {"content-type": "application/x-www-form-urlencoded", **(headers or {})}
+        return client.post(url, content=urlencode(items), headers=form)
+    return client.request(method, url, params=items, headers=headers)
 
 
 def sign_in(server: LiveServer, name: str = ADMIN) -> str:
     """A fresh access token (the server's own admin token may have expired in a long session)."""
-    r = httpx.post(f"{server.base_url}/api/v1/auth/login", json={"username": name, "password": PASSWORD}, timeout=30)
+    r = http().post(f"{server.base_url}/api/v1/auth/login", json={"username": name, "password": PASSWORD})
     assert r.status_code == 200, r.text
     token: str = r.json()["data"]["access_token"]
     return token
@@ -87,7 +84,7 @@ def sign_in(server: LiveServer, name: str = ADMIN) -> str:
 
 def as_admin(server: LiveServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """The REST API as the server's admin."""
-    return httpx.request(method, f"{server.base_url}{path}", headers={"Authorization": f"Bearer {sign_in(server)}"},
+    return http().request(method, f"{server.base_url}{path}", headers={"Authorization": f"Bearer {sign_in(server)}"},
                          timeout=30, **kwargs)
 
 
@@ -107,7 +104,7 @@ def new_account(server: LiveServer, prefix: str = "user", *, role: str = "user",
     if password == "":
         password = f"pw-{secrets.token_hex(8)}"
     if password is not None:
-        r = httpx.post(f"{server.base_url}/api/v1/auth/subsonic-password", json={"password": password},
+        r = http().post(f"{server.base_url}/api/v1/auth/subsonic-password", json={"password": password},
                        headers={"Authorization": f"Bearer {token}"}, timeout=30)
         assert r.status_code in (200, 201, 204), r.text
     return Account(server.base_url, user_id, name, password, token)

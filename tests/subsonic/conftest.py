@@ -23,6 +23,7 @@ from mutagen.id3 import ID3, TCMP, TPE2, TPOS, USLT
 from medianest.library.demo import Sample, make_sample
 from tests.conftest import PASSWORD
 from tests.liveserver import LiveServer, rescan, serve
+from tests.loopback import http
 from tests.media import build_library
 from tests.subsonic import spec
 
@@ -83,9 +84,9 @@ class World:
             items.append(("f", "json"))
         url = f"{self.base}/rest/{endpoint}"
         if method == "POST":  # a form body (formPost), repeated names kept
-            return httpx.post(url, content=urlencode(items), timeout=30,
+            return http().post(url, content=urlencode(items),
                               headers={"content-type": "application/x-www-form-urlencoded"})
-        return httpx.get(url, params=items, timeout=30)
+        return http().get(url, params=items)
 
     def ok(self, endpoint: str, params: dict[str, Any] | list[tuple[str, Any]] | None = None, *,
            user: str = "admin") -> dict[str, Any]:
@@ -122,7 +123,7 @@ class World:
     def api(self, method: str, path: str, user: str = "admin", **kwargs: Any) -> httpx.Response:
         """The REST API, as the web UI calls it."""
         token = self.server.token if user == "admin" else self.bob_token
-        return httpx.request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {token}"},
+        return http().request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {token}"},
                              timeout=30, **kwargs)
 
 

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -51,6 +50,7 @@ from playwright.sync_api import Error as PlaywrightError
 from tests.conftest import PASSWORD
 from tests.downloads.mediaserver import MediaServer, make_video
 from tests.liveserver import ADMIN, CLOSED_PROXY, LiveServer, serve
+from tests.loopback import http
 
 CHROMIUM = os.environ.get("MEDIANEST_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # gitignored
@@ -262,7 +262,7 @@ def sign_in(page: Page, username: str = ADMIN, password: str = PASSWORD) -> None
 
 def create_user(server: LiveServer, username: str, password: str = PASSWORD, role: str = "user") -> dict[str, Any]:
     """Create a user through the API with the admin's token; returns the created user."""
-    r = httpx.post(f"{server.base_url}/api/v1/users", json={"username": username, "password": password, "role": role},
+    r = http().post(f"{server.base_url}/api/v1/users", json={"username": username, "password": password, "role": role},
                    headers=server.headers())
     assert r.status_code == 201, r.text
     user: dict[str, Any] = r.json()["data"]
@@ -271,7 +271,7 @@ def create_user(server: LiveServer, username: str, password: str = PASSWORD, rol
 
 def api_token(server: LiveServer, username: str, password: str = PASSWORD) -> str:
     """An access token for `username`, for arranging state through the API."""
-    r = httpx.post(f"{server.base_url}/api/v1/auth/login", json={"username": username, "password": password})
+    r = http().post(f"{server.base_url}/api/v1/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text
     token: str = r.json()["data"]["access_token"]
     return token
