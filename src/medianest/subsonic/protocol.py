@@ -32,6 +32,7 @@ class Present(dict[str, Any]):
     """A node already without None values (built so, like a song in a sync page of 500): `_present` need
     not walk it again."""
 
+
 # The spec's error codes (docs/Responses/error.md).
 GENERIC, MISSING_PARAMETER, CLIENT_TOO_OLD, SERVER_TOO_OLD = 0, 10, 20, 30
 WRONG_CREDENTIALS, TOKEN_UNSUPPORTED, MECHANISM_UNSUPPORTED, CONFLICTING_AUTH, BAD_API_KEY = 40, 41, 42, 43, 44
