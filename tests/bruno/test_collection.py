@@ -34,11 +34,15 @@ def bru() -> Path:
     if not exe.exists():
         npm = shutil.which("npm")
         assert npm, "npm is needed for the Bruno CLI (Node is on the development and CI machines)"
-        staging = CACHE.with_name(CACHE.name + ".partial")
+        staging = CACHE.with_name(f"{CACHE.name}.partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(staging),
                         f"@usebruno/cli@{BRU_VERSION}"], check=True, capture_output=True, timeout=600)
-        staging.rename(CACHE)  # whole or not at all: an interrupted install is made again
+        try:
+            staging.rename(CACHE)  # whole or not at all: an interrupted install is made again
+        except OSError:  # another test run installed it meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+        assert exe.exists()
     return exe
 
 
