@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -190,11 +191,24 @@ def cmdline(pid: int) -> str:
 
 
 def rescan(server: LiveServer) -> dict[str, Any]:
-    """Scan the server's library now (after a test put files in it) and wait for the scan to end."""
+    """Scan the server's library now (after a test put files in it) and wait for the scan to end.
+
+    A scan asked for while one runs is that one (the API's rule), and one that began before the test's files
+    were there (the start-up scan's tail: its items are listed before it ends) may not see them: it is
+    waited for, and a scan of our own asked for after it."""
     url = f"{server.base_url}/api/v1/library/scans"
+    asked = datetime.now(UTC)
     scan: dict[str, Any] = http().post(url, headers=server.headers()).json()["data"]
+    if datetime.fromisoformat(scan["created_at"]) < asked:
+        _wait_for_scan(server, scan["id"])
+        scan = http().post(url, headers=server.headers()).json()["data"]
+    return _wait_for_scan(server, scan["id"])
+
+
+def _wait_for_scan(server: LiveServer, scan_id: str) -> dict[str, Any]:
+    url = f"{server.base_url}/api/v1/library/scans/{scan_id}"
     for _ in range(600):
-        scan = http().get(f"{url}/{scan['id']}", headers=server.headers()).json()["data"]
+        scan: dict[str, Any] = http().get(url, headers=server.headers()).json()["data"]
         if scan["status"] not in ("queued", "running"):
             return scan
         time.sleep(0.1)
