@@ -52,10 +52,8 @@ async def beat(sessions: SessionFactory, download_id: int, claim: str | None) ->
             Download.id == download_id, Download.status == RUNNING, Download.claim == claim)
             .values(heartbeat_at=utcnow()))
         await session.commit()
-        if beaten.rowcount == 1:  # type: ignore[attr-defined]
-            return True
-        # Not running any more (a cancel, which its own poll handles) is not the same as taken back.
-        return bool(await session.scalar(select(Download.claim).where(Download.id == download_id)) == claim)
+    # Not running any more (a cancel, which its own poll handles) is not the same as taken back.
+    return beaten.rowcount == 1 or await holds(sessions, download_id, claim)  # type: ignore[attr-defined]
 
 
 async def holds(sessions: SessionFactory, download_id: int, claim: str | None) -> bool:

@@ -101,7 +101,7 @@ class Runner:
     async def _carry_out(self, dl: Download) -> None:
         await events.announce(self.notifier, dl)
         tmp = self.settings.downloads_tmp_dir / str(dl.id)
-        keep_tmp = False
+        settled = False  # the temporary files already cleared, or kept for another run
         progress = Progress(percent=dl.percent or 0.0, floor=dl.downloaded_bytes or 0)
         # The temporary files go before the final status is written: whoever sees it (a client, a
         # test) finds nothing left behind.
@@ -109,26 +109,29 @@ class Runner:
             await self._fetch_all(dl, tmp, progress)
             fetched = progress.downloaded()
             await self._clear(dl.id, tmp)
+            settled = True
             await self._finish(dl, COMPLETED, downloaded_bytes=fetched, total_bytes=fetched)
             if self.landed and self.folders:  # once per download: a 50-video playlist is one refresh
                 await self.landed(self.sessions, sorted(self.folders))
         except Interrupted:
-            keep_tmp = True
+            settled = True
             await rows.back_to_queue(self.sessions, dl.id, self.claim)
         except Lost:
-            keep_tmp = True
+            settled = True
             log.warning("download taken back by another worker; stopped here", download_id=dl.id)
         except Canceled:
             pass  # the cancel already announced itself (service.cancel_or_remove); the files go below
         except Failure as failure:
             await self._clear(dl.id, tmp)
+            settled = True
             await self._finish(dl, FAILED, error=failure.reason)
         except Exception as exc:
             log.exception("download crashed", download_id=dl.id)
             await self._clear(dl.id, tmp)
+            settled = True
             await self._finish(dl, FAILED, error=f"internal error: {type(exc).__name__}")
         finally:
-            if not keep_tmp:
+            if not settled:  # a cancel, or an error on the way out
                 await self._clear(dl.id, tmp)
 
     async def _clear(self, download_id: int, tmp: Path) -> None:

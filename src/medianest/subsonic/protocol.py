@@ -32,6 +32,11 @@ class Present(dict[str, Any]):
     """A node already without None values (built so, like a song in a sync page of 500): `_present` need
     not walk it again."""
 
+    @classmethod
+    def of(cls, fields: dict[str, Any]) -> Present:
+        """`fields` without those that have no value (one level: the node's own)."""
+        return cls((k, v) for k, v in fields.items() if v is not None)
+
 
 # The spec's error codes (docs/Responses/error.md).
 GENERIC, MISSING_PARAMETER, CLIENT_TOO_OLD, SERVER_TOO_OLD = 0, 10, 20, 30

@@ -68,7 +68,7 @@ def child(media: Media | Row[Any], state: UserMedia | Row[Any] | None, roots: Se
             "year": m.year, "genre": genre, "genres": [{"name": genre}] if genre else [], "sortName": "",
             "musicBrainzId": ""}
     out |= _item_state(state)
-    return Present((k, v) for k, v in out.items() if v is not None)
+    return Present.of(out)
 
 
 def _item_state(state: UserMedia | Row[Any] | None) -> dict[str, Any]:
@@ -91,7 +91,7 @@ def album(row: Album, state: UserCatalog | None = None, plays: tuple[int, dateti
         "played": plays[1] if plays else None,
     }
     out |= _catalog_state(state)
-    return Present((k, v) for k, v in out.items() if v is not None)  # a page of 500 in a sync of albums
+    return Present.of(out)  # a page of 500 in a sync of albums
 
 
 def artist(row: Artist, state: UserCatalog | None = None) -> dict[str, Any]:
