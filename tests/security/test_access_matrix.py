@@ -438,13 +438,14 @@ def _assert_refused(r: httpx.Response, status: int) -> None:
 
 
 def _stable(value: Any) -> Any:
-    """JSON with the signed media tokens in URLs blanked: they carry their issue time."""
+    """JSON with the signed media tokens in URLs blanked (they carry their issue time), and a request's
+    `synced_at` (the background poll of Seerr moves it, whoever calls what)."""
     if isinstance(value, str):
         return re.sub(r"token=[^&]+", "token=*", value)
     if isinstance(value, list):
         return [_stable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _stable(v) for k, v in value.items()}
+        return {k: "*" if k == "synced_at" else _stable(v) for k, v in value.items()}
     return value
 
 
