@@ -134,6 +134,22 @@ class Settings(BaseSettings):
     transcode_hwaccel: Literal["none", "vaapi", "nvenc", "qsv"] = "none"
     transcode_vaapi_device: str = "/dev/dri/renderD128"
 
+    # S3-compatible object storage (storage/): set `s3_bucket` to use it. Each of `s3_media_prefixes` is a
+    # library folder inside the bucket (scanned like a local one); with `downloads_storage = "s3"` finished
+    # downloads land under `s3_downloads_prefix`, which is then a library folder too. Streams are proxied
+    # ranged GETs by default; `s3_redirect` sends players a presigned URL instead (the bucket must then
+    # be reachable from the players, and play counts and access checks still happen here first).
+    s3_bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_media_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    s3_downloads_prefix: str = "downloads/"
+    s3_redirect: bool = False
+    s3_presign_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    downloads_storage: Literal["local", "s3"] = "local"
+
     # "auto": `serve` consumes the queue itself unless Redis is set (then `medianest worker` does).
     queue_consumer: Literal["auto", "on", "off"] = "auto"
     # The queue's name in Redis: two installations (or test runs) sharing one Redis keep apart.
@@ -146,7 +162,8 @@ class Settings(BaseSettings):
             return [part for part in value.split(os.pathsep) if part.strip()]
         return value
 
-    @field_validator("downloads_allowed_sites", "cors_origins", "trusted_proxies", "previous_secrets", mode="before")
+    @field_validator("downloads_allowed_sites", "cors_origins", "trusted_proxies", "previous_secrets",
+                     "s3_media_prefixes", mode="before")
     @classmethod
     def _split_sites(cls, value: object) -> object:
         if isinstance(value, str):
@@ -177,6 +194,33 @@ class Settings(BaseSettings):
             raise ValueError("MEDIANEST_CORS_ORIGINS must be set in production (a comma-separated list of "
                              "origins, or empty for none)")
         return self
+
+    @field_validator("s3_media_prefixes")
+    @classmethod
+    def _check_prefixes(cls, value: list[str]) -> list[str]:
+        return [_s3_prefix(p) for p in value]
+
+    @field_validator("s3_downloads_prefix")
+    @classmethod
+    def _check_downloads_prefix(cls, value: str) -> str:
+        return _s3_prefix(value)
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if (self.downloads_storage == "s3" or self.s3_media_prefixes) and not self.s3_bucket:
+            raise ValueError("MEDIANEST_S3_BUCKET must be set to keep media in S3 (MEDIANEST_DOWNLOADS_STORAGE=s3 "
+                             "or MEDIANEST_S3_MEDIA_PREFIXES)")
+        return self
+
+    @property
+    def s3_roots(self) -> list[str]:
+        """The library folders in the bucket as `s3://bucket/prefix` (no trailing slash), in order."""
+        if not self.s3_bucket:
+            return []
+        prefixes = list(self.s3_media_prefixes)
+        if self.downloads_storage == "s3" and self.s3_downloads_prefix not in prefixes:
+            prefixes.append(self.s3_downloads_prefix)
+        return [f"s3://{self.s3_bucket}/{p}".rstrip("/") for p in prefixes]
 
     @field_validator("downloads_template")
     @classmethod
@@ -249,6 +293,14 @@ class Settings(BaseSettings):
         default_media = [] if self.media_dirs else self.library_dirs
         for path in (self.data_dir, self.artwork_dir, *default_media):
             path.mkdir(parents=True, exist_ok=True)
+
+
+def _s3_prefix(value: str) -> str:
+    """A key prefix as a folder: no leading slash, one trailing slash ("" for the whole bucket)."""
+    parts = [p for p in value.strip().split("/") if p]
+    if any(p in (".", "..") or "\0" in p for p in parts):
+        raise ValueError(f"not a usable S3 prefix: {value!r}")
+    return "/".join(parts) + "/" if parts else ""
 
 
 def check_secret_strength(secret: str, where: str = "MEDIANEST_SECRET") -> None:
