@@ -21,7 +21,7 @@ CORE = {"__init__", "config", "context", "errors", "events", "filenames", "input
 LAYERS: list[set[str]] = [
     CORE,
     {"db"},
-    {"jobs", "integrations", "security"},
+    {"jobs", "integrations", "security", "storage"},
     {"audit", "accounts", "library", "playback", "playlists", "streaming", "connections", "subtitles", "requests",
      "downloads", "transcoding"},
     {"parts"},

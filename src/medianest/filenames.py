@@ -75,7 +75,7 @@ def unique_path(dest: Path) -> Path:
     within 255 bytes. Only a name is chosen: create the file with mode "x" and retry on FileExistsError."""
     if not os.path.lexists(dest):  # lexists: a dangling symlink is taken too
         return dest
-    candidates = (dest.with_name(_numbered(dest.name, n)) for n in itertools.count(2))
+    candidates = (dest.with_name(numbered(dest.name, n)) for n in itertools.count(2))
     return next(path for path in candidates if not os.path.lexists(path))
 
 
@@ -170,7 +170,7 @@ def _shorten(part: str, values: dict[str, str], excess: int) -> dict[str, str]:
     return {**values, field: _clean(values[field], max(1, sizes[field] - excess)) or "_"}
 
 
-def _numbered(name: str, n: int) -> str:
+def numbered(name: str, n: int) -> str:
     path = PurePosixPath(name)
     tag = f" ({n}){path.suffix}"
     return (_fit(path.stem, max(1, MAX_COMPONENT_BYTES - len(tag.encode()))) or "_") + tag

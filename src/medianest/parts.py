@@ -34,11 +34,13 @@ from medianest.jobs.processes import Processes
 from medianest.jobs.queue import Jobs, Task
 from medianest.library import tasks as library_tasks
 from medianest.library.browse import Cursors
+from medianest.library.buckets import bucket_folders
 from medianest.library.scans import ScanRunner
 from medianest.metrics import Metrics
 from medianest.requests import tasks as request_tasks
 from medianest.security.crypto import secret_box
 from medianest.security.limits import RateLimits
+from medianest.storage.objects import Bucket
 from medianest.streaming.access import StreamAccess
 from medianest.subtitles import service as subtitles
 from medianest.transcoding import tasks as transcoding_tasks
@@ -84,6 +86,7 @@ class Parts:
     downloads: Downloads
     transcoding: Transcoding  # started by the server only (`Transcoding.start`)
     cursors: Cursors  # where pages of the whole library ended (keyset paging for Subsonic apps' syncs)
+    bucket: Bucket | None  # the S3-compatible bucket media may be kept in (storage/), if configured
 
 
 @asynccontextmanager
@@ -118,16 +121,18 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
     limits = RateLimits(settings)
     auth = Auth(signer, settings.refresh_token_ttl_s, limits)
     transcoding = Transcoding(settings, Processes(settings.transcode_max))
+    bucket = Bucket(settings) if settings.s3_bucket else None
+    folders = bucket_folders(settings, bucket)
     transcoding_tasks.register(bg.jobs, transcoding)
     return Parts(
         settings=settings, sessions=sessions, notifier=notifier, metrics=metrics, limits=limits, auth=auth, http=http,
         plex_sign_in=plex_sign_in(settings, http, auth, limits),
         integrations=Integrations(http, secret_box(settings), settings),
         search_cache=StaleCache(settings.search_cache_ttl_s),
-        stream_access=StreamAccess(sessions, signer, settings.library_dirs),
+        stream_access=StreamAccess(sessions, signer, settings.library_dirs, folders, settings.s3_redirect),
         jobs=bg.jobs, plex=bg.plex,
         scans=ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, notifier, landed=bg.plex.landed,
-                         per_video=subtitles.index, task=bg.scan),
+                         per_video=subtitles.index, task=bg.scan, bucket=folders),
         downloads=Downloads(settings, bg.download, limits, notifier),
-        transcoding=transcoding, cursors=Cursors(),
+        transcoding=transcoding, cursors=Cursors(), bucket=bucket,
     )

@@ -62,3 +62,5 @@ class DownloadItem(IdMixin, Base):
     source_site: Mapped[str | None] = mapped_column(String(64))
     source_id: Mapped[str | None] = mapped_column(String(255))
     media_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("media.id", ondelete="SET NULL"))
+    # The key its file is uploaded to when downloads land in a bucket, chosen once (migration 0012).
+    target: Mapped[str | None] = mapped_column(Text)

@@ -152,3 +152,28 @@ async def requeue_stale(sessions: SessionFactory, stale_after_s: float, include_
             ids = list((await session.scalars(select(Download.id).where(Download.status == QUEUED)
                                               .order_by(Download.id))).all())
     return ids
+
+
+async def target_of(sessions: SessionFactory, item_id: int) -> str | None:
+    """The bucket key an item's file was given by an earlier run, if any."""
+    async with sessions() as session:
+        return await session.scalar(select(DownloadItem.target).where(DownloadItem.id == item_id))
+
+
+async def set_target(sessions: SessionFactory, download_id: int, item_id: int, claim: str | None, key: str) -> bool:
+    """Record the key an item's file goes to, if this run still holds the download and no run chose one
+    first; whether it was recorded."""
+    held = select(Download.id).where(Download.id == download_id, Download.claim == claim).exists()
+    async with sessions() as session:
+        done = await session.execute(update(DownloadItem).where(
+            DownloadItem.id == item_id, DownloadItem.target.is_(None), held).values(target=key))
+        await session.commit()
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def key_taken(sessions: SessionFactory, url: str, key: str) -> bool:
+    """Whether an indexed item is the object at `url`, or another download item chose `key`."""
+    async with sessions() as session:
+        media = await session.scalar(select(Media.id).where(Media.path == url).limit(1))
+        item = await session.scalar(select(DownloadItem.id).where(DownloadItem.target == key).limit(1))
+    return media is not None or item is not None

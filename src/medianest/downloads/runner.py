@@ -22,6 +22,7 @@ import structlog
 from sqlalchemy import select
 
 from medianest.downloads import events, process, rows
+from medianest.downloads.landing import ObjectLanding
 from medianest.downloads.models import COMPLETED, FAILED, Download, DownloadItem
 from medianest.downloads.placement import place
 from medianest.downloads.progress import Clock, Progress, Throttle
@@ -73,6 +74,11 @@ class Runner:
         # Several heartbeats fit in the staleness window, so a slow write never makes a live job look dead.
         self.heartbeat_s = min(HEARTBEAT_S, self.settings.downloads_stale_after_s / 4)
         self.scanner = Scanner(self.sessions, self.settings.library_dirs, self.settings.artwork_dir, per_video)
+        s = self.settings
+        bucket = context.bucket if s.downloads_storage == "s3" else None
+        # Where files land when downloads go to the bucket (None: the first media folder).
+        self.landing = ObjectLanding(self.sessions, bucket, s.s3_downloads_prefix, s.downloads_template) \
+            if bucket is not None else None
         self.claim: str | None = None
         self.lost = asyncio.Event()
 
@@ -259,24 +265,42 @@ class Runner:
         return found is not None
 
     async def _store(self, dl: Download, item: DownloadItem, result: dict[str, Any]) -> None:
-        """Move the file into the library, index it, and link the item to the new media."""
+        """Move the file into the library (a folder or the bucket), index it, and link the item to the new media."""
         if not await rows.holds(self.sessions, dl.id, self.claim):
             raise Lost  # the run that took it back lands the file, from what this one leaves
-        root = self.settings.library_dirs[0]
-        unmounted = await self._looks_unmounted(root)
-        path = place(Path(result["file"]), root, self.settings.downloads_template, result, indexed=unmounted)
-        self.folders.add(path.parent)
         extra = {"source_url": result.get("url") or item.url, "source_site": result.get("site"),
                  "source_id": result.get("id") or None, "channel": result.get("channel")}
         if result.get("uploaded_at"):
             extra["uploaded_at"] = datetime.fromisoformat(result["uploaded_at"])
+        if self.landing is not None:
+            media_id = await self._store_object(self.landing, dl, item, result, extra)
+        else:
+            media_id = await self._store_file(result, extra)
+        await rows.link_media(self.sessions, item, media_id, result.get("title"))
+        await self.notifier.emit(LIBRARY_UPDATED, {"added": 1, "media_ids": [str(media_id)]})
+
+    async def _store_file(self, result: dict[str, Any], extra: dict[str, Any]) -> int:
+        root = self.settings.library_dirs[0]
+        unmounted = await self._looks_unmounted(root)
+        path = place(Path(result["file"]), root, self.settings.downloads_template, result, indexed=unmounted)
+        self.folders.add(path.parent)
         try:
-            media_id = await self.scanner.ingest(path, extra)
+            return await self.scanner.ingest(path, extra)
         except Unreadable as exc:
             path.unlink(missing_ok=True)
             raise Failure(f"the downloaded file is not playable media: {exc.reason}", transient=False) from None
-        await rows.link_media(self.sessions, item, media_id, result.get("title"))
-        await self.notifier.emit(LIBRARY_UPDATED, {"added": 1, "media_ids": [str(media_id)]})
+
+    async def _store_object(self, landing: ObjectLanding, dl: Download, item: DownloadItem, result: dict[str, Any],
+                            extra: dict[str, Any]) -> int:
+        src = Path(result["file"])
+        stored = await landing.upload(dl.id, item.id, self.claim, src, result)
+        try:
+            media_id = await self.scanner.ingest(src, extra, stored=stored)  # tags read from the local copy
+        except Unreadable as exc:
+            await landing.remove(stored)
+            raise Failure(f"the downloaded file is not playable media: {exc.reason}", transient=False) from None
+        src.unlink(missing_ok=True)
+        return media_id
 
     async def _finish(self, dl: Download, status: str, error: str | None = None, **extra: Any) -> None:
         if await rows.finish(self.sessions, dl.id, self.claim, status, error, **extra):

@@ -15,6 +15,7 @@ from medianest.config import Settings
 from medianest.db.engine import SessionFactory, create_engine, create_session_factory
 from medianest.events import Notifier
 from medianest.integrations.http import http_client
+from medianest.storage.objects import Bucket
 
 # Told which folders gained or lost files (a finished download, a scan), with a database of the caller's
 # event loop: the service connections ask Plex to rescan them (connections/tasks.py).
@@ -29,6 +30,7 @@ class JobContext:
     # Set when the process shuts down: a long task stops and leaves its work to the next start.
     stopping: threading.Event = field(default_factory=threading.Event)
     _http: httpx.AsyncClient | None = None
+    _bucket: Bucket | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -36,6 +38,13 @@ class JobContext:
         if self._http is None:
             self._http = http_client(self.settings)
         return self._http
+
+    @property
+    def bucket(self) -> Bucket | None:
+        """The configured bucket (storage/), made on first use; None when media are only in local folders."""
+        if self._bucket is None and self.settings.s3_bucket:
+            self._bucket = Bucket(self.settings)
+        return self._bucket
 
     async def aclose(self) -> None:
         if self._http is not None:

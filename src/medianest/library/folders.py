@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +71,7 @@ class FolderStates:
 
     _generation = 0  # bumped by forget(), in any instance of this process
 
-    def __init__(self, sessions: SessionFactory, roots: list[Path]) -> None:
+    def __init__(self, sessions: SessionFactory, roots: Sequence[Path | str]) -> None:
         self.sessions = sessions
         self.roots = {str(r) for r in roots}
         self._offline: Offline | None = None

@@ -56,6 +56,7 @@ class Media(IdMixin, Base):
     path: Mapped[str] = mapped_column(Text, unique=True)
     size: Mapped[int] = mapped_column(BigInteger)
     mtime: Mapped[float] = mapped_column(Float)
+    etag: Mapped[str | None] = mapped_column(String(200))  # an S3 object's ETag; None for a local file
     artwork: Mapped[str | None] = mapped_column(String(128))
     search_text: Mapped[str] = mapped_column(Text, default="")
     source_url: Mapped[str | None] = mapped_column(Text)

@@ -28,10 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
 from medianest.db.queries import refresh_statistics
+from medianest.errors import Unavailable
 from medianest.library import artwork, catalog, folders
+from medianest.library.buckets import BucketFolders, merge, walk_bucket
 from medianest.library.models import KIND_VIDEO, Media, UnreadableFile
 from medianest.library.probe import ProbeResult, Unreadable, probe
 from medianest.library.walk import FileStat, Listing, WalkResult, inside, walk
+from medianest.storage.objects import ObjectChanged, is_object, scratch_copy
 
 log = structlog.get_logger(__name__)
 
@@ -85,15 +88,18 @@ PerVideo = Callable[[AsyncSession, Media], Awaitable[object]]
 
 class Scanner:
     def __init__(self, sessions: SessionFactory, roots: Sequence[Path], artwork_dir: Path,
-                 per_video: PerVideo | None = None) -> None:
+                 per_video: PerVideo | None = None, bucket: BucketFolders | None = None) -> None:
         self.sessions = sessions
         self.roots = [Path(r) for r in roots]
+        self.bucket = bucket
+        # Every library folder by name: the local ones, then the bucket's (`s3://bucket/prefix`).
+        self.root_names = [str(r) for r in self.roots] + (bucket.roots if bucket else [])
         self.artwork_dir = artwork_dir
         self.per_video = per_video
         self._analyzed = False  # planner statistics refreshed by this process
 
     async def run(self, on_progress: ProgressFn | None = None) -> ScanStats:
-        found = await asyncio.to_thread(walk, self.roots)
+        found = await asyncio.to_thread(self._walk)
         async with self.sessions() as session:
             # Walking while reading the index was tried: both threads want the GIL most of the time
             # and the overlap was no faster (measured by bench/scan_bench.py), so they take turns.
@@ -105,7 +111,7 @@ class Scanner:
             stats.offline = plan.offline
             await self._record_failures(session, found.failures)
             await self._remove(session, plan, stats)
-            await folders.record(session, [str(r) for r in self.roots], plan.offline)
+            await folders.record(session, self.root_names, plan.offline)
             await session.commit()
         await self._probe_and_write(plan, stats, on_progress)
         changed = bool(stats.added or stats.updated or stats.removed)
@@ -120,16 +126,22 @@ class Scanner:
             self._analyzed = True
         return stats
 
+    def _walk(self) -> WalkResult:
+        found = walk(self.roots)
+        return merge(found, walk_bucket(self.bucket)) if self.bucket else found
+
     async def _catalog_built(self) -> bool:
         async with self.sessions() as session:
             return await catalog.built(session)
 
-    async def ingest(self, path: Path, extra: dict[str, Any] | None = None) -> int:
+    async def ingest(self, path: Path, extra: dict[str, Any] | None = None, stored: FileStat | None = None) -> int:
         """Index one file now (a finished download) with the scan's own probe and write; its media id.
-        `extra` sets further columns (a download's source). Raises `Unreadable` for a file it cannot read."""
+        `extra` sets further columns (a download's source); `stored` is where the file is kept when that
+        is not `path` (an object the file was uploaded to: the local copy is read, the object indexed).
+        Raises `Unreadable` for a file it cannot read."""
         st = path.stat()
-        f = FileStat(str(path), st.st_size, st.st_mtime)
-        result = await asyncio.to_thread(self._probe_one, f)
+        result = await asyncio.to_thread(self._probe_one, FileStat(str(path), st.st_size, st.st_mtime))
+        f = stored or FileStat(str(path), st.st_size, st.st_mtime)
         if isinstance(result, str):
             raise Unreadable(result)
         row = _row(f, result)
@@ -157,15 +169,15 @@ class Scanner:
         offline = _offline(found, missing)
         orphans = self._unconfigured_while_offline(missing, offline)
         if orphans:
-            offline |= _unconfigured(orphans, await folders.known_paths(session), [str(r) for r in self.roots])
+            offline |= _unconfigured(orphans, await folders.known_paths(session), self.root_names)
         kept = list(offline)
         differ = _differ(files, known, missing)
         still_bad = {p for p in differ if p not in known and bad.get(p) == files.stat(p)}
         todo = differ - still_bad
         ordered = [p for p in files if p in todo] if todo else []  # probe in walk order, as listed
         ids = await _ids_of(session, [p for p in ordered if p in known])
-        new = [FileStat(p, *files.stat(p)) for p in ordered if p not in known]
-        changed = [(ids.get(p), FileStat(p, *files.stat(p))) for p in ordered if p in known]
+        new = [files.file(p) for p in ordered if p not in known]
+        changed = [(ids.get(p), files.file(p)) for p in ordered if p in known]
         # A file listed but not statted (an I/O error on a share) is there, just unreadable for now.
         removed = [p for p in missing if p not in failed_now and self._gone(p, found, kept)]
         gone_bad = [p for p in bad if p not in files and p not in failed_now and not inside(p, kept)]
@@ -175,7 +187,7 @@ class Scanner:
         """Indexed files under no configured folder, when a configured folder is offline: the setting
         may have a typo in place of their folder, so they are kept (unavailable) until every configured
         folder is online; then they go as a folder taken out of the setting."""
-        roots = [str(r) for r in self.roots]
+        roots = self.root_names
         if not any(root in offline for root in roots):
             return []
         return [p for p in missing if not inside(p, roots) and not inside(p, list(offline))]
@@ -185,7 +197,7 @@ class Scanner:
         configured folder (one taken out of the configuration)."""
         if inside(path, offline):
             return False
-        return inside(path, found.walked_roots) or not inside(path, [str(r) for r in self.roots])
+        return inside(path, found.walked_roots) or not inside(path, self.root_names)
 
     async def _remove(self, session: AsyncSession, plan: _Plan, stats: ScanStats) -> None:
         for chunk in _chunks(plan.removed, 500):
@@ -225,17 +237,30 @@ class Scanner:
     def _probe_one(self, f: FileStat) -> ProbeResult | str:
         """The file's facts, or why it cannot be read."""
         try:
-            result = probe(Path(f.path), f.size)
+            result = self._probe_object(f) if is_object(f.path) else probe(Path(f.path), f.size)
             if result.artwork:
                 result.artwork_name = artwork.store(self.artwork_dir, result.artwork)
             return result
         except Unreadable as exc:
             return exc.reason
+        except ObjectChanged:
+            return "changed while being read: it is read again at the next scan"
+        except Unavailable as exc:
+            return exc.message
         except OSError as exc:
             return "permission denied" if isinstance(exc, PermissionError) else f"cannot read: {exc}"
         except Exception as exc:  # a reader's bug on one strange file must not fail the whole scan
             log.exception("probe failed", path=f.path)
             return f"cannot read: {type(exc).__name__}"
+
+    def _probe_object(self, f: FileStat) -> ProbeResult:
+        """An object's facts, read from a scratch copy of exactly the listed version (S3 readers of tags
+        and cover art want a seekable file; only new and changed objects are fetched)."""
+        key = self.bucket.bucket.key_of(f.path) if self.bucket else None
+        if self.bucket is None or key is None:
+            raise Unreadable("in a bucket that is not configured (MEDIANEST_S3_BUCKET)")
+        with scratch_copy(self.bucket.bucket, key, self.bucket.scratch, f.etag) as local:
+            return probe(local, f.size)
 
     async def _write(self, session: AsyncSession, probed: list[Probed],
                      stats: ScanStats, bad: set[str]) -> None:
@@ -279,6 +304,8 @@ def _offline(found: WalkResult, missing: set[str]) -> dict[str, str]:
     offline = dict(found.offline)
     offline.update((link, why) for link, why in found.dead_links.items() if _under(missing, [link]))
     for root in found.walked_roots:
+        if is_object(root):
+            continue  # a bucket listed is the truth: no prefix is "not mounted" (library/buckets.py)
         lost = _under(missing, [root])
         inside_offline = [f for f in offline if f.startswith(folders.prefix(root))]
         if not any(not inside(p, inside_offline) for p in lost):
@@ -336,7 +363,7 @@ def _nothing_changed(files: Listing, known: Listing, bad: dict[str, tuple[int | 
             return False  # an old record of a file both indexed and unreadable: take the long way
         sizes: dict[str, Any] = known.sizes | {p: s for p, (s, _) in bad.items()}
         mtimes: dict[str, Any] = known.mtimes | {p: m for p, (_, m) in bad.items()}
-        known = Listing(sizes, mtimes)
+        known = Listing(sizes, mtimes, known.etags)
     return files.same_as(known)
 
 
@@ -347,7 +374,8 @@ def _differ(files: Listing, known: Listing, missing: set[str]) -> set[str]:
     on_disk, indexed = files.without(added), known.without(missing)
     if on_disk.same_as(indexed):
         return added
-    return added | {p for p in on_disk if on_disk.stat(p) != indexed.stat(p)}
+    return added | {p for p in on_disk
+                    if on_disk.stat(p) != indexed.stat(p) or on_disk.etags.get(p) != indexed.etags.get(p)}
 
 
 async def _load_index(session: AsyncSession) -> Listing:
@@ -358,11 +386,12 @@ async def _load_index(session: AsyncSession) -> Listing:
     """
     table = Media.__table__.c
     conn = await session.connection()
-    rows = (await conn.execute(select(table.path, table.size, table.mtime))).all()
+    rows = (await conn.execute(select(table.path, table.size, table.mtime, table.etag))).all()
     if not rows:
         return Listing()
-    paths, sizes, mtimes = zip(*rows, strict=True)
-    return Listing(dict(zip(paths, sizes, strict=True)), dict(zip(paths, mtimes, strict=True)))
+    paths, sizes, mtimes, tags = zip(*rows, strict=True)
+    etags = {p: e for p, e in zip(paths, tags, strict=True) if e is not None}  # only objects have one
+    return Listing(dict(zip(paths, sizes, strict=True)), dict(zip(paths, mtimes, strict=True)), etags)
 
 
 async def _load_unreadable(session: AsyncSession) -> dict[str, tuple[int | None, float | None]]:
@@ -387,7 +416,7 @@ def _row(f: FileStat, r: ProbeResult) -> dict[str, Any]:
         **catalog.keys_of(r.kind, r.artist, r.album, r.album_artist, r.compilation), "duration_s": r.duration_s,
         "container": r.container, "audio_codec": r.audio_codec, "video_codec": r.video_codec,
         "bitrate": r.bitrate, "width": r.width, "height": r.height, "mime": r.mime, "path": f.path,
-        "size": f.size, "mtime": f.mtime, "artwork": getattr(r, "artwork_name", None),
+        "size": f.size, "mtime": f.mtime, "etag": f.etag, "artwork": getattr(r, "artwork_name", None),
         "search_text": r.search_text(), "added_at": now, "updated_at": now,
     }
 

@@ -31,6 +31,7 @@ from medianest.events import LIBRARY_SCAN_PROGRESS, LIBRARY_UPDATED, SCAN_PROGRE
 from medianest.jobs.context import Landed
 from medianest.jobs.queue import Task
 from medianest.library import liveness
+from medianest.library.buckets import BucketFolders
 from medianest.library.folders import FolderStates, Offline, warn_offline_roots
 from medianest.library.models import (
     SCAN_COMPLETED,
@@ -61,15 +62,16 @@ class ScanRunner:
     for the task, or one here for `medianest scan`."""
 
     def __init__(self, sessions: SessionFactory, roots: list[Path], artwork_dir: Path, notifier: Notifier,
-                 landed: Landed | None = None, per_video: PerVideo | None = None, task: Task | None = None) -> None:
+                 landed: Landed | None = None, per_video: PerVideo | None = None, task: Task | None = None,
+                 bucket: BucketFolders | None = None) -> None:
         self.sessions = sessions
         self.roots = roots
         self.landed = landed  # told when a scan changed the library (a Plex refresh)
-        self.scanner = Scanner(sessions, roots, artwork_dir, per_video)
+        self.scanner = Scanner(sessions, roots, artwork_dir, per_video, bucket)
         self.notifier = notifier
         self.task = task  # the queue's "scan N" (None where scans are only run, not requested)
         # Which folders the last scan found offline, for the API's `available` and /health.
-        self.folders = FolderStates(sessions, roots)
+        self.folders = FolderStates(sessions, [*roots, *(bucket.roots if bucket else [])])
         self._starting = asyncio.Lock()
 
     async def on_start(self) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from medianest.jobs.context import JobContext, Landed
 from medianest.jobs.queue import Jobs, Task
+from medianest.library.buckets import bucket_folders
 from medianest.library.scanner import PerVideo
 from medianest.library.scans import ScanRunner
 
@@ -20,7 +21,8 @@ def register(jobs: Jobs, landed: Landed | None = None, per_video: PerVideo | Non
 
     async def scan(context: JobContext, scan_id: int, roots: list[str]) -> None:
         runner = ScanRunner(context.sessions, [Path(root) for root in roots], artwork_dir, context.notifier,
-                            landed=landed, per_video=per_video)
+                            landed=landed, per_video=per_video,
+                            bucket=bucket_folders(context.settings, context.bucket))
         await runner.run(scan_id, stopping=context.stopping)
 
     return jobs.task(TASK)(scan)

@@ -35,6 +35,7 @@ class FileStat(NamedTuple):
     path: str
     size: int
     mtime: float
+    etag: str | None = None  # an object's in a bucket (library/buckets.py); None for a local file
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Listing:
 
     sizes: dict[str, int] = field(default_factory=dict)
     mtimes: dict[str, float] = field(default_factory=dict)
+    # Objects' ETags (only objects in a bucket have one): a change of ETag is a change too.
+    etags: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -61,11 +64,16 @@ class Listing:
     def stat(self, path: str) -> tuple[int, float]:
         return self.sizes[path], self.mtimes[path]
 
+    def file(self, path: str) -> FileStat:
+        return FileStat(path, self.sizes[path], self.mtimes[path], self.etags.get(path))
+
     def same_as(self, other: Listing) -> bool:
-        return self.sizes == other.sizes and self.mtimes == other.mtimes
+        return self.sizes == other.sizes and self.mtimes == other.mtimes and self.etags == other.etags
 
     def without(self, paths: set[str]) -> Listing:
-        return Listing(_without(self.sizes, paths), _without(self.mtimes, paths)) if paths else self
+        if not paths:
+            return self
+        return Listing(_without(self.sizes, paths), _without(self.mtimes, paths), _without(self.etags, paths))
 
 
 def _without(d: dict[str, Any], keys: set[str]) -> dict[str, Any]:

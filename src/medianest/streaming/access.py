@@ -27,9 +27,12 @@ from medianest.accounts.service import REVOKED
 from medianest.accounts.tokens import ACCESS, MEDIA, Claims, TokenSigner
 from medianest.db.engine import SessionFactory
 from medianest.errors import Forbidden, NotFound, Unauthorized, Unavailable
+from medianest.library.buckets import BucketFolders
 from medianest.library.folders import raise_if_offline
 from medianest.library.models import Media
 from medianest.library.service import servable_path
+from medianest.library.walk import inside
+from medianest.storage.objects import Stored, is_object
 from medianest.streaming.response import FileInfo
 
 TTL_S = 2.0
@@ -47,10 +50,13 @@ class Caller:
 
 
 class StreamAccess:
-    def __init__(self, sessions: SessionFactory, signer: TokenSigner, roots: list[Path]) -> None:
+    def __init__(self, sessions: SessionFactory, signer: TokenSigner, roots: list[Path],
+                 bucket: BucketFolders | None = None, redirect: bool = False) -> None:
         self.sessions = sessions
         self.signer = signer
         self.roots = roots
+        self.bucket = bucket  # library folders in a bucket, if any
+        self.redirect = redirect  # objects: send players a presigned URL (MEDIANEST_S3_REDIRECT)
         self._tokens: dict[tuple[str, str], Claims] = {}
         self._users: dict[int, tuple[float, tuple[str, int] | None]] = {}
         self._media: dict[int, tuple[float, tuple[Media, str | None] | None]] = {}
@@ -123,6 +129,8 @@ class StreamAccess:
 
     async def file(self, media_id: int) -> tuple[Media, FileInfo]:
         media, path = await self._visible(media_id)
+        if is_object(media.path):
+            return media, await self._object(media, path)
         try:
             if path is None:
                 raise NotFound("media", media_id)
@@ -131,6 +139,16 @@ class StreamAccess:
             await raise_if_offline(self.sessions, media, self.roots)  # its folder offline: 503 with why
             raise
         return media, FileInfo(path, st.st_size, st.st_mtime, media.mime)
+
+    async def _object(self, media: Media, path: str | None) -> FileInfo:
+        """An item kept in a bucket: its size and dates as the last scan listed them (no call to the
+        bucket here; the GET asks for exactly that version)."""
+        key = self.bucket.bucket.key_of(media.path) if self.bucket is not None and path is not None else None
+        if self.bucket is None or key is None:  # its bucket or prefix no longer configured
+            await raise_if_offline(self.sessions, media, self.roots)
+            raise NotFound("media", media.id)
+        stored = Stored(self.bucket.bucket, key, media.etag, self.redirect)
+        return FileInfo(media.path, media.size, media.mtime, media.mime, stored)
 
     def forget(self) -> None:
         """Drop everything cached (after a user is suspended or deleted, or media changes)."""
@@ -171,6 +189,9 @@ class StreamAccess:
             media = await session.get(Media, media_id)
         if media is None or media.deleted_at is not None:
             return None
+        if is_object(media.path):
+            in_library = self.bucket is not None and inside(media.path, self.bucket.roots)
+            return media, media.path if in_library else None
         try:
             return media, servable_path(media, self.roots)
         except (NotFound, Unavailable):  # `file` tells which; the artwork is still there

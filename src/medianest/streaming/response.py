@@ -25,6 +25,7 @@ from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
 from medianest.context import request_id
+from medianest.storage.objects import Stored
 from medianest.streaming.ranges import Unsatisfiable, parse_range
 from medianest.text import clean_line, is_format_char
 
@@ -42,6 +43,7 @@ class FileInfo:
     size: int
     mtime: float
     mime: str
+    stored: Stored | None = None  # the object, for an item kept in a bucket (streaming/objects.py)
 
     @property
     def etag(self) -> str:

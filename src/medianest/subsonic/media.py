@@ -20,6 +20,7 @@ from starlette.responses import Response
 from medianest.library import covers, lyrics
 from medianest.library.models import Album, Artist, Media
 from medianest.library.probe import fold
+from medianest.streaming.objects import byte_response
 from medianest.streaming.response import FileInfo, MediaFileResponse, content_disposition
 from medianest.subsonic import shapes
 from medianest.subsonic.browsing import one_item
@@ -44,7 +45,7 @@ async def stream(call: Call) -> Response:
     if target is None and offset > 0:
         target = next((f for f, codecs in SAME.items() if media.audio_codec in codecs), "mp3")
     if target is None:
-        return MediaFileResponse(info, {"cache-control": "private, max-age=3600"})
+        return byte_response(info, {"cache-control": "private, max-age=3600"})
     head = call.request.method == "HEAD"
     source = await call.parts.transcoding.audio_stream(info, target, kbps, float(offset), None,  # type: ignore[arg-type]
                                                        start=not head)
@@ -79,8 +80,8 @@ async def download(call: Call) -> Response:
     media, _ = await one_item(call, call.params.str("id"))
     media, info = await call.parts.stream_access.file(media.id)
     name = Path(media.path).name
-    return MediaFileResponse(info, {"cache-control": "private, max-age=3600",
-                                    "content-disposition": content_disposition(name)})
+    return byte_response(info, {"cache-control": "private, max-age=3600",
+                                "content-disposition": content_disposition(name)})
 
 
 async def get_cover_art(call: Call) -> Response:

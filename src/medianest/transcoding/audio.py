@@ -39,12 +39,13 @@ MIME = {fmt: FORMATS[f".{ext}"].mime for fmt, ext in EXT.items()}
 
 @dataclass(frozen=True)
 class AudioRequest:
-    source: str  # the file's real path
+    source: str  # the file's real path, or its object's `s3://` URL
     size: int
     mtime: float
     plan: AudioPlan
     track: int
     offset_s: float
+    url: str | None = field(default=None, compare=False)  # where ffmpeg reads an object: a presigned URL
 
     @property
     def key(self) -> str:
@@ -101,7 +102,8 @@ class AudioTranscodes:
         name = f"{request.key}.{EXT[request.plan.format]}"
         work = self.cache.work_path(name)
         work.write_bytes(b"")  # ffmpeg truncates and writes this same file: readers can open it at once
-        argv = audio_command(self.ffmpeg, request.source, request.plan, request.track, request.offset_s, str(work))
+        source = request.url or request.source
+        argv = audio_command(self.ffmpeg, source, request.plan, request.track, request.offset_s, str(work))
         child = await self.processes.spawn(argv)
         job = _Job(request.key, child, work, self.cache.audio_path(request.key, EXT[request.plan.format]))
         self._jobs[request.key] = job

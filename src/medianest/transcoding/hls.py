@@ -53,6 +53,7 @@ class Rendition:
     mtime: float
     streams: Streams
     plan: VideoPlan
+    url: str | None = field(default=None, compare=False)  # where ffmpeg reads an object: a presigned URL
 
     @property
     def name(self) -> str:
@@ -192,7 +193,7 @@ class HlsSessions:
         shutil.rmtree(session.work, ignore_errors=True)  # a half-written segment of the killed run
         session.work.mkdir(parents=True)
         r = session.rendition
-        argv = hls_command(self.ffmpeg, r.source, r.plan, self.encoder, n, SEGMENT_S, r.streams)
+        argv = hls_command(self.ffmpeg, r.url or r.source, r.plan, self.encoder, n, SEGMENT_S, r.streams)
         session.child = await self.processes.spawn(argv, cwd=str(session.work))
         session.start, session.made = n, n - 1
         log.info("hls encoder started", rendition=r.name, segment=n)

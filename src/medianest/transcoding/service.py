@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from medianest.config import Settings
@@ -31,6 +32,8 @@ from medianest.transcoding.hls import HlsSessions, Rendition
 from medianest.transcoding.streams import Streams, streams_of
 
 MB = 1024 * 1024
+# How long ffmpeg's presigned URL of an object works (S3 allows up to 7 days).
+FFMPEG_URL_TTL = timedelta(hours=12)
 SWEEP_EVERY_S = 10.0  # the cache is also swept as each transcode is added; this catches the rest
 
 
@@ -63,7 +66,7 @@ class Transcoding:
         self.hls.encoder = await usable_encoder(ffmpeg, s.transcode_hwaccel, s.transcode_vaapi_device)
 
     async def decision(self, info: FileInfo, caps: Capabilities, track: int | None) -> tuple[Streams, Decision]:
-        streams = await streams_of(info.path, info.size, info.mtime)
+        streams = await streams_of(info.path, info.size, info.mtime, await _url(info))
         if track is not None and not 0 <= track < len(streams.audio):
             raise InvalidInput("audio_track", f"the file has {len(streams.audio)} audio track(s)")
         return streams, decide(streams, caps, track)
@@ -72,13 +75,14 @@ class Transcoding:
                            track: int | None, start: bool = True) -> AudioSource:
         """`fmt` at `kbps` (None: the format's default; the codec copied when the file already has it) from
         `offset_s`; `start=False` (HEAD) looks in the cache but starts nothing."""
-        streams = await streams_of(info.path, info.size, info.mtime)
+        url = await _url(info)
+        streams = await streams_of(info.path, info.size, info.mtime, url)
         chosen = _audio_track(streams, track)
         if streams.duration_s and offset_s >= streams.duration_s:
             raise InvalidInput("offset", f"past the end ({streams.duration_s:.1f} s)")
         copy = kbps is None and codec_family(streams.audio[chosen].codec) == fmt
         plan = AudioPlan(fmt, None if copy or fmt == "flac" else kbps or DEFAULT_KBPS[fmt], copy)
-        request = AudioRequest(info.path, info.size, info.mtime, plan, chosen, offset_s)
+        request = AudioRequest(info.path, info.size, info.mtime, plan, chosen, offset_s, url)
         duration = streams.duration_s - offset_s if streams.duration_s else None
         cached = self.audio.cached(request)
         if cached is not None or not start:
@@ -86,14 +90,15 @@ class Transcoding:
         return AudioSource(request, duration, body=await self.audio.open(request))
 
     async def rendition(self, media_id: int, info: FileInfo, plan: VideoPlan) -> Rendition:
-        streams = await streams_of(info.path, info.size, info.mtime)
+        url = await _url(info)
+        streams = await streams_of(info.path, info.size, info.mtime, url)
         if streams.video_codec is None:
             raise InvalidInput("variant", "the file has no video")
         if plan.audio != "none" and not plan.track < len(streams.audio):
             raise InvalidInput("variant", f"the file has {len(streams.audio)} audio track(s)")
         if plan.video == "h264" and plan.height > (streams.height or 0):
             raise InvalidInput("variant", "larger than the video")
-        return Rendition(media_id, info.path, info.size, info.mtime, streams, plan)
+        return Rendition(media_id, info.path, info.size, info.mtime, streams, plan, url)
 
     async def housekeeping(self) -> None:
         """Stop idle encoders, pause those far ahead, keep the cache within its bound."""
@@ -117,3 +122,11 @@ def _audio_track(streams: Streams, track: int | None) -> int:
     if not 0 <= track < len(streams.audio):
         raise InvalidInput("audio_track", f"the file has {len(streams.audio)} audio track(s)")
     return track
+
+
+async def _url(info: FileInfo) -> str | None:
+    """Where ffmpeg reads an object in a bucket: a presigned URL, long-lived, as an HLS session may
+    restart its encoder after a seek hours later (ffmpeg seeks in it with ranged GETs); None for a file."""
+    if info.stored is None:
+        return None
+    return await info.stored.bucket.presign(info.stored.key, FFMPEG_URL_TTL)

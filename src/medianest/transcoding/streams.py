@@ -55,14 +55,14 @@ KNOWN_MAX = 512
 _known: OrderedDict[tuple[str, int, float], Streams] = OrderedDict()  # least recently used first
 
 
-async def streams_of(path: str, size: int, mtime: float) -> Streams:
+async def streams_of(path: str, size: int, mtime: float, url: str | None = None) -> Streams:
     """The file's streams; `Unplayable` when FFmpeg cannot read it or it holds neither audio nor video.
     Every playlist, segment and transcode request asks: a file read before is answered from memory, without
     the hop to a worker thread that reading it takes."""
     key = (path, size, mtime)
     streams = _known.get(key)
     if streams is None:
-        streams = await asyncio.to_thread(_probe, path)
+        streams = await asyncio.to_thread(_probe, url or path)
         _known[key] = streams
         if len(_known) > KNOWN_MAX:
             _known.popitem(last=False)

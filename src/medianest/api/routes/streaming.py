@@ -18,6 +18,7 @@ from medianest.library import artwork
 from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
+from medianest.streaming.objects import byte_response
 from medianest.streaming.response import FileInfo, MediaFileResponse, content_disposition
 from medianest.transcoding.responses import transcoded_response
 
@@ -97,7 +98,7 @@ def stream_response(media: Media, info: FileInfo, download: bool = False) -> Med
     headers = {"cache-control": "private, max-age=3600"}
     if download:
         headers["content-disposition"] = content_disposition(_download_name(media.title, media.path))
-    return MediaFileResponse(info, headers)
+    return byte_response(info, headers)
 
 
 async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, artwork_dir: ArtworkDir,

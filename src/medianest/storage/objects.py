@@ -1,0 +1,207 @@
+"""Media kept in an S3-compatible bucket (MinIO, Garage, AWS S3, ...): `Bucket` lists, reads, writes,
+deletes and presigns its objects. An object's place in the library is its URL `s3://<bucket>/<key>`,
+stored where a local file's path would be (`media.path`), so every query that compares paths works on
+both.
+
+The client is obstore (the Rust `object_store` crate behind a small Python API). It was compared with
+aiobotocore and with httpx on presigned URLs against the same S3 server on 127.0.0.1 (32 MiB object,
+best of 5): 751 / 515 / 454 MB/s for a whole object, 44 / 38 / 36 MB/s for 1 MiB ranges. It is async
+and sync alike (the scan's thread lists with the sync calls), has ranged and conditional GETs, multipart
+uploads and presigning built in, and pulls in no botocore; the official `minio` client is synchronous.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import obstore
+from obstore.exceptions import BaseError, NotFoundError, PermissionDeniedError, PreconditionError, UnauthenticatedError
+from obstore.store import S3Store
+
+from medianest.config import Settings
+from medianest.errors import NotFound, Unavailable
+
+if TYPE_CHECKING:
+    from obstore import GetOptions
+
+SCHEME = "s3://"
+# Bytes per chunk of a streamed GET: as a local file's reads (streaming/response.py), a yield per MiB.
+CHUNK = 1024 * 1024
+# Files up to this size are uploaded in one PUT; bigger ones in parts of this size (S3's minimum is 5 MiB).
+PART = 8 * 1024 * 1024
+# Object store calls that get no answer in this long are failed (a bucket behind a dead link).
+TIMEOUT = "30s"
+
+
+def is_object(path: str) -> bool:
+    return path.startswith(SCHEME)
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    key: str
+    size: int
+    mtime: float
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A media item's object, as a stream needs it: which bucket and key, the version the index knows,
+    and whether players are sent to a presigned URL instead of being streamed the bytes."""
+
+    bucket: Bucket
+    key: str
+    etag: str | None
+    redirect: bool = False
+
+
+class ObjectChanged(Exception):
+    """The object is not the version the index knows (rewritten or removed since the last scan)."""
+
+
+class Bucket:
+    """The configured bucket. Keys are relative to the bucket; `url(key)` is what the index stores."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.s3_bucket:
+            raise ValueError("no bucket configured (MEDIANEST_S3_BUCKET)")
+        self.name = settings.s3_bucket
+        self.presign_ttl = timedelta(seconds=settings.s3_presign_ttl_s)
+        config: dict[str, Any] = {"region": settings.s3_region, "virtual_hosted_style_request": False}
+        if settings.s3_endpoint_url:
+            config["endpoint"] = settings.s3_endpoint_url
+        if settings.s3_access_key_id:
+            config["access_key_id"] = settings.s3_access_key_id
+        if settings.s3_secret_access_key:
+            config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
+        allow_http = bool(settings.s3_endpoint_url and settings.s3_endpoint_url.startswith("http://"))
+        self.store = S3Store(self.name, config=config,  # type: ignore[arg-type]
+                             client_options={"allow_http": allow_http, "timeout": TIMEOUT})
+
+    def url(self, key: str) -> str:
+        return f"{SCHEME}{self.name}/{key}"
+
+    def key_of(self, path: str) -> str | None:
+        """The key of an `s3://` path in this bucket; None for anything else."""
+        start = f"{SCHEME}{self.name}/"
+        return path[len(start):] if path.startswith(start) else None
+
+    # --- listing (the scan's thread) ---------------------------------------------------------------
+
+    def list(self, prefix: str) -> Iterator[ObjectStat]:
+        """Every object under `prefix` ("" for the whole bucket). Raises `Unavailable` with why when the
+        bucket cannot be listed (unreachable, no such bucket, refused credentials)."""
+        try:
+            for chunk in obstore.list(self.store, prefix or None, chunk_size=1000):
+                for meta in chunk:
+                    yield ObjectStat(meta["path"], meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    async def open(self, key: str, start: int, end: int, etag: str | None) -> AsyncIterator[bytes]:
+        """The bytes [start, end) of the object, in chunks, from exactly the version `etag` names.
+        The request is made before this returns, so a failure comes before any byte is promised:
+        `ObjectChanged` when the object is another version or gone, `Unavailable` when the bucket
+        cannot be reached."""
+        options: GetOptions = {"range": (start, end)}
+        if etag:
+            options["if_match"] = etag
+        try:
+            result = await obstore.get_async(self.store, key, options=options)
+        except (PreconditionError, NotFoundError) as exc:
+            raise ObjectChanged(key) from exc
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+        return _chunks(result.stream(min_chunk_size=CHUNK))
+
+    def fetch(self, key: str, dest: Path, etag: str | None = None) -> None:
+        """Copy the object into the file `dest` (for a reader that needs a file: tags, cover art)."""
+        options: GetOptions = {"if_match": etag} if etag else {}
+        try:
+            result = obstore.get(self.store, key, options=options)
+            with open(dest, "wb") as out:
+                for chunk in result.stream(min_chunk_size=CHUNK):
+                    out.write(chunk)
+        except (PreconditionError, NotFoundError) as exc:
+            raise ObjectChanged(key) from exc
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+
+    async def head(self, key: str) -> ObjectStat:
+        try:
+            meta = await obstore.head_async(self.store, key)
+        except NotFoundError as exc:
+            raise NotFound("object", key) from exc
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+        return ObjectStat(meta["path"], meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
+
+    async def presign(self, key: str, ttl: timedelta | None = None) -> str:
+        """A GET URL for the object that works without credentials for `ttl` (`s3_presign_ttl_s`)."""
+        return await obstore.sign_async(self.store, "GET", key, ttl or self.presign_ttl)
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    async def upload(self, src: Path, key: str) -> ObjectStat:
+        """Put the file at `key` (replacing what is there) and return the object as stored. A big file
+        goes in parts; an upload that fails or is killed leaves no object (S3 shows an object only once
+        its last part is committed)."""
+        try:
+            await obstore.put_async(self.store, key, src, chunk_size=PART, max_concurrency=4)
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+        return await self.head(key)
+
+    async def delete(self, key: str) -> None:
+        try:
+            await obstore.delete_async(self.store, key)
+        except NotFoundError:
+            return  # gone already (S3 itself answers a delete of nothing with success)
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self.head(key)
+        except NotFound:
+            return False
+        return True
+
+
+def why(exc: BaseException) -> str:
+    """A sentence for a user about a failed bucket call, without credentials or signed URLs."""
+    if isinstance(exc, NotFoundError):
+        return "the bucket does not exist"
+    if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+        return "the bucket refused the credentials"
+    return "the bucket cannot be reached"
+
+
+async def _chunks(stream: Any) -> AsyncIterator[bytes]:
+    async for chunk in stream:
+        yield bytes(chunk)
+
+
+@contextlib.contextmanager
+def scratch_copy(bucket: Bucket, key: str, scratch: Path, etag: str | None = None) -> Iterator[Path]:
+    """A temporary local copy of the object, under its own name (readers look at the suffix, and a file
+    without tags is titled by its name), removed afterwards."""
+    folder = scratch / f"object-{secrets.token_hex(8)}"
+    folder.mkdir(parents=True)
+    dest = folder / os.path.basename(key)
+    try:
+        bucket.fetch(key, dest, etag)
+        yield dest
+    finally:
+        dest.unlink(missing_ok=True)
+        folder.rmdir()
