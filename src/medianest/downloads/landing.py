@@ -43,6 +43,14 @@ class ObjectLanding:
         if key is not None:
             await self.bucket.delete(key)
 
+    async def discard(self, download_id: int) -> None:
+        """A download that failed for good: the objects its items were uploaded to and that were never
+        indexed go (a retry starts over and chooses anew)."""
+        for item_id, key in await rows.unindexed_targets(self.sessions, download_id):
+            if not await rows.key_indexed(self.sessions, self.bucket.url(key)):
+                await self.bucket.delete(key)
+            await rows.forget_target(self.sessions, item_id)
+
     async def _key(self, download_id: int, item_id: int, claim: str | None, src: Path,
                    source: dict[str, Any]) -> str:
         chosen = await rows.target_of(self.sessions, item_id)

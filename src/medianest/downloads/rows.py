@@ -171,9 +171,27 @@ async def set_target(sessions: SessionFactory, download_id: int, item_id: int, c
     return bool(getattr(done, "rowcount", 0))
 
 
+async def unindexed_targets(sessions: SessionFactory, download_id: int) -> list[tuple[int, str]]:
+    """(item id, key) of the download's items given a key but never linked to media."""
+    async with sessions() as session:
+        rows = await session.execute(select(DownloadItem.id, DownloadItem.target).where(
+            DownloadItem.download_id == download_id, DownloadItem.target.is_not(None), DownloadItem.media_id.is_(None)))
+        return [(item_id, key) for item_id, key in rows if key is not None]
+
+
+async def forget_target(sessions: SessionFactory, item_id: int) -> None:
+    async with sessions() as session:
+        await session.execute(update(DownloadItem).where(DownloadItem.id == item_id).values(target=None))
+        await session.commit()
+
+
+async def key_indexed(sessions: SessionFactory, url: str) -> bool:
+    async with sessions() as session:
+        return await session.scalar(select(Media.id).where(Media.path == url).limit(1)) is not None
+
+
 async def key_taken(sessions: SessionFactory, url: str, key: str) -> bool:
     """Whether an indexed item is the object at `url`, or another download item chose `key`."""
     async with sessions() as session:
-        media = await session.scalar(select(Media.id).where(Media.path == url).limit(1))
         item = await session.scalar(select(DownloadItem.id).where(DownloadItem.target == key).limit(1))
-    return media is not None or item is not None
+    return item is not None or await key_indexed(sessions, url)

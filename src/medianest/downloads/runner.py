@@ -128,21 +128,22 @@ class Runner:
         except Canceled:
             pass  # the cancel already announced itself (service.cancel_or_remove); the files go below
         except Failure as failure:
-            await self._clear(dl.id, tmp)
+            await self._clear(dl.id, tmp, failed=True)
             settled = True
             await self._finish(dl, FAILED, error=failure.reason)
         except Exception as exc:
             log.exception("download crashed", download_id=dl.id)
-            await self._clear(dl.id, tmp)
+            await self._clear(dl.id, tmp, failed=True)
             settled = True
             await self._finish(dl, FAILED, error=f"internal error: {type(exc).__name__}")
         finally:
             if not settled:  # a cancel, or an error on the way out
                 await self._clear(dl.id, tmp)
 
-    async def _clear(self, download_id: int, tmp: Path) -> None:
+    async def _clear(self, download_id: int, tmp: Path, failed: bool = False) -> None:
         """Remove the download's temporary files, unless the download was taken back: they are the new
-        run's now (and when the database cannot say, left for the next run to resume or clear)."""
+        run's now (and when the database cannot say, left for the next run to resume or clear). A
+        download that `failed` also takes back what it uploaded to the bucket and never indexed."""
         try:
             ours = await rows.holds(self.sessions, download_id, self.claim)
         except Exception:  # a failure path already: its own error is the one reported
@@ -150,6 +151,11 @@ class Runner:
             return
         if ours:
             shutil.rmtree(tmp, ignore_errors=True)
+        if ours and failed and self.landing is not None:
+            try:
+                await self.landing.discard(download_id)
+            except Exception:  # the bucket down too: the next scan indexes what is left, nothing is lost
+                log.warning("uploaded objects of a failed download kept", download_id=download_id)
 
     async def _fetch_all(self, dl: Download, tmp: Path, progress: Progress) -> None:
         items = await self._items(dl)

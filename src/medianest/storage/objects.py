@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import obstore
-from obstore.exceptions import BaseError, NotFoundError, PermissionDeniedError, PreconditionError, UnauthenticatedError
+from obstore.exceptions import BaseError, PermissionDeniedError, PreconditionError, UnauthenticatedError
 from obstore.store import S3Store
 
 from medianest.config import Settings
@@ -103,7 +103,7 @@ class Bucket:
             for chunk in obstore.list(self.store, prefix or None, chunk_size=1000):
                 for meta in chunk:
                     yield ObjectStat(meta["path"], meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
-        except BaseError as exc:
+        except (BaseError, FileNotFoundError) as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
 
     # --- reading -----------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class Bucket:
             options["if_match"] = etag
         try:
             result = await obstore.get_async(self.store, key, options=options)
-        except (PreconditionError, NotFoundError) as exc:
+        except (PreconditionError, FileNotFoundError) as exc:
             raise ObjectChanged(key) from exc
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
@@ -132,7 +132,7 @@ class Bucket:
             with open(dest, "wb") as out:
                 for chunk in result.stream(min_chunk_size=CHUNK):
                     out.write(chunk)
-        except (PreconditionError, NotFoundError) as exc:
+        except (PreconditionError, FileNotFoundError) as exc:
             raise ObjectChanged(key) from exc
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
@@ -140,7 +140,7 @@ class Bucket:
     async def head(self, key: str) -> ObjectStat:
         try:
             meta = await obstore.head_async(self.store, key)
-        except NotFoundError as exc:
+        except FileNotFoundError as exc:
             raise NotFound("object", key) from exc
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
@@ -158,14 +158,14 @@ class Bucket:
         its last part is committed)."""
         try:
             await obstore.put_async(self.store, key, src, chunk_size=PART, max_concurrency=4)
-        except BaseError as exc:
+        except (BaseError, FileNotFoundError) as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
         return await self.head(key)
 
     async def delete(self, key: str) -> None:
         try:
             await obstore.delete_async(self.store, key)
-        except NotFoundError:
+        except FileNotFoundError:
             return  # gone already (S3 itself answers a delete of nothing with success)
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
@@ -179,8 +179,9 @@ class Bucket:
 
 
 def why(exc: BaseException) -> str:
-    """A sentence for a user about a failed bucket call, without credentials or signed URLs."""
-    if isinstance(exc, NotFoundError):
+    """A sentence for a user about a failed bucket call, without credentials or signed URLs. (obstore
+    raises the built-in FileNotFoundError for a missing object or bucket, its own errors for the rest.)"""
+    if isinstance(exc, FileNotFoundError):
         return "the bucket does not exist"
     if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
         return "the bucket refused the credentials"
