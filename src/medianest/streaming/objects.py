@@ -29,6 +29,8 @@ from medianest.streaming.response import (
 
 # A bucket that cannot be reached now is asked again after this long (what the 503 tells players).
 RETRY_AFTER_S = 30
+# Chunks (1 MiB each) read ahead from the bucket per response.
+AHEAD = 4
 
 
 def byte_response(info: FileInfo, headers: dict[str, str] | None = None) -> MediaFileResponse:
@@ -98,7 +100,7 @@ class ObjectResponse(MediaFileResponse):
 
     async def _relay(self, send: Send, chunks: AsyncIterator[bytes], start: int, end: int, last: bool) -> None:
         at = start
-        async for chunk in chunks:
+        async for chunk in _ahead(chunks):
             if at > start:
                 await asyncio.sleep(0)  # as for a local file: let the watcher see a client that left
                 if self._client.gone():
@@ -125,3 +127,27 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
     aclose = getattr(chunks, "aclose", None)
     if aclose is not None:
         await aclose()
+
+
+async def _ahead(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks, read from the bucket while the ones before are being sent: without it, the bucket's
+    connection idles while the client's drains, and the two halves take turns instead of overlapping
+    (a whole file came at half the speed of a direct read). At most AHEAD chunks wait in memory."""
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(AHEAD)
+
+    async def pump() -> None:
+        try:
+            async for chunk in chunks:
+                await queue.put(chunk)
+            await queue.put(None)
+        except BaseException as exc:  # handed to the reader, which raises it
+            await queue.put(exc)
+
+    task = asyncio.ensure_future(pump())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        task.cancel()
