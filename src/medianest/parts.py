@@ -33,6 +33,7 @@ from medianest.integrations.http import http_client
 from medianest.jobs.processes import Processes
 from medianest.jobs.queue import Jobs, Task
 from medianest.library import tasks as library_tasks
+from medianest.library.artwork import Artwork
 from medianest.library.browse import Cursors
 from medianest.library.buckets import bucket_folders
 from medianest.library.scans import ScanRunner
@@ -87,6 +88,7 @@ class Parts:
     transcoding: Transcoding  # started by the server only (`Transcoding.start`)
     cursors: Cursors  # where pages of the whole library ended (keyset paging for Subsonic apps' syncs)
     bucket: Bucket | None  # the S3-compatible bucket media may be kept in (storage/), if configured
+    artwork: Artwork  # the covers and thumbnails of this host, backed by the bucket when there is one
 
 
 @asynccontextmanager
@@ -134,5 +136,5 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
         scans=ScanRunner(sessions, settings.library_dirs, settings.artwork_dir, notifier, landed=bg.plex.landed,
                          per_video=subtitles.index, task=bg.scan, bucket=folders),
         downloads=Downloads(settings, bg.download, limits, notifier),
-        transcoding=transcoding, cursors=Cursors(), bucket=bucket,
+        transcoding=transcoding, cursors=Cursors(), bucket=bucket, artwork=Artwork(settings.artwork_dir, bucket),
     )

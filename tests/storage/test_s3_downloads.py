@@ -39,11 +39,12 @@ async def test_a_download_lands_in_the_bucket_and_streams_from_it(
     done = await wait_status(api, token, (await queue(api, token, server.url("/media/clip.mp4")))["id"],
                              "completed", "failed")
     assert done["status"] == "completed", done
-    [key] = s3.keys(bucket)
+    [key] = s3.keys(bucket, "downloads/")
     assert key.startswith("downloads/Downloads/") and key.endswith("].mp4")
     assert s3.get(bucket, key) == sources["clip"].read_bytes()
     assert local_files(settings) == []  # nothing kept on the worker's disk
     assert s3.uploads_in_progress(bucket) == 0
+    assert len(s3.keys(bucket, ".medianest/artwork/")) == 1  # its thumbnail, for the other hosts
 
     media = (await api.client.get(f"/api/v1/media/{done['media_ids'][0]}", headers=bearer(token))).json()["data"]
     assert media["kind"] == "video" and media["title"] == "Clip Title" and media["available"]
@@ -60,13 +61,13 @@ async def test_the_same_name_twice_gets_a_second_key(
     first = await wait_status(api, token, (await queue(api, token, server.url("/media/song.mp3"),
                                                        mode="audio", audio_format="mp3"))["id"], "completed", "failed")
     assert first["status"] == "completed", first
-    [key] = s3.keys(bucket)
+    [key] = s3.keys(bucket, "downloads/")
     s3.delete(bucket, key)
     s3.put(bucket, key, b"someone else's file, not indexed yet")  # taken: a free name is chosen
     second = await wait_status(api, token, (await queue(api, token, server.url("/media/clip.mp4"), mode="audio",
                                                         audio_format="mp3"))["id"], "completed", "failed")
     assert second["status"] == "completed", second
-    assert len(s3.keys(bucket)) == 2 and s3.get(bucket, key) == b"someone else's file, not indexed yet"
+    assert len(s3.keys(bucket, "downloads/")) == 2 and s3.get(bucket, key) == b"someone else's file, not indexed yet"
 
 
 async def test_a_download_that_fails_after_uploading_leaves_no_object_and_retries_to_one(
@@ -85,13 +86,13 @@ async def test_a_download_that_fails_after_uploading_leaves_no_object_and_retrie
     queued = await queue(api, token, server.url("/media/clip.mp4"))
     failed = await wait_status(api, token, queued["id"], "completed", "failed")
     assert failed["status"] == "failed" and "internal error" in failed["error"], failed
-    assert s3.keys(bucket) == []  # the uploaded object, never indexed, was taken back
+    assert s3.keys(bucket, "downloads/") == []  # the uploaded object, never indexed, was taken back
 
     r = await api.client.post(f"/api/v1/downloads/{queued['id']}/retry", headers=bearer(token))
     assert r.status_code in (200, 202), r.text
     done = await wait_status(api, token, queued["id"], "completed", "failed")
     assert done["status"] == "completed", done
-    assert len(s3.keys(bucket)) == 1 and len(calls) == 2
+    assert len(s3.keys(bucket, "downloads/")) == 1 and len(calls) == 2
 
 
 async def test_an_unreachable_bucket_fails_the_download_with_why_and_keeps_nothing(

@@ -204,3 +204,22 @@ async def test_items_of_a_prefix_no_longer_configured_are_not_streamed(
     async with serving(create_app(other)) as api:
         r = await api.client.get(url, headers=bearer(token))
         assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_a_cover_found_by_one_host_is_served_by_another_through_the_bucket(
+        tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
+        media_source: tuple[Path, dict[str, str]]) -> None:
+    upload_library(s3, bucket, media_source)
+    secret = "a-shared-secret-for-both-hosts-0123456789"
+    scanner = s3_settings(tmp_path / "worker", database_url, s3, bucket, secret=secret)
+    async with serving(create_app(scanner)) as api:
+        token = await api.setup_admin()
+        await api.scan()
+        joga = await api.media_by_title(token, "Jóga")
+        here = (await api.client.get(joga["artwork_url"], headers=bearer(token))).content
+    assert [k for k in s3.keys(bucket, ".medianest/artwork/")], "the cover was shared to the bucket"
+    other = s3_settings(tmp_path / "api", database_url, s3, bucket, secret=secret)
+    assert not other.artwork_dir.exists() or not any(other.artwork_dir.iterdir())
+    async with serving(create_app(other)) as api:
+        r = await api.client.get(joga["artwork_url"], headers=bearer(token))
+        assert r.status_code == 200 and r.content == here and r.headers["content-type"] == "image/jpeg"

@@ -29,6 +29,7 @@ from medianest.downloads.progress import Clock, Progress, Throttle
 from medianest.downloads.spec import Failure, Spec
 from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED
 from medianest.jobs.context import JobContext, Landed
+from medianest.library.buckets import bucket_folders
 from medianest.library.folders import EMPTY, prefix, root_problem_now
 from medianest.library.models import Media
 from medianest.library.probe import Unreadable
@@ -73,8 +74,10 @@ class Runner:
         self.folders: set[Path] = set()  # where this job's files landed
         # Several heartbeats fit in the staleness window, so a slow write never makes a live job look dead.
         self.heartbeat_s = min(HEARTBEAT_S, self.settings.downloads_stale_after_s / 4)
-        self.scanner = Scanner(self.sessions, self.settings.library_dirs, self.settings.artwork_dir, per_video)
         s = self.settings
+        # With the bucket's folders, covers it finds are shared through the bucket too (library/artwork.py).
+        self.scanner = Scanner(self.sessions, s.library_dirs, s.artwork_dir, per_video,
+                               bucket_folders(s, context.bucket))
         bucket = context.bucket if s.downloads_storage == "s3" else None
         # Where files land when downloads go to the bucket (None: the first media folder).
         self.landing = ObjectLanding(self.sessions, bucket, s.s3_downloads_prefix, s.downloads_template) \

@@ -94,7 +94,7 @@ class Scanner:
         self.bucket = bucket
         # Every library folder by name: the local ones, then the bucket's (`s3://bucket/prefix`).
         self.root_names = [str(r) for r in self.roots] + (bucket.roots if bucket else [])
-        self.artwork_dir = artwork_dir
+        self.artwork = artwork.Artwork(artwork_dir, bucket.bucket if bucket else None)
         self.per_video = per_video
         self._analyzed = False  # planner statistics refreshed by this process
 
@@ -239,7 +239,7 @@ class Scanner:
         try:
             result = self._probe_object(f) if is_object(f.path) else probe(Path(f.path), f.size)
             if result.artwork:
-                result.artwork_name = artwork.store(self.artwork_dir, result.artwork)
+                result.artwork_name = self.artwork.store(result.artwork)
             return result
         except Unreadable as exc:
             return exc.reason

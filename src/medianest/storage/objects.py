@@ -170,6 +170,23 @@ class Bucket:
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
 
+    def exists_now(self, key: str) -> bool:
+        """`exists`, blocking (for a worker thread)."""
+        try:
+            obstore.head(self.store, key)
+        except FileNotFoundError:
+            return False
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+        return True
+
+    def put_now(self, src: Path, key: str) -> None:
+        """Put a small file at `key`, blocking (for a worker thread)."""
+        try:
+            obstore.put(self.store, key, src)
+        except (BaseError, FileNotFoundError) as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+
     async def exists(self, key: str) -> bool:
         try:
             await self.head(key)

@@ -88,6 +88,8 @@ async def get_cover_art(call: Call) -> Response:
     name = await _artwork(call, call.params.str("id"))
     size = call.params.opt_int("size", 0, 1 << 20)
     cache = call.parts.settings.artwork_dir
+    if name:
+        await call.parts.artwork.file(name)  # brought from the bucket first if another host stored it
     path = await asyncio.to_thread(covers.sized, cache, name or "", size) if name else None
     if path is None:
         raise SubsonicError(NOT_FOUND, "cover art not found")

@@ -11,10 +11,9 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from medianest.api.deps import TranscodingDep, parse_id, parts
 from medianest.api.envelope import errors
-from medianest.config import Settings
 from medianest.errors import NotFound
 from medianest.inputs import NO_NUL
-from medianest.library import artwork
+from medianest.library.artwork import Artwork
 from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
@@ -51,13 +50,13 @@ async def _access(request: Request) -> StreamAccess:
     return access
 
 
-async def _artwork_dir(request: Request) -> Path:
-    settings: Settings = parts(request).settings
-    return settings.artwork_dir
+async def _artwork(request: Request) -> Artwork:
+    cache: Artwork = parts(request).artwork
+    return cache
 
 
 AccessDep = Annotated[StreamAccess, Depends(_access)]
-ArtworkDir = Annotated[Path, Depends(_artwork_dir)]
+ArtworkDep = Annotated[Artwork, Depends(_artwork)]
 
 
 async def authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer,
@@ -101,11 +100,11 @@ def stream_response(media: Media, info: FileInfo, download: bool = False) -> Med
     return byte_response(info, headers)
 
 
-async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, artwork_dir: ArtworkDir,
+async def get_artwork(media_id: str, access: AccessDep, bearer: Bearer, images: ArtworkDep,
                       api_key: ApiKeyHeader = None, token: TokenQuery = None) -> MediaFileResponse:
     """Cover art (audio) or a thumbnail (video); 404 when the item has none."""
     media = await access.media(await authorize(access, media_id, token, bearer, api_key))
-    path = artwork.path_of(artwork_dir, media.artwork or "")
+    path = await images.file(media.artwork or "")
     try:
         st = path.stat() if path is not None else None
     except OSError:  # removed from the cache since path_of looked
