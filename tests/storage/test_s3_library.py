@@ -223,3 +223,16 @@ async def test_a_cover_found_by_one_host_is_served_by_another_through_the_bucket
     async with serving(create_app(other)) as api:
         r = await api.client.get(joga["artwork_url"], headers=bearer(token))
         assert r.status_code == 200 and r.content == here and r.headers["content-type"] == "image/jpeg"
+
+
+async def test_purging_an_item_deletes_its_object_so_no_scan_brings_it_back(
+        api: Api, s3: S3Server, bucket: str, media_source: tuple[Path, dict[str, str]]) -> None:
+    upload_library(s3, bucket, media_source)
+    token = await api.setup_admin()
+    await api.scan()
+    joga = await api.media_by_title(token, "Jóga")
+    r = await api.client.delete(f"/api/v1/media/{joga['id']}", params={"purge": "true"}, headers=bearer(token))
+    assert r.status_code == 204, r.text
+    assert PREFIX + media_source[1]["Jóga"] not in s3.keys(bucket, PREFIX)
+    await api.scan()
+    assert "Jóga" not in {m["title"] for m in await api.all_media(token)}

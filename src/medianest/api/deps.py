@@ -20,6 +20,7 @@ from medianest.connections.clients import Integrations
 from medianest.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from medianest.events import Notifier
 from medianest.inputs import NUL
+from medianest.library.artwork import Artwork
 from medianest.parts import Parts
 from medianest.security.crypto import SecretBox
 from medianest.security.limits import RateLimits
@@ -66,6 +67,7 @@ IntegrationsDep = Annotated[Integrations, Depends(_part(lambda p: p.integrations
 NotifierDep = Annotated[Notifier, Depends(_part(lambda p: p.notifier))]
 LimitsDep = Annotated[RateLimits, Depends(_part(lambda p: p.limits))]
 TranscodingDep = Annotated[Transcoding, Depends(_part(lambda p: p.transcoding))]
+ArtworkDep = Annotated[Artwork, Depends(_part(lambda p: p.artwork))]
 # The process's one SecretBox (built in parts.py with the integrations, whose secrets it seals too).
 SecretBoxDep = Annotated[SecretBox, Depends(_part(lambda p: p.integrations.box))]
 

@@ -15,6 +15,7 @@ from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
 from medianest.errors import NotFound
 from medianest.library import artwork, catalog, covers
+from medianest.library.artwork import Artwork
 from medianest.library.folders import prefix, raise_if_root_offline
 from medianest.library.models import FOLDER_OFFLINE, LibraryFolder, Media, UnreadableFile, UserMedia
 from medianest.library.probe import search_text
@@ -27,6 +28,7 @@ from medianest.library.schemas import (
     UnreadableOut,
 )
 from medianest.library.walk import inside
+from medianest.storage.objects import Bucket, is_object
 
 
 def with_state(user_id: int) -> Select:
@@ -68,8 +70,10 @@ async def patch_media(session: AsyncSession, actor: User, media_id: int, patch: 
     await session.commit()
 
 
-async def delete_media(session: AsyncSession, actor: User, media_id: int, purge: bool, artwork_dir: Path) -> None:
-    """Soft delete hides the item (a rescan will not bring it back); purge removes file, artwork and row."""
+async def delete_media(session: AsyncSession, actor: User, media_id: int, purge: bool, images: Artwork) -> None:
+    """Soft delete hides the item (a rescan will not bring it back); purge removes file, artwork and row.
+    An object in a bucket goes before the row does: if the bucket cannot be reached, nothing changes
+    (`Unavailable`), where a row gone first would leave the object for the next scan to bring back."""
     media = await session.get(Media, media_id)
     if media is None or (media.deleted_at is not None and not purge):
         raise NotFound("media", media_id)
@@ -83,16 +87,26 @@ async def delete_media(session: AsyncSession, actor: User, media_id: int, purge:
         await session.commit()
         return
     path, art = media.path, media.artwork
+    if is_object(path):
+        await _remove_object(path, images.bucket)
     await session.delete(media)
     await session.flush()
     await catalog.refresh(session, [album])
     await session.commit()
-    _unlink(path)
+    if not is_object(path):
+        _unlink(path)
     if art and not await session.scalar(select(Media.id).where(Media.artwork == art).limit(1)):
-        cached = artwork.path_of(artwork_dir, art)
+        cached = artwork.path_of(images.cache, art)
         if cached:
             _unlink(str(cached))
-            covers.forget(artwork_dir, art)
+            covers.forget(images.cache, art)
+
+
+async def _remove_object(path: str, bucket: Bucket | None) -> None:
+    key = bucket.key_of(path) if bucket is not None else None
+    if bucket is None or key is None:  # its bucket is no longer configured: only the row can go
+        return
+    await bucket.delete(key)
 
 
 def _unlink(path: str) -> None:

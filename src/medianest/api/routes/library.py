@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from medianest.accounts.tokens import TokenSigner
-from medianest.api.deps import AdminUser, CurrentUser, PageDep, SessionDep, SettingsDep, parse_id, parts
+from medianest.api.deps import AdminUser, ArtworkDep, CurrentUser, PageDep, SessionDep, parse_id, parts
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.inputs import NO_NUL
 from medianest.library import listing, service
@@ -81,10 +81,10 @@ async def patch_media(media_id: str, body: MediaPatch, admin: AdminUser, session
 
 
 @router.delete("/media/{media_id}", status_code=204, responses=errors(404))
-async def delete_media(media_id: str, admin: AdminUser, session: SessionDep, settings: SettingsDep,
+async def delete_media(media_id: str, admin: AdminUser, session: SessionDep, images: ArtworkDep,
                        purge: bool = False) -> Response:
-    """Hide an item (admins); `purge=true` also deletes the file and its artwork."""
-    await service.delete_media(session, admin, parse_id(media_id, "media"), purge, settings.artwork_dir)
+    """Hide an item (admins); `purge=true` also deletes the file (or its object) and its artwork."""
+    await service.delete_media(session, admin, parse_id(media_id, "media"), purge, images)
     return Response(status_code=204)
 
 

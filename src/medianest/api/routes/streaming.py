@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from medianest.api.deps import TranscodingDep, parse_id, parts
+from medianest.api.deps import ArtworkDep, TranscodingDep, parse_id, parts
 from medianest.api.envelope import errors
 from medianest.errors import NotFound
 from medianest.inputs import NO_NUL
-from medianest.library.artwork import Artwork
 from medianest.library.formats import AUDIO_ONLY_MIME, FORMATS
 from medianest.library.models import Media
 from medianest.streaming.access import StreamAccess
@@ -50,13 +49,7 @@ async def _access(request: Request) -> StreamAccess:
     return access
 
 
-async def _artwork(request: Request) -> Artwork:
-    cache: Artwork = parts(request).artwork
-    return cache
-
-
 AccessDep = Annotated[StreamAccess, Depends(_access)]
-ArtworkDep = Annotated[Artwork, Depends(_artwork)]
 
 
 async def authorize(access: StreamAccess, media_id: str, token: str | None, bearer: Bearer,
