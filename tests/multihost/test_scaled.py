@@ -225,6 +225,7 @@ async def _scenario(c: Cluster) -> None:
     _check_files(c, victim, interrupted)
     for proc in c.net.procs:
         assert proc is c.workers[victim.name] or proc.alive(), f"{proc.name} died\n{proc.tail()}"
+    await _check_restart_clears(c, victim)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -395,11 +396,21 @@ async def _check_bucket(c: Cluster, media: list[asyncpg.Record]) -> None:
     assert set(keys) - set(downloads) == artwork, keys
 
 
+async def _check_restart_clears(c: Cluster, victim: Host) -> None:
+    """The killed worker started again on its host removes the partial files of the downloads that another
+    host finished meanwhile (its start-up sweep)."""
+    restarted = c.site.start(victim, "worker", c.root)
+    deadline = time.monotonic() + 90
+    while _leftovers(victim, c.root):
+        assert restarted.alive(), restarted.tail()
+        assert time.monotonic() < deadline, f"left: {_leftovers(victim, c.root)}\n{restarted.tail()}"
+        await asyncio.sleep(0.2)
+
+
 def _check_files(c: Cluster, victim: Host, interrupted: set[str]) -> None:
     """Nothing landed outside the bucket, and the surviving worker left no temporary file. The killed one's
-    host keeps the partial files of the downloads it was running, and nothing else: no process is left there
-    to remove them (and a worker started there again would not either: nothing clears the folders in
-    downloads-tmp of downloads that finished on another host)."""
+    host keeps the partial files of the downloads it was running, and nothing else: no process was left
+    there to remove them (until a worker starts there again: `_check_restart_clears`)."""
     for host in [*c.apis, *c.worker_hosts]:
         landed = [p for p in stack.media_dir(host, c.root).rglob("*") if p.is_file()]
         assert landed == [], (host.name, landed)

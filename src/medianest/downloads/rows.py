@@ -195,3 +195,13 @@ async def key_taken(sessions: SessionFactory, url: str, key: str) -> bool:
     async with sessions() as session:
         item = await session.scalar(select(DownloadItem.id).where(DownloadItem.target == key).limit(1))
     return item is not None or await key_indexed(sessions, url)
+
+
+async def unfinished(sessions: SessionFactory, ids: list[int]) -> set[int]:
+    """Which of these downloads are queued or running."""
+    found: set[int] = set()
+    async with sessions() as session:
+        for i in range(0, len(ids), 500):
+            found.update(await session.scalars(select(Download.id).where(
+                Download.id.in_(ids[i:i + 500]), Download.status.in_((QUEUED, RUNNING)))))
+    return found
