@@ -13,6 +13,8 @@ import pytest
 
 from medianest.app import create_app
 from medianest.config import Settings
+from medianest.errors import Unavailable
+from medianest.storage.objects import Bucket
 from tests.conftest import CHEAP_PASSWORDS, Api, bearer, serving
 from tests.storage.s3server import S3Server, s3_server
 
@@ -236,3 +238,21 @@ async def test_purging_an_item_deletes_its_object_so_no_scan_brings_it_back(
     assert PREFIX + media_source[1]["Jóga"] not in s3.keys(bucket, PREFIX)
     await api.scan()
     assert "Jóga" not in {m["title"] for m in await api.all_media(token)}
+
+
+async def test_objects_that_could_not_be_fetched_are_tried_again_at_the_next_scan(
+        api: Api, s3: S3Server, bucket: str, media_source: tuple[Path, dict[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    upload_library(s3, bucket, media_source)
+    token = await api.setup_admin()
+
+    def down(*_: Any) -> None:
+        raise Unavailable("bucket", bucket, "the bucket cannot be reached")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Bucket, "fetch", down)  # listed fine, then the bucket went away mid-scan
+        first = await api.scan()
+    assert (first["added"], first["failed"]) == (0, 13), first
+    second = await api.scan()  # nothing changed in the bucket: what failed for the bucket's sake is read now
+    assert (second["added"], second["failed"]) == (10, 3), second
+    assert len(await api.all_media(token)) == 10

@@ -68,6 +68,10 @@ Work = tuple[int | None, FileStat]
 Probed = tuple[int | None, FileStat, Any]
 
 
+class Transient(str):
+    """Why a file could not be read that says nothing about the file (its bucket could not be reached)."""
+
+
 @dataclass
 class _Plan:
     new: list[FileStat]
@@ -244,9 +248,9 @@ class Scanner:
         except Unreadable as exc:
             return exc.reason
         except ObjectChanged:
-            return "changed while being read: it is read again at the next scan"
+            return Transient("changed while being read: it is read again at the next scan")
         except Unavailable as exc:
-            return exc.message
+            return Transient(exc.message)
         except OSError as exc:
             return "permission denied" if isinstance(exc, PermissionError) else f"cannot read: {exc}"
         except Exception as exc:  # a reader's bug on one strange file must not fail the whole scan
@@ -271,7 +275,10 @@ class Scanner:
                 # An indexed item whose file now fails to read keeps its row (and its playlists, likes
                 # and plays): the reader may be at fault, or the share mid-hiccup. Its row keeps the old
                 # size and mtime, so the next scan tries it again; the failure is listed meanwhile.
-                failures.append((f.path, result, f.size, f.mtime))
+                # A transient reason (the bucket was down) is recorded without the size and time, so the
+                # next scan tries again even if the object has not changed.
+                stat = (None, None) if isinstance(result, Transient) else (f.size, f.mtime)
+                failures.append((f.path, result, *stat))
             elif media_id is None:
                 inserts.append(_row(f, result))
             else:
