@@ -1,16 +1,19 @@
 """The Bruno collection (`bruno/`) run by the Bruno CLI against a live `medianest serve`: its flow (setup,
 sign-in, scan, list, a ranged stream, a playlist, a download from a media server on 127.0.0.1, a token
-refresh) and then a request for every public endpoint pass every assertion; and no endpoint of the API is
+refresh) and then a request for every public endpoint pass every assertion, the Seerr, Plex, OpenSubtitles
+and Uptime Kuma ones against the stand-ins of those services on 127.0.0.1; and no endpoint of the API is
 left without a request there. The CLI comes from npm, pinned, installed once into the cache folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,12 @@ import pytest
 from medianest.app import create_app
 from medianest.config import Settings
 from tests.downloads.mediaserver import MediaServer, make_video
+from tests.integrations.kuma import UP, UptimeKuma
+from tests.integrations.opensubtitles import OpenSubtitles
+from tests.integrations.plexserver import PlexServer
+from tests.integrations.seerr import Seerr
 from tests.liveserver import LiveServer, serve
+from tests.media import TAGGED
 
 BRU_VERSION = "4.1.0"
 COLLECTION = Path(__file__).parents[2] / "bruno"
@@ -26,6 +34,48 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "median
 # A path parameter in a request's URL: a Bruno variable, the parameter's own name (in `covers:`) or a value.
 PATH_PARAM = r"(\{\{\w+\}\}|\{[^}]+\}|[^/]+)"
 REQUESTS = sorted([*COLLECTION.glob("flow/*.bru"), *COLLECTION.glob("endpoints/*/*.bru")])
+SEERR_KEY, PLEX_TOKEN, OS_KEY, OS_USER, OS_PASSWORD = (  # the stand-ins' test credentials
+    "seerr-test-key", "plex-server-token", "os-test-key", "nestuser", "nestpass")
+SEERR_PLAIN_USER = 2  # the Seerr stand-in's user with the Request permission only: its requests stay pending
+SRT = b"1\n00:00:01,000 --> 00:00:02,000\nA subtitle from the stand-in\n"
+
+
+@dataclass
+class Outside:
+    """The outside services' stand-ins the collection connects under /api/v1/services."""
+
+    seerr: Seerr
+    plex: PlexServer
+    opensubtitles: OpenSubtitles
+    kuma: UptimeKuma
+
+    def bruno_vars(self) -> dict[str, str]:
+        """The collection's variables naming each service and its credentials (see bruno/environments)."""
+        return {"seerrUrl": self.seerr.url, "seerrApiKey": SEERR_KEY, "seerrRequestUserId": str(SEERR_PLAIN_USER),
+                "plexUrl": self.plex.url, "plexToken": PLEX_TOKEN,
+                "opensubtitlesUrl": self.opensubtitles.url, "opensubtitlesApiKey": OS_KEY,
+                "opensubtitlesUsername": OS_USER, "opensubtitlesPassword": OS_PASSWORD,
+                "kumaUrl": self.kuma.url, "kumaSlug": "home"}
+
+
+@contextlib.contextmanager
+def outside_services() -> Iterator[Outside]:
+    """The four stand-ins, each holding what the collection asks it for: films matching "alien" at Seerr, an
+    English subtitle for each video of the library (OpenSubtitles searches by the video's title), a status page
+    with two monitors; the Plex stand-in has its default libraries."""
+    with Seerr(api_key=SEERR_KEY) as seerr, PlexServer(token=PLEX_TOKEN) as plex, \
+            OpenSubtitles(api_key=OS_KEY, username=OS_USER, password=OS_PASSWORD) as osub, UptimeKuma() as kuma:
+        seerr.add_movie(348, "Alien", 1979, "The crew of a space tug meets a perfect organism")
+        seerr.add_movie(679, "Aliens", 1986)
+        seerr.add_tv(1400, "Alien Nation", 1989)
+        videos = [fx.sample.title for fx in TAGGED if fx.sample is not None and fx.sample.kind == "video"]
+        for file_id, title in enumerate(videos, start=1):
+            osub.add_subtitle(file_id, "en", title, SRT, file_name=f"{title}.srt", release=f"{title}.WEB")
+        kuma.add_page("home", "Home")
+        for monitor_id, name in ((1, "NAS"), (2, "Router")):
+            kuma.add_monitor("home", monitor_id, name)
+            kuma.beat(monitor_id, UP, ping=12)
+        yield Outside(seerr, plex, osub, kuma)
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +108,17 @@ def fresh_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[P
 def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServer, tmp_path: Path) -> None:
     clip = make_video(tmp_path / "clip.mp4", seconds=2)
     report = tmp_path / "report.json"
-    with MediaServer() as media:
+    with MediaServer() as media, outside_services() as outside:
         media.add_file("/media/clip.mp4", clip, "video/mp4")
+        variables = {"baseUrl": fresh_server.base_url, "downloadUrl": media.url("/media/clip.mp4"),
+                     **outside.bruno_vars()}
+        # --cache-ssl-session also keeps one HTTP agent for the run, so requests share a connection as in the
+        # Bruno app. Without it the CLI opens a connection per request and leaves each open and idle; the
+        # server (one process) takes 128 connections at a time, so the 129th request waited about 15 s.
         run = subprocess.run(
-            [str(bru), "run", "flow", "endpoints", "-r", "--env", "local",
-             "--env-var", f"baseUrl={fresh_server.base_url}",
-             "--env-var", f"downloadUrl={media.url('/media/clip.mp4')}", "--reporter-json", str(report)],
+            [str(bru), "run", "flow", "endpoints", "-r", "--env", "local", "--cache-ssl-session",
+             *(arg for name, value in variables.items() for arg in ("--env-var", f"{name}={value}")),
+             "--reporter-json", str(report)],
             cwd=COLLECTION, capture_output=True, text=True, timeout=300)
     assert report.exists(), run.stdout[-4000:] + run.stderr[-2000:]
     results = json.loads(report.read_text())
@@ -78,6 +133,14 @@ def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServ
     ran = {r["test"]["filename"] for r in run_report["results"]}
     not_run = {str(f.relative_to(COLLECTION)) for f in REQUESTS} - ran
     assert not not_run, sorted(not_run)
+    # The services were asked, not only MediaNest: the request was made at Seerr as its plain user and
+    # withdrawn there, one subtitle was downloaded, Plex listed its libraries, the status page was read.
+    made = outside.seerr.calls("POST", "/api/v1/request")
+    assert [r.headers.get("x-api-user") for r in made] == [str(SEERR_PLAIN_USER)]
+    assert outside.seerr.requests_made() == []
+    assert len(outside.opensubtitles.downloads()) == 1
+    assert outside.plex.calls("GET", "/library/sections")
+    assert outside.kuma.calls("GET", "/api/status-page/home")
 
 
 def _covered(bru_file: Path) -> tuple[str, str]:
