@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     scan_on_start: bool = True
     migrate_on_start: bool = True
     workers: int = 1
+    # Connections each server process holds at once, idle ones included: players and browsers keep theirs
+    # open (keep-alive, Socket.IO's WebSocket). Granian's default, 128, made the 129th client wait until
+    # one of them closed.
+    max_connections: int = Field(default=2048, ge=16, le=65535)
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     # Long enough to watch a film and seek near its end without the player losing access.

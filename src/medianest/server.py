@@ -27,6 +27,7 @@ from medianest.config import Settings
 async def _serve(settings: Settings) -> int:
     server = Server(app_factory, factory=True, interface=Interfaces.ASGI, address=settings.host,
                     port=settings.port, log_level=LogLevels(settings.log_level.lower()),
+                    backlog=settings.max_connections, backpressure=settings.max_connections,
                     log_dictconfig=logs.granian_config(settings),
                     log_access=False)  # MEDIANEST_ACCESS_LOG is ours (api/observer.py): it has the request ids
     # Granian warns that its embedded server is experimental; it serves the same Rust HTTP and the same

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 
 from tests.conftest import PG_URL
@@ -43,3 +45,22 @@ def test_metrics_count_requests(live_server: LiveServer) -> None:
 def test_the_server_runs_on_the_configured_database(live_server: LiveServer) -> None:
     version = httpx.get(f"{live_server.base_url}/api/v1/version").json()["data"]
     assert version["database"] == ("postgresql" if PG_URL else "sqlite")
+
+
+def test_idle_connections_do_not_lock_out_the_next_client(live_server: LiveServer) -> None:
+    """Players and browsers keep connections open (keep-alive, WebSockets): 300 idle ones, more than
+    Granian's default of 128 per process, and a new client is still answered."""
+    host, port = live_server.base_url.removeprefix("http://").rsplit(":", 1)
+    idle = []
+    try:
+        for _ in range(300):
+            conn = socket.create_connection((host, int(port)), timeout=20)  # a deadline against a hang
+            idle.append(conn)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200"), len(idle)
+        with socket.create_connection((host, int(port)), timeout=20) as conn:
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        for conn in idle:
+            conn.close()

@@ -73,6 +73,7 @@ def run_server(settings: Settings) -> None:
     multiprocessing.set_start_method("spawn", force=True)
     Granian("medianest.asgi:app_factory", factory=True, interface=Interfaces.ASGI, address=settings.host,
             port=settings.port, workers=settings.workers, loop=Loops.uvloop,
+            backlog=settings.max_connections, backpressure=settings.max_connections,
             log_level=LogLevels(settings.log_level.lower()), log_dictconfig=logs.granian_config(settings),
             log_access=False,  # MEDIANEST_ACCESS_LOG is ours (api/observer.py): it has the request ids
             workers_kill_timeout=5).serve()
