@@ -29,8 +29,8 @@ from medianest.streaming.response import (
 
 # A bucket that cannot be reached now is asked again after this long (what the 503 tells players).
 RETRY_AFTER_S = 30
-# Chunks (1 MiB each) read ahead from the bucket per response.
-AHEAD = 4
+# Chunks (256 KiB or more each) read ahead from the bucket per response: a few MiB in memory at most.
+AHEAD = 16
 
 
 def byte_response(info: FileInfo, headers: dict[str, str] | None = None) -> MediaFileResponse:
