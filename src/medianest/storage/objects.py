@@ -130,13 +130,16 @@ class Bucket:
         options: GetOptions = {"if_match": etag} if etag else {}
         try:
             result = obstore.get(self.store, key, options=options)
-            with open(dest, "wb") as out:
-                for chunk in result.stream(min_chunk_size=CHUNK):
-                    out.write(chunk)
         except (PreconditionError, FileNotFoundError) as exc:
             raise ObjectChanged(key) from exc
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
+        with open(dest, "wb") as out:  # a local error here is the caller's, not the bucket's
+            try:
+                for chunk in result.stream(min_chunk_size=CHUNK):
+                    out.write(chunk)
+            except BaseError as exc:  # the connection broke mid-way
+                raise Unavailable("bucket", self.name, why(exc)) from exc
 
     async def head(self, key: str) -> ObjectStat:
         try:
