@@ -109,12 +109,14 @@ class Bucket:
 
     # --- reading -----------------------------------------------------------------------------------
 
-    async def open(self, key: str, start: int, end: int, etag: str | None) -> AsyncIterator[bytes]:
-        """The bytes [start, end) of the object, in chunks, from exactly the version `etag` names.
-        The request is made before this returns, so a failure comes before any byte is promised:
-        `ObjectChanged` when the object is another version or gone, `Unavailable` when the bucket
-        cannot be reached."""
-        options: GetOptions = {"range": (start, end)}
+    async def open(self, key: str, start: int, end: int | None, etag: str | None) -> AsyncIterator[bytes]:
+        """The bytes [start, end) of the object (`end` None and `start` 0: all of it, asked for without a
+        Range, as a plain client does), in chunks, from exactly the version `etag` names. The request is
+        made before this returns, so a failure comes before any byte is promised: `ObjectChanged` when
+        the object is another version or gone, `Unavailable` when the bucket cannot be reached."""
+        options: GetOptions = {}
+        if start or end is not None:
+            options["range"] = (start, end) if end is not None else {"offset": start}
         if etag:
             options["if_match"] = etag
         try:
