@@ -217,12 +217,13 @@ def nginx(root: Path) -> Iterator[str]:
 
 
 @contextmanager
-def medianest(media_dir: Path, workers: int) -> Iterator[str]:
+def medianest(media_dir: Path, workers: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    WORK.mkdir(parents=True, exist_ok=True)
     data = Path(tempfile.mkdtemp(prefix="medianest-", dir=WORK))
     port = free_port()
     env = {**os.environ, "MEDIANEST_DATA_DIR": str(data), "MEDIANEST_MEDIA_DIRS": str(media_dir),
            "MEDIANEST_PORT": str(port), "MEDIANEST_HOST": "127.0.0.1", "MEDIANEST_WORKERS": str(workers),
-           "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING"}
+           "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING", **(extra_env or {})}
     cmd = [sys.executable, "-m", "medianest", "serve"]
     log = data / "serve.log"
     try:

@@ -18,15 +18,12 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -37,7 +34,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))  # range_bench beside this file
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.storage.s3server, the S3 server's starter
 
-from range_bench import free_port, medianest_stream_url, running, wait_http
+from range_bench import medianest, medianest_stream_url
 from tests.storage.s3server import S3Server, s3_server
 
 WORK = Path(__file__).parent / ".work" / "s3"
@@ -60,28 +57,10 @@ def ensure_media(size_mb: int) -> Path:
     return path
 
 
-@contextmanager
-def medianest(s3: S3Server, bucket: str, workers: int) -> Iterator[str]:
-    data = Path(tempfile.mkdtemp(prefix="medianest-", dir=WORK))
-    port = free_port()
-    env = {**os.environ, "MEDIANEST_DATA_DIR": str(data), "MEDIANEST_MEDIA_DIRS": str(data / "local"),
-           "MEDIANEST_PORT": str(port), "MEDIANEST_HOST": "127.0.0.1", "MEDIANEST_WORKERS": str(workers),
-           "MEDIANEST_RATE_LIMITS_ENABLED": "false", "MEDIANEST_LOG_LEVEL": "WARNING",
-           "MEDIANEST_S3_MEDIA_PREFIXES": "music/",
-           **{f"MEDIANEST_{k.upper()}": str(v) for k, v in s3.settings(bucket).items()}}
-    (data / "local").mkdir()
-    log = data / "serve.log"
-    try:
-        with running([sys.executable, "-m", "medianest", "serve"], env=env, log=log):
-            base = f"http://127.0.0.1:{port}"
-            try:
-                wait_http(f"{base}/health")
-            except RuntimeError:
-                console.print(log.read_text(errors="replace")[-3000:])
-                raise
-            yield base
-    finally:
-        shutil.rmtree(data, ignore_errors=True)
+def s3_env(s3: S3Server, bucket: str) -> dict[str, str]:
+    """A server whose library is the bucket's `music/` prefix (and an empty local folder)."""
+    return {"MEDIANEST_S3_MEDIA_PREFIXES": "music/",
+            **{f"MEDIANEST_{k.upper()}": str(v) for k, v in s3.settings(bucket).items()}}
 
 
 def whole(client: httpx.Client, url: str, size: int, head: bytes) -> float:
@@ -127,7 +106,8 @@ def main() -> None:
         presigned = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
                                  aws_access_key_id="x", aws_secret_access_key="y").generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": "music/s3-bench.wav"}, ExpiresIn=3600)
-        with medianest(s3, bucket, args.workers) as base:
+        with tempfile.TemporaryDirectory(prefix="empty-", dir=WORK) as local, \
+                medianest(Path(local), args.workers, s3_env(s3, bucket)) as base:
             ours = base + medianest_stream_url(base)  # a path with its media token
             results = measure({"MediaNest (proxied from S3)": ours, "httpx on a presigned URL (peer)": presigned},
                               size, content, args)

@@ -23,7 +23,6 @@ from medianest.streaming.response import (
     MediaFileResponse,
     _Client,
     _ClientGone,
-    _request_headers,
     _send_error,
 )
 
@@ -50,12 +49,9 @@ class ObjectResponse(MediaFileResponse):
         head = scope["method"] == "HEAD"
         if self.stored.redirect:
             return await self._send_redirect(send)
-        headers = _request_headers(scope)
-        if self._not_modified(headers):
-            return await self._send_not_modified(send)
-        ranges = self._ranges(headers)
+        ranges = await self._ranges_or_answer(scope, send)
         if ranges is None:
-            return await self._send_unsatisfiable(send, head)
+            return
         try:
             await self._open_first(ranges, head)
         except ObjectChanged:  # rewritten or removed since the last scan: as a local file gone

@@ -84,13 +84,10 @@ class MediaFileResponse(FileResponse):
         self.raw_headers = [*self._common, (b"content-length", str(info.size).encode())]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _request_headers(scope)
         head = scope["method"] == "HEAD"
-        if self._not_modified(headers):
-            return await self._send_not_modified(send)
-        ranges = self._ranges(headers)
+        ranges = await self._ranges_or_answer(scope, send)
         if ranges is None:
-            return await self._send_unsatisfiable(send, head)
+            return
         try:
             # NOFOLLOW: the path was resolved already; a symlink here was swapped in since.
             fd = os.open(self.info.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -114,6 +111,17 @@ class MediaFileResponse(FileResponse):
             await self._send_multi(send, fd, ranges, head)
 
     # --- decisions -----------------------------------------------------------------------------------
+
+    async def _ranges_or_answer(self, scope: Scope, send: Send) -> list[tuple[int, int]] | None:
+        """The ranges to send ([] for the whole file), or None when the answer was a 304 or a 416, sent."""
+        headers = _request_headers(scope)
+        if self._not_modified(headers):
+            await self._send_not_modified(send)
+            return None
+        ranges = self._ranges(headers)
+        if ranges is None:
+            await self._send_unsatisfiable(send, scope["method"] == "HEAD")
+        return ranges
 
     def _not_modified(self, headers: dict[bytes, str]) -> bool:
         inm = headers.get(b"if-none-match")
