@@ -7,7 +7,10 @@ The S3 server is moto's (`python -m moto.server`, the S3 HTTP API on 127.0.0.1; 
 here). One WAV of --size-mb made by ffmpeg (kept in bench/.work/s3/) is put in a bucket under `music/`. A
 real `medianest serve` with that prefix as its library (MEDIANEST_S3_MEDIA_PREFIXES, proxied streams, the
 default) scans it; an admin is set up through the API and the item's signed `stream_url` is what is read.
-The peer is httpx, the same client, on a presigned URL of the same object straight from the S3 server.
+A second server does the same with MEDIANEST_S3_REDIRECT=true (the client follows its 307 to a presigned
+URL, Range kept). The peer is httpx, the same client, on a presigned URL of the same object straight from
+the S3 server. A reference row relays the whole object through a bare ASGI app on Granian with obstore
+(bench/s3_relay_app.py: no routing, checks or Range): the least any proxy built of these parts costs.
 
 Two cases, each measured --rounds times, interleaved, best kept: the whole file (one GET, read to the end)
 and 1 MiB ranges at random offsets (--ranges sequential GETs, one connection kept alive). Both sides read
@@ -18,12 +21,14 @@ nothing.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -34,12 +39,16 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))  # range_bench beside this file
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.storage.s3server, the S3 server's starter
 
-from range_bench import medianest, medianest_stream_url
+from range_bench import free_port, medianest, medianest_stream_url, running, wait_http
 from tests.storage.s3server import S3Server, s3_server
 
 WORK = Path(__file__).parent / ".work" / "s3"
 MIB = 1024 * 1024
 TARGET = 0.8
+PROXIED, REDIRECTED = "MediaNest, proxied (the default)", "MediaNest, 307 to a presigned URL"
+PEER = "httpx on a presigned URL (peer)"
+RELAY = "reference: a bare Granian + obstore relay"
+KEY = "music/s3-bench.wav"
 console = Console(width=150)
 
 
@@ -106,25 +115,45 @@ def main() -> None:
         presigned = boto3.client("s3", endpoint_url=s3.endpoint, region_name="us-east-1",
                                  aws_access_key_id="x", aws_secret_access_key="y").generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": "music/s3-bench.wav"}, ExpiresIn=3600)
+        redirect = {**s3_env(s3, bucket), "MEDIANEST_S3_REDIRECT": "true"}
         with tempfile.TemporaryDirectory(prefix="empty-", dir=WORK) as local, \
-                medianest(Path(local), args.workers, s3_env(s3, bucket)) as base:
-            ours = base + medianest_stream_url(base)  # a path with its media token
-            results = measure({"MediaNest (proxied from S3)": ours, "httpx on a presigned URL (peer)": presigned},
-                              size, content, args)
+                medianest(Path(local), args.workers, s3_env(s3, bucket)) as proxied, \
+                medianest(Path(local), args.workers, redirect) as redirecting:
+            urls = {PROXIED: proxied + medianest_stream_url(proxied),  # a path with its media token
+                    REDIRECTED: redirecting + medianest_stream_url(redirecting),
+                    PEER: presigned}
+            with bare_relay(s3, bucket) as relay:
+                results = measure(urls, size, content, args)
+                results |= measure({RELAY: relay}, size, content, args, ranges_too=False)
     print_table(results, size, args)
 
 
-def measure(urls: dict[str, str], size: int, content: bytes, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+@contextmanager
+def bare_relay(s3: S3Server, bucket: str) -> Iterator[str]:
+    """bench/s3_relay_app.py on Granian: the object relayed and nothing else (it answers whole files only)."""
+    port = free_port()
+    env = {**os.environ, "S3_BENCH_BUCKET": bucket, "S3_BENCH_ENDPOINT": s3.endpoint, "S3_BENCH_KEY": KEY,
+           "PYTHONPATH": str(Path(__file__).parent)}
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "s3_relay_app:app"]
+    with running(cmd, env=env):
+        wait_http(f"http://127.0.0.1:{port}/")
+        yield f"http://127.0.0.1:{port}/"
+
+
+def measure(urls: dict[str, str], size: int, content: bytes, args: argparse.Namespace,
+            ranges_too: bool = True) -> dict[str, dict[str, float]]:
     best: dict[str, dict[str, float]] = {name: {"whole": float("inf"), "ranges": float("inf")} for name in urls}
-    with httpx.Client(timeout=120) as client:
+    with httpx.Client(timeout=120, follow_redirects=True) as client:  # Range is kept across the 307
         for name, url in urls.items():  # warm-up (connections, first import paths), and every byte checked once
             if client.get(url).content != content:
                 raise RuntimeError(f"{name} did not serve the file's bytes")
         for _ in range(args.rounds):
             for name, url in urls.items():
                 best[name]["whole"] = min(best[name]["whole"], whole(client, url, size, content[:16]))
-                best[name]["ranges"] = min(best[name]["ranges"], ranges(
-                    client, url, size, lambda at: content[at:at + 16], args.ranges))
+                if ranges_too:
+                    best[name]["ranges"] = min(best[name]["ranges"], ranges(
+                        client, url, size, lambda at: content[at:at + 16], args.ranges))
     return best
 
 
@@ -133,14 +162,21 @@ def print_table(results: dict[str, dict[str, float]], size: int, args: argparse.
     table.add_column("client")
     table.add_column("whole file MB/s", justify="right")
     table.add_column(f"1 MiB ranges MB/s ({args.ranges} in a row)", justify="right")
-    peer = results["httpx on a presigned URL (peer)"]
+    table.add_column("whole file vs peer (target >= 0.8x)", justify="right")
+    table.add_column("ranges vs peer", justify="right")
+    peer = results[PEER]
     for name, r in results.items():
-        table.add_row(name, f"{size / r['whole'] / 1e6:.0f}", f"{args.ranges * MIB / r['ranges'] / 1e6:.1f}")
-    ours = results["MediaNest (proxied from S3)"]
-    whole_ratio, ranges_ratio = peer["whole"] / ours["whole"], peer["ranges"] / ours["ranges"]
-    table.add_row("ratio (target >= 0.8x)", f"{whole_ratio:.2f}x {'met' if whole_ratio >= TARGET else 'NOT met'}",
-                  f"{ranges_ratio:.2f}x {'met' if ranges_ratio >= TARGET else 'NOT met'}")
+        mine = name not in (PEER, RELAY)
+        ranged = r["ranges"] != float("inf")
+        table.add_row(name, f"{size / r['whole'] / 1e6:.0f}",
+                      f"{args.ranges * MIB / r['ranges'] / 1e6:.1f}" if ranged else "-",
+                      _verdict(peer["whole"] / r["whole"], mine) if name != PEER else "",
+                      _verdict(peer["ranges"] / r["ranges"], mine) if mine else "")
     console.print(table)
+
+
+def _verdict(ratio: float, judged: bool = True) -> str:
+    return f"{ratio:.2f}x" + (f" {'met' if ratio >= TARGET else 'NOT met'}" if judged else "")
 
 
 if __name__ == "__main__":
