@@ -12,6 +12,7 @@ server when the bucket is reachable from the players.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.types import Receive, Scope, Send
@@ -97,13 +98,14 @@ class ObjectResponse(MediaFileResponse):
 
     async def _relay(self, send: Send, chunks: AsyncIterator[bytes], start: int, end: int, last: bool) -> None:
         at = start
-        async for chunk in _ahead(chunks):
-            if at > start:
-                await asyncio.sleep(0)  # as for a local file: let the watcher see a client that left
-                if self._client.gone():
-                    raise _ClientGone
-            at += len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": at < end or not last})
+        async with _ReadAhead(chunks) as ahead:
+            async for chunk in ahead:
+                if at > start:
+                    await asyncio.sleep(0)  # as for a local file: let the watcher see a client that left
+                    if self._client.gone():
+                        raise _ClientGone
+                at += len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": at < end or not last})
         if at != end:
             raise OSError(f"{self.stored.key}: the bucket sent {at - start} bytes of {end - start}")
 
@@ -126,25 +128,43 @@ async def _close(chunks: AsyncIterator[bytes]) -> None:
         await aclose()
 
 
-async def _ahead(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The chunks, read from the bucket while the ones before are being sent: without it, the bucket's
-    connection idles while the client's drains, and the two halves take turns instead of overlapping
-    (a whole file came at half the speed of a direct read). At most AHEAD chunks wait in memory."""
-    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(AHEAD)
+class _ReadAhead:
+    """The chunks, read from the bucket in a task of its own while the ones before are being sent:
+    without it, the bucket's connection idled while the client's drained, and the two took turns (a
+    whole file came at half the speed of a direct read). At most AHEAD chunks wait in memory. Leaving
+    the block (the end, an error, a client gone) stops the reading and then closes the GET."""
 
-    async def pump() -> None:
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+        self.queue: asyncio.Queue[bytes | Exception | None] = asyncio.Queue(AHEAD)
+        self.task: asyncio.Future[None] | None = None
+
+    async def __aenter__(self) -> _ReadAhead:
+        self.task = asyncio.ensure_future(self._pump())
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        await _close(self.chunks)  # only now: the pump may have been inside it until it stopped
+
+    async def _pump(self) -> None:
         try:
-            async for chunk in chunks:
-                await queue.put(chunk)
-            await queue.put(None)
-        except BaseException as exc:  # handed to the reader, which raises it
-            await queue.put(exc)
+            async for chunk in self.chunks:
+                await self.queue.put(chunk)
+            await self.queue.put(None)
+        except Exception as exc:  # handed to the reader, which raises it
+            await self.queue.put(exc)
 
-    task = asyncio.ensure_future(pump())
-    try:
-        while (item := await queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        task.cancel()
+    def __aiter__(self) -> _ReadAhead:
+        return self
+
+    async def __anext__(self) -> bytes:
+        item = await self.queue.get()
+        if item is None:
+            raise StopAsyncIteration
+        if isinstance(item, Exception):
+            raise item
+        return item
