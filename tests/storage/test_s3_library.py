@@ -256,3 +256,18 @@ async def test_objects_that_could_not_be_fetched_are_tried_again_at_the_next_sca
     second = await api.scan()  # nothing changed in the bucket: what failed for the bucket's sake is read now
     assert (second["added"], second["failed"]) == (10, 3), second
     assert len(await api.all_media(token)) == 10
+
+
+async def test_a_webm_object_is_webm_to_the_playback_decision_and_no_signed_url_leaks(
+        api: Api, s3: S3Server, bucket: str, media_source: tuple[Path, dict[str, str]]) -> None:
+    upload_library(s3, bucket, media_source)
+    s3.put(bucket, PREFIX + "Broken/fake.webm", b"\x1aE\xdf\xa3 not really a webm")
+    token = await api.setup_admin()
+    await api.scan()
+    motion = await api.media_by_title(token, "Motion Study")  # a .webm (VP8), which browsers play as it is
+    r = await api.client.get(f"/api/v1/media/{motion['id']}/playback", headers=bearer(token),
+                             params={"containers": "webm,mp4", "video": "vp8,vp9,h264", "audio": "opus,vorbis,aac"})
+    assert r.status_code == 200, r.text
+    assert (r.json()["data"]["method"], r.json()["data"]["container"]) == ("direct", "webm"), r.json()
+    fake = [m for m in await api.all_media(token) if m["title"] == "fake"]
+    assert fake == []  # not media: listed as unreadable, never indexed

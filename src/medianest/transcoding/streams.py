@@ -62,7 +62,7 @@ async def streams_of(path: str, size: int, mtime: float, url: str | None = None)
     key = (path, size, mtime)
     streams = _known.get(key)
     if streams is None:
-        streams = await asyncio.to_thread(_probe, url or path)
+        streams = await asyncio.to_thread(_probe, path, url)
         _known[key] = streams
         if len(_known) > KNOWN_MAX:
             _known.popitem(last=False)
@@ -70,9 +70,11 @@ async def streams_of(path: str, size: int, mtime: float, url: str | None = None)
     return streams
 
 
-def _probe(path: str) -> Streams:
+def _probe(path: str, url: str | None = None) -> Streams:
+    """`path` read (from `url` when given: an object's presigned URL, which is never named in errors or
+    taken for the file's name)."""
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with av.open(url or path, metadata_errors="ignore") as container:
             return _read(container, path)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         # FFmpeg's words without the path ("Invalid data found when processing input").
@@ -84,7 +86,7 @@ def _read(container: av.container.InputContainer, path: str) -> Streams:
     video = next((s for s in container.streams.video if not _is_cover(s)), None)
     audio = tuple(_track(i, s) for i, s in enumerate(container.streams.audio))
     if video is None and not audio:
-        raise Unplayable("media", container.name, "the file holds no audio or video stream")
+        raise Unplayable("media", path, "the file holds no audio or video stream")
     duration = container.duration / 1_000_000 if container.duration else None
     name = _container(container.format.name, path)
     if video is None:
