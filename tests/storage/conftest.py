@@ -10,8 +10,8 @@ from tests.storage.s3server import S3Server, s3_server
 
 
 @pytest.fixture(scope="session")
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with s3_server(tmp_path_factory.mktemp("s3") / "requests.log") as server:
         yield server
 
 

@@ -25,6 +25,13 @@ KEY_ID, SECRET = "medianest-test", "medianest-test-secret"
 class S3Server:
     endpoint: str
     process: subprocess.Popen[bytes]
+    log: Path | None = None  # the server's request log, when one was asked for
+
+    def requests(self, method: str, bucket: str, key: str) -> int:
+        """How many `method` requests of the object the server has logged."""
+        assert self.log is not None, "started without a log"
+        line = f'"{method} /{bucket}/{key} '
+        return sum(line in entry for entry in self.log.read_text(errors="replace").splitlines())
 
     @functools.cached_property
     def client(self) -> Any:
@@ -74,7 +81,7 @@ def s3_server(log: Path | None = None, host: str = "127.0.0.1") -> Iterator[S3Se
     out = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
                                stdout=out, stderr=subprocess.STDOUT)
-    server = S3Server(f"http://{host}:{port}", process)
+    server = S3Server(f"http://{host}:{port}", process, log)
     try:
         _wait(server)
         yield server

@@ -30,6 +30,7 @@ from medianest.errors import NotFound, Unavailable
 
 if TYPE_CHECKING:
     from obstore import GetOptions
+    from obstore.store import RetryConfig
 
 SCHEME = "s3://"
 # Bytes per chunk of a streamed GET (at least): 256 KiB relayed a proxied whole file about 6% faster than
@@ -37,8 +38,16 @@ SCHEME = "s3://"
 CHUNK = 256 * 1024
 # Files up to this size are uploaded in one PUT; bigger ones in parts of this size (S3's minimum is 5 MiB).
 PART = 8 * 1024 * 1024
-# Object store calls that get no answer in this long are failed (a bucket behind a dead link).
-TIMEOUT = "30s"
+# Calls that list, look up, write or delete are failed after CALL_TIMEOUT each, tried RETRIES more times
+# within RETRY_WITHIN (obstore's default, 10 retries of 30 s, kept a scan or a player waiting 3 minutes
+# on a bucket that accepts connections and never answers). A GET whose body a player reads at its own
+# pace (a film read at its bit rate, for an hour) must not be cut by that timeout, which counts until
+# the body's end: reads have their own client, bounded by READ_TIMEOUT.
+CONNECT_TIMEOUT = timedelta(seconds=5)
+CALL_TIMEOUT = timedelta(seconds=30)
+READ_TIMEOUT = timedelta(hours=12)
+RETRIES = 2
+RETRY_WITHIN = timedelta(seconds=15)
 
 
 def is_object(path: str) -> bool:
@@ -71,7 +80,7 @@ class ObjectChanged(Exception):
 class Bucket:
     """The configured bucket. Keys are relative to the bucket; `url(key)` is what the index stores."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, call_timeout: timedelta = CALL_TIMEOUT) -> None:
         if not settings.s3_bucket:
             raise ValueError("no bucket configured (MEDIANEST_S3_BUCKET)")
         self.name = settings.s3_bucket
@@ -84,8 +93,15 @@ class Bucket:
         if settings.s3_secret_access_key:
             config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
         allow_http = bool(settings.s3_endpoint_url and settings.s3_endpoint_url.startswith("http://"))
-        self.store = S3Store(self.name, config=config,  # type: ignore[arg-type]
-                             client_options={"allow_http": allow_http, "timeout": TIMEOUT})
+        retry: RetryConfig = {"max_retries": RETRIES, "retry_timeout": RETRY_WITHIN}
+
+        def store(timeout: timedelta) -> S3Store:
+            return S3Store(self.name, config=config, retry_config=retry,  # type: ignore[arg-type]
+                           client_options={"allow_http": allow_http, "timeout": timeout,
+                                           "connect_timeout": CONNECT_TIMEOUT})
+
+        self.store = store(call_timeout)
+        self.reader = store(READ_TIMEOUT)  # for GETs whose bodies are streamed
 
     def url(self, key: str) -> str:
         return f"{SCHEME}{self.name}/{key}"
@@ -120,7 +136,7 @@ class Bucket:
         if etag:
             options["if_match"] = etag
         try:
-            result = await obstore.get_async(self.store, key, options=options)
+            result = await obstore.get_async(self.reader, key, options=options)
         except (PreconditionError, FileNotFoundError) as exc:
             raise ObjectChanged(key) from exc
         except BaseError as exc:
@@ -131,7 +147,7 @@ class Bucket:
         """Copy the object into the file `dest` (for a reader that needs a file: tags, cover art)."""
         options: GetOptions = {"if_match": etag} if etag else {}
         try:
-            result = obstore.get(self.store, key, options=options)
+            result = obstore.get(self.reader, key, options=options)
         except (PreconditionError, FileNotFoundError) as exc:
             raise ObjectChanged(key) from exc
         except BaseError as exc:
