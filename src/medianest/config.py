@@ -222,7 +222,9 @@ class Settings(BaseSettings):
         if not self.s3_bucket:
             return []
         prefixes = list(self.s3_media_prefixes)
-        if self.downloads_storage == "s3" and self.s3_downloads_prefix not in prefixes:
+        # Whatever MEDIANEST_DOWNLOADS_STORAGE says now: downloads landed there while it said s3 stay in
+        # the library when it goes back to local.
+        if self.s3_downloads_prefix not in prefixes:
             prefixes.append(self.s3_downloads_prefix)
         return [f"s3://{self.s3_bucket}/{p}".rstrip("/") for p in prefixes]
 

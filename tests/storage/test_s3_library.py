@@ -143,8 +143,9 @@ async def test_an_unreachable_bucket_keeps_every_item_and_says_why(
             own.process.kill()
             own.process.wait()
             stats = await api.scan()
-            assert stats["removed"] == 0 and stats["offline_folders"] == [
-                {"path": f"s3://{bucket}/music", "reason": "the bucket cannot be reached"}], stats
+            assert stats["removed"] == 0 and sorted(stats["offline_folders"], key=str) == [
+                {"path": f"s3://{bucket}/{prefix}", "reason": "the bucket cannot be reached"}
+                for prefix in ("downloads", "music")], stats
             items = await api.all_media(token)
             assert len(items) == 10 and not any(m["available"] for m in items)
             r = await api.client.get(url, headers={"Range": "bytes=0-9"})
@@ -189,7 +190,7 @@ def test_settings_refuse_s3_media_without_a_bucket() -> None:
         Settings(downloads_storage="s3")
     with pytest.raises(ValueError, match="not a usable S3 prefix"):
         Settings(s3_bucket="media-x", s3_media_prefixes=["music/../secrets"])
-    assert Settings(s3_bucket="media-x", s3_media_prefixes=["/a//b", ""], downloads_storage="s3").s3_roots == [
+    assert Settings(s3_bucket="media-x", s3_media_prefixes=["/a//b", ""]).s3_roots == [
         "s3://media-x/a/b", "s3://media-x", "s3://media-x/downloads"]
 
 
@@ -271,3 +272,35 @@ async def test_a_webm_object_is_webm_to_the_playback_decision_and_no_signed_url_
     assert (r.json()["data"]["method"], r.json()["data"]["container"]) == ("direct", "webm"), r.json()
     fake = [m for m in await api.all_media(token) if m["title"] == "fake"]
     assert fake == []  # not media: listed as unreadable, never indexed
+
+
+async def test_a_mistyped_prefix_keeps_the_items_of_the_one_it_replaced(
+        tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
+        media_source: tuple[Path, dict[str, str]]) -> None:
+    upload_library(s3, bucket, media_source)
+    async with serving(create_app(s3_settings(tmp_path, database_url, s3, bucket))) as api:
+        token = await api.setup_admin()
+        await api.scan()
+    typo = s3_settings(tmp_path, database_url, s3, bucket)
+    typo.s3_media_prefixes = ["Music/"]  # S3 keys are case-sensitive: nothing is there
+    async with serving(create_app(typo)) as api:
+        stats = await api.scan()
+        assert stats["removed"] == 0, stats
+        items = await api.all_media(token)
+        assert len(items) == 10 and not any(m["available"] for m in items)
+    async with serving(create_app(s3_settings(tmp_path, database_url, s3, bucket))) as api:
+        stats = await api.scan()
+        assert (stats["removed"], stats["added"]) == (0, 0), stats
+        assert all(m["available"] for m in await api.all_media(token))
+
+
+async def test_downloads_landed_in_the_bucket_stay_when_downloads_go_back_to_local(
+        tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
+        media_source: tuple[Path, dict[str, str]]) -> None:
+    s3.put(bucket, "downloads/Downloads/x/clip.mp3", (media_source[0] / media_source[1]["untagged"]).read_bytes())
+    settings = s3_settings(tmp_path, database_url, s3, bucket)  # downloads_storage: local (the default)
+    assert f"s3://{bucket}/downloads" in settings.s3_roots
+    async with serving(create_app(settings)) as api:
+        token = await api.setup_admin()
+        await api.scan()
+        assert "clip" in {m["title"] for m in await api.all_media(token)}

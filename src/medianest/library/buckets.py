@@ -2,8 +2,9 @@
 of local folders makes, so the scanner plans, probes and keeps offline items the same way for both.
 
 A listing that fails (the bucket unreachable, missing, or refusing the credentials) makes the root
-offline with why, and its items are kept. A listing that succeeds is the truth: unlike a mount point, a
-prefix cannot be "not mounted", so an emptied prefix is not taken for an offline one.
+offline with why, and its items are kept. A prefix with no media object is judged as a local folder is
+(library/scanner.py): offline when the index has items from it, or when it replaced another prefix in the
+setting (a typo) whose items would otherwise go.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ log = structlog.get_logger(__name__)
 TTL_S = 2.0
 # A configured folder with no media file in it while the library has items from it.
 EMPTY = "empty while the library has items from it (a share not mounted yet?)"
+# A bucket prefix with no media object while indexed objects of the bucket are under no configured prefix.
+EMPTY_PREFIX = "holds no media objects while the library has items under another prefix (a typo?)"
 # A folder of indexed items that MEDIANEST_MEDIA_DIRS no longer names, while one that it names is offline.
 UNCONFIGURED = ("not in MEDIANEST_MEDIA_DIRS any more; its items are kept while a media folder that is "
                 "named there is offline (a typo in the setting?)")

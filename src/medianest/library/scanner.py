@@ -170,7 +170,7 @@ class Scanner:
             # Nothing indexed is missing, so no empty folder or dead link held indexed files.
             return _Plan([], [], [], len(expected_bad), [], set(bad), dict(found.offline))
         missing = known.sizes.keys() - files.sizes.keys()
-        offline = _offline(found, missing)
+        offline = _offline(found, missing) | self._empty_prefixes(found, missing)
         orphans = self._unconfigured_while_offline(missing, offline)
         if orphans:
             offline |= _unconfigured(orphans, await folders.known_paths(session), self.root_names)
@@ -186,6 +186,17 @@ class Scanner:
         removed = [p for p in missing if p not in failed_now and self._gone(p, found, kept)]
         gone_bad = [p for p in bad if p not in files and p not in failed_now and not inside(p, kept)]
         return _Plan(new, changed, removed, len(still_bad), gone_bad, set(bad), offline)
+
+    def _empty_prefixes(self, found: WalkResult, missing: set[str]) -> dict[str, str]:
+        """The bucket's configured prefixes that hold no media object, when indexed objects of the bucket
+        are under no configured prefix: as a local folder that is missing, a prefix renamed or mistyped
+        in the setting keeps the items of the one it replaced (unavailable), instead of removing them."""
+        if self.bucket is None:
+            return {}
+        if not any(is_object(p) and not inside(p, self.root_names) for p in missing):
+            return {}
+        return {root: folders.EMPTY_PREFIX for root in self.bucket.roots
+                if root in found.walked_roots and not _any_under(found.files.sizes.keys(), root)}
 
     def _unconfigured_while_offline(self, missing: set[str], offline: dict[str, str]) -> list[str]:
         """Indexed files under no configured folder, when a configured folder is offline: the setting
@@ -311,8 +322,6 @@ def _offline(found: WalkResult, missing: set[str]) -> dict[str, str]:
     offline = dict(found.offline)
     offline.update((link, why) for link, why in found.dead_links.items() if _under(missing, [link]))
     for root in found.walked_roots:
-        if is_object(root):
-            continue  # a bucket listed is the truth: no prefix is "not mounted" (library/buckets.py)
         lost = _under(missing, [root])
         inside_offline = [f for f in offline if f.startswith(folders.prefix(root))]
         if not any(not inside(p, inside_offline) for p in lost):
@@ -337,6 +346,8 @@ def _unconfigured(orphans: list[str], known_folders: list[str], roots: list[str]
             unknown.append(path)
         else:
             kept[folder] = folders.UNCONFIGURED
+    kept.update((p, folders.UNCONFIGURED) for p in unknown if is_object(p))  # commonpath would fold "s3://"
+    unknown = [p for p in unknown if not is_object(p)]
     if not unknown:
         return kept
     shared = os.path.commonpath([os.path.dirname(p) for p in unknown])
