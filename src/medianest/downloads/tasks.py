@@ -26,7 +26,7 @@ async def sweep(sessions: SessionFactory, tmp_dir: Path) -> None:
     finished on another host, nothing else would ever clear them. A queued or running download's
     folder stays: a run here may resume from it."""
     try:
-        folders = {int(p.name): p for p in tmp_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+        folders = {int(p.name): p for p in tmp_dir.iterdir() if p.is_dir() and p.name.isascii() and p.name.isdigit()}
     except OSError:  # no folder yet
         return
     live = await rows.unfinished(sessions, list(folders))

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import structlog
@@ -21,6 +22,9 @@ from medianest.storage.objects import Bucket, ObjectChanged
 log = structlog.get_logger(__name__)
 
 SHARED = ".medianest/artwork/"
+# After a bucket call for a cover fails, covers are kept on this host only for this long (a scan of many
+# new covers during an outage would otherwise wait for the bucket once per cover).
+OUTAGE_S = 60.0
 
 JPEG, PNG = b"\xff\xd8", b"\x89PNG"
 
@@ -63,17 +67,19 @@ class Artwork:
         self.cache = cache
         self.bucket = bucket
         self._shared: set[str] = set()  # names this process knows the bucket has
+        self._down_until = 0.0  # after a failed call, covers are not offered to the bucket for a while
 
     def store(self, data: bytes) -> str:
         """`store` into the cache, and into the bucket once (blocking: the scan's probe thread calls it)."""
         name = store(self.cache, data)
-        if self.bucket is not None and name not in self._shared:
+        if self.bucket is not None and name not in self._shared and time.monotonic() >= self._down_until:
             key = SHARED + name
             try:
                 if not self.bucket.exists_now(key):
                     self.bucket.put_now(self.cache / name, key)
-            except Unavailable as exc:  # the item is indexed all the same; the next scan shares it
+            except Unavailable as exc:  # the item is indexed all the same, its cover kept on this host
                 log.warning("artwork not shared to the bucket", reason=exc.message)
+                self._down_until = time.monotonic() + OUTAGE_S  # one wait per outage, not one per cover
                 return name
             self._shared.add(name)
         return name

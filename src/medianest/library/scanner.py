@@ -263,6 +263,8 @@ class Scanner:
         except Unavailable as exc:
             return Transient(exc.message)
         except OSError as exc:
+            if is_object(f.path):  # the scratch copy's disk (full?), not the object: tried again next scan
+                return Transient(f"could not be copied here to be read: {exc.strerror or exc}")
             return "permission denied" if isinstance(exc, PermissionError) else f"cannot read: {exc}"
         except Exception as exc:  # a reader's bug on one strange file must not fail the whole scan
             log.exception("probe failed", path=f.path)

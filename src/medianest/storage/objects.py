@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import obstore
-from obstore.exceptions import BaseError, PermissionDeniedError, PreconditionError, UnauthenticatedError
+from obstore.exceptions import (
+    BaseError,
+    InvalidPathError,
+    PermissionDeniedError,
+    PreconditionError,
+    UnauthenticatedError,
+)
 from obstore.store import S3Store
 
 from medianest.config import Settings
@@ -120,6 +126,9 @@ class Bucket:
             for chunk in obstore.list(self.store, prefix or None, chunk_size=1000):
                 for meta in chunk:
                     yield ObjectStat(meta["path"], meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
+        except InvalidPathError as exc:  # obstore refuses the whole listing for one such key
+            raise Unavailable("bucket", self.name, "a key under it cannot be listed (an empty, '.' or '..' "
+                              "part, or a control character): rename that object") from exc
         except (BaseError, FileNotFoundError) as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
 
@@ -169,8 +178,12 @@ class Bucket:
         return ObjectStat(meta["path"], meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
 
     async def presign(self, key: str, ttl: timedelta | None = None) -> str:
-        """A GET URL for the object that works without credentials for `ttl` (`s3_presign_ttl_s`)."""
-        return await obstore.sign_async(self.store, "GET", key, ttl or self.presign_ttl)
+        """A GET URL for the object that works without credentials for `ttl` (`s3_presign_ttl_s`).
+        `Unavailable` when it cannot be signed (credentials that could not be fetched)."""
+        try:
+            return await obstore.sign_async(self.store, "GET", key, ttl or self.presign_ttl)
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
 
     # --- writing -----------------------------------------------------------------------------------
 
@@ -180,9 +193,22 @@ class Bucket:
         its last part is committed)."""
         try:
             await obstore.put_async(self.store, key, src, chunk_size=PART, max_concurrency=4)
+        except BaseError as exc:
+            raise Unavailable("bucket", self.name, why(exc)) from exc
+        return await self.listed(key)
+
+    async def listed(self, key: str) -> ObjectStat:
+        """The object as a listing shows it: a scan compares with listings, and some servers (MinIO) give
+        a listing's times in milliseconds and HEAD's in whole seconds, which would look like a change."""
+        folder = key.rpartition("/")[0]  # obstore lists by folder: the key itself as a prefix lists nothing
+        try:
+            async for chunk in obstore.list(self.store, folder or None, chunk_size=1000):
+                for meta in chunk:
+                    if meta["path"] == key:
+                        return ObjectStat(key, meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
         except (BaseError, FileNotFoundError) as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
-        return await self.head(key)
+        raise NotFound("object", key)
 
     async def delete(self, key: str) -> None:
         try:
