@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import httpx
@@ -9,6 +11,7 @@ import pytest
 
 from medianest.config import Settings
 from medianest.errors import NotFound, Unavailable
+from medianest.library.buckets import SCRATCH_STALE_S, sweep_scratch
 from medianest.storage.objects import Bucket, ObjectChanged, scratch_copy
 from tests.storage.s3server import S3Server
 
@@ -66,3 +69,15 @@ async def test_a_presigned_url_needs_no_credentials(s3: S3Server, bucket: str) -
     async with httpx.AsyncClient() as plain:
         r = await plain.get(url, headers={"Range": "bytes=2-4"})
     assert r.status_code == 206 and r.content == b"234"
+
+
+def test_scratch_copies_a_killed_scan_left_are_swept_and_fresh_ones_kept(tmp_path: Path) -> None:
+    old, fresh = tmp_path / "object-old", tmp_path / "object-fresh"
+    for folder in (old, fresh):
+        folder.mkdir()
+        (folder / "film.mkv").write_bytes(b"partial copy")
+    os.utime(old, (time.time() - SCRATCH_STALE_S - 60,) * 2)
+    (tmp_path / "other").mkdir()
+    sweep_scratch(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["object-fresh", "other"]
+    sweep_scratch(tmp_path / "missing")  # nothing to sweep yet

@@ -9,7 +9,10 @@ setting (a typo) whose items would otherwise go.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,9 @@ from medianest.config import Settings
 from medianest.errors import Unavailable
 from medianest.library.walk import MEDIA_EXTENSIONS, WalkResult
 from medianest.storage.objects import Bucket
+
+# A scratch copy this old belongs to a scan that is gone (copies are read and removed at once).
+SCRATCH_STALE_S = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ def bucket_folders(settings: Settings, bucket: Bucket | None) -> BucketFolders |
 
 def walk_bucket(folders: BucketFolders) -> WalkResult:
     """Every media object under the roots, with size, last-modified time and ETag."""
+    sweep_scratch(folders.scratch)
     result = WalkResult()
     seen: set[str] = set()
     for root in folders.roots:
@@ -63,6 +70,20 @@ def walk_bucket(folders: BucketFolders) -> WalkResult:
                 if etag:
                     result.files.etags[path] = etag
     return result
+
+
+def sweep_scratch(scratch: Path, now: float | None = None) -> None:
+    """Remove scratch copies a killed scan left (an object's copy can be gigabytes). Only those older than
+    SCRATCH_STALE_S: a scan running in another process on this host may be copying one now."""
+    limit = (now or time.time()) - SCRATCH_STALE_S
+    try:
+        folders = [e for e in os.scandir(scratch) if e.name.startswith("object-") and e.is_dir(follow_symlinks=False)]
+    except OSError:  # none yet
+        return
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            if folder.stat(follow_symlinks=False).st_mtime < limit:
+                shutil.rmtree(folder.path, ignore_errors=True)
 
 
 def _is_media(key: str) -> bool:
