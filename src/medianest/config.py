@@ -151,6 +151,9 @@ class Settings(BaseSettings):
     s3_media_prefixes: Annotated[list[str], NoDecode] = Field(default_factory=list)
     s3_downloads_prefix: str = "downloads/"
     s3_redirect: bool = False
+    # The bucket's address as players reach it, for the presigned URLs of `s3_redirect` (compose's MinIO is
+    # `http://minio:9000` to MediaNest and, say, `https://media.example.org` to players); default: the endpoint.
+    s3_public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+/?$")
     s3_presign_ttl_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     downloads_storage: Literal["local", "s3"] = "local"
 

@@ -304,3 +304,22 @@ async def test_downloads_landed_in_the_bucket_stay_when_downloads_go_back_to_loc
         token = await api.setup_admin()
         await api.scan()
         assert "clip" in {m["title"] for m in await api.all_media(token)}
+
+
+async def test_redirect_mode_signs_for_the_address_players_use(
+        tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
+        media_source: tuple[Path, dict[str, str]]) -> None:
+    """MediaNest reaches the bucket at one address (compose: http://minio:9000) and players at another:
+    the redirect names the players' one, signed for it. Here: 127.0.0.1 for MediaNest, localhost for them."""
+    put = upload_library(s3, bucket, media_source)
+    public = s3.endpoint.replace("127.0.0.1", "localhost")
+    settings = s3_settings(tmp_path, database_url, s3, bucket, s3_redirect=True, s3_public_url=public)
+    async with serving(create_app(settings)) as api:
+        token = await api.setup_admin()
+        await api.scan()
+        r = await api.client.get(await stream_url(api, token, "Jóga"))
+        assert r.status_code == 307 and r.headers["location"].startswith(public + "/"), r.headers
+        async with httpx.AsyncClient(timeout=10) as player:
+            got = await player.get(r.headers["location"], headers={"Range": "bytes=0-9"})
+        assert got.status_code == 206 and got.content == put["Jóga"][:10]  # served at that address
+

@@ -91,23 +91,11 @@ class Bucket:
             raise ValueError("no bucket configured (MEDIANEST_S3_BUCKET)")
         self.name = settings.s3_bucket
         self.presign_ttl = timedelta(seconds=settings.s3_presign_ttl_s)
-        config: dict[str, Any] = {"region": settings.s3_region, "virtual_hosted_style_request": False}
-        if settings.s3_endpoint_url:
-            config["endpoint"] = settings.s3_endpoint_url
-        if settings.s3_access_key_id:
-            config["access_key_id"] = settings.s3_access_key_id
-        if settings.s3_secret_access_key:
-            config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
-        allow_http = bool(settings.s3_endpoint_url and settings.s3_endpoint_url.startswith("http://"))
-        retry: RetryConfig = {"max_retries": RETRIES, "retry_timeout": RETRY_WITHIN}
-
-        def store(timeout: timedelta) -> S3Store:
-            return S3Store(self.name, config=config, retry_config=retry,  # type: ignore[arg-type]
-                           client_options={"allow_http": allow_http, "timeout": timeout,
-                                           "connect_timeout": CONNECT_TIMEOUT})
-
-        self.store = store(call_timeout)
-        self.reader = store(READ_TIMEOUT)  # for GETs whose bodies are streamed
+        self.store = _store(settings, settings.s3_endpoint_url, call_timeout)
+        self.reader = _store(settings, settings.s3_endpoint_url, READ_TIMEOUT)  # for GETs whose bodies are streamed
+        # Signing is local: a store aimed at the address players use signs the URLs they are sent to.
+        public = settings.s3_public_url
+        self.public = _store(settings, public.rstrip("/"), call_timeout) if public else self.store
 
     def url(self, key: str) -> str:
         return f"{SCHEME}{self.name}/{key}"
@@ -177,11 +165,13 @@ class Bucket:
             raise Unavailable("bucket", self.name, why(exc)) from exc
         return ObjectStat(meta["path"], meta["size"], meta["last_modified"].timestamp(), meta["e_tag"])
 
-    async def presign(self, key: str, ttl: timedelta | None = None) -> str:
-        """A GET URL for the object that works without credentials for `ttl` (`s3_presign_ttl_s`).
-        `Unavailable` when it cannot be signed (credentials that could not be fetched)."""
+    async def presign(self, key: str, ttl: timedelta | None = None, public: bool = False) -> str:
+        """A GET URL for the object that works without credentials for `ttl` (`s3_presign_ttl_s`), at the
+        address players use when `public` (else the one MediaNest uses: ffmpeg's). `Unavailable` when it
+        cannot be signed (credentials that could not be fetched)."""
         try:
-            return await obstore.sign_async(self.store, "GET", key, ttl or self.presign_ttl)
+            return await obstore.sign_async(self.public if public else self.store, "GET", key,
+                                            ttl or self.presign_ttl)
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
 
@@ -241,6 +231,21 @@ class Bucket:
         except NotFound:
             return False
         return True
+
+
+def _store(settings: Settings, endpoint: str | None, timeout: timedelta) -> S3Store:
+    """A client of the configured bucket at `endpoint` (None: AWS's own)."""
+    config: dict[str, Any] = {"region": settings.s3_region, "virtual_hosted_style_request": False}
+    if endpoint:
+        config["endpoint"] = endpoint
+    if settings.s3_access_key_id:
+        config["access_key_id"] = settings.s3_access_key_id
+    if settings.s3_secret_access_key:
+        config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
+    retry: RetryConfig = {"max_retries": RETRIES, "retry_timeout": RETRY_WITHIN}
+    return S3Store(settings.s3_bucket, config=config, retry_config=retry,  # type: ignore[arg-type]
+                   client_options={"allow_http": bool(endpoint and endpoint.startswith("http://")),
+                                   "timeout": timeout, "connect_timeout": CONNECT_TIMEOUT})
 
 
 def why(exc: BaseException) -> str:

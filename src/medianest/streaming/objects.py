@@ -111,7 +111,7 @@ class ObjectResponse(MediaFileResponse):
 
     async def _send_redirect(self, send: Send) -> None:
         try:
-            url = await self.stored.bucket.presign(self.stored.key)
+            url = await self.stored.bucket.presign(self.stored.key, public=True)
         except Exception:  # presigning is local (no call to the bucket): only a broken configuration fails
             return await _send_error(send, False, 503, "UNAVAILABLE", "the bucket is not configured usably",
                                      {"kind": "bucket"}, [])
