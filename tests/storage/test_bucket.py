@@ -81,3 +81,15 @@ def test_scratch_copies_a_killed_scan_left_are_swept_and_fresh_ones_kept(tmp_pat
     sweep_scratch(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["object-fresh", "other"]
     sweep_scratch(tmp_path / "missing")  # nothing to sweep yet
+
+
+async def test_an_upload_whose_listing_lags_behind_is_stated_by_head(
+        s3: S3Server, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def not_listed_yet(self: Bucket, key: str) -> None:
+        raise NotFound("object", key)
+
+    monkeypatch.setattr(Bucket, "listed", not_listed_yet)
+    src = tmp_path / "a.mp3"
+    src.write_bytes(b"12345")
+    stored = await bucket_on(s3, bucket).upload(src, "d/a.mp3")
+    assert (stored.key, stored.size) == ("d/a.mp3", 5) and stored.etag

@@ -185,7 +185,10 @@ class Bucket:
             await obstore.put_async(self.store, key, src, chunk_size=PART, max_concurrency=4)
         except BaseError as exc:
             raise Unavailable("bucket", self.name, why(exc)) from exc
-        return await self.listed(key)
+        try:
+            return await self.listed(key)
+        except NotFound:  # a listing that lags behind the write (some S3-compatible servers): HEAD has it
+            return await self.head(key)
 
     async def listed(self, key: str) -> ObjectStat:
         """The object as a listing shows it: a scan compares with listings, and some servers (MinIO) give
