@@ -107,7 +107,7 @@ class Scanner:
         async with self.sessions() as session:
             # Walking while reading the index was tried: both threads want the GIL most of the time
             # and the overlap was no faster (measured by bench/scan_bench.py), so they take turns.
-            plan = await self._plan(session, found, await _load_index(session))
+            plan = await self._plan(session, found, await _load_index(session, etags=self.bucket is not None))
             stats = ScanStats(total=len(found.files) + len(found.failures))
             stats.unchanged = len(found.files) - len(plan.new) - len(plan.changed) - plan.still_bad
             stats.failed = len(found.failures) + plan.still_bad
@@ -144,8 +144,9 @@ class Scanner:
         is not `path` (an object the file was uploaded to: the local copy is read, the object indexed).
         Raises `Unreadable` for a file it cannot read."""
         st = path.stat()
-        result = await asyncio.to_thread(self._probe_one, FileStat(str(path), st.st_size, st.st_mtime))
-        f = stored or FileStat(str(path), st.st_size, st.st_mtime)
+        local = FileStat(str(path), st.st_size, st.st_mtime)
+        result = await asyncio.to_thread(self._probe_one, local)
+        f = stored or local
         if isinstance(result, str):
             raise Unreadable(result)
         row = _row(f, result)
@@ -398,7 +399,7 @@ def _differ(files: Listing, known: Listing, missing: set[str]) -> set[str]:
                     if on_disk.stat(p) != indexed.stat(p) or on_disk.etags.get(p) != indexed.etags.get(p)}
 
 
-async def _load_index(session: AsyncSession) -> Listing:
+async def _load_index(session: AsyncSession, etags: bool = False) -> Listing:
     """Every indexed file's size and mtime, by path.
 
     Core rows, not ORM ones, and dicts built by zip in C: at 100k items this load is a large part
@@ -406,12 +407,14 @@ async def _load_index(session: AsyncSession) -> Listing:
     """
     table = Media.__table__.c
     conn = await session.connection()
-    rows = (await conn.execute(select(table.path, table.size, table.mtime, table.etag))).all()
+    # Only objects have an ETag: with no bucket configured, the column is not read at all.
+    columns = [table.path, table.size, table.mtime, *([table.etag] if etags else [])]
+    rows = (await conn.execute(select(*columns))).all()
     if not rows:
         return Listing()
-    paths, sizes, mtimes, tags = zip(*rows, strict=True)
-    etags = {p: e for p, e in zip(paths, tags, strict=True) if e is not None}  # only objects have one
-    return Listing(dict(zip(paths, sizes, strict=True)), dict(zip(paths, mtimes, strict=True)), etags)
+    paths, sizes, mtimes, *tags = zip(*rows, strict=True)
+    known = {p: e for p, e in zip(paths, tags[0], strict=True) if e is not None} if tags else {}
+    return Listing(dict(zip(paths, sizes, strict=True)), dict(zip(paths, mtimes, strict=True)), known)
 
 
 async def _load_unreadable(session: AsyncSession) -> dict[str, tuple[int | None, float | None]]:
