@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -32,7 +31,7 @@ from sqlalchemy.engine import make_url
 
 from tests.accounts.plextv import PlexTv, running
 from tests.conftest import CHEAP_PASSWORDS_ENV, PASSWORD, PG_URL
-from tests.loopback import http
+from tests.loopback import free_port, http, stop_process
 from tests.media import copy_library
 
 CLOSED_PROXY = "http://127.0.0.1:9"
@@ -75,7 +74,7 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
     media = tmp_root / "media"
     copy_library(media_source_dir, media)
     with contextlib.ExitStack() as stack:
-        port = _port()
+        port = free_port()
         env = {**os.environ, "MEDIANEST_DATA_DIR": str(tmp_root / "data"), "MEDIANEST_MEDIA_DIRS": str(media),
                "MEDIANEST_PORT": str(port), "MEDIANEST_RATE_LIMITS_ENABLED": "false",
                "MEDIANEST_LOG_LEVEL": "WARNING", **CHEAP_PASSWORDS_ENV,
@@ -95,7 +94,7 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
         log_file = tmp_root / "server.log"
         log = stack.enter_context(log_file.open("wb"))
         proc = subprocess.Popen([sys.executable, "-m", "medianest", "serve"], env=env, stdout=log, stderr=log)
-        stack.callback(_stop, proc)
+        stack.callback(stop_process, proc)
         server = LiveServer(f"http://127.0.0.1:{port}", None, tmp_root / "data", media, proc, log_file, plextv)
         try:
             _wait_healthy(server.base_url, proc)
@@ -108,21 +107,6 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
             raise RuntimeError(f"the live server at {server.base_url} failed to start: {exc}\n"
                                f"--- {log_file} (last lines) ---\n{server.log_tail()}") from exc
         yield server
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:

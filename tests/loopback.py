@@ -9,6 +9,7 @@ import contextlib
 import functools
 import socket
 import socketserver
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -118,3 +119,21 @@ def http() -> httpx.Client:
     uses; over the Subsonic contract tests that was most of their time. No keep-alive: a pooled connection
     to a server that a test stopped (its port then reused) would fail the next request."""
     return httpx.Client(timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a server process started next)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+

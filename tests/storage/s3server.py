@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from typing import Any
 
 import boto3
 import httpx
+
+from tests.loopback import free_port, stop_process
 
 KEY_ID, SECRET = "medianest-test", "medianest-test-secret"
 
@@ -69,15 +70,9 @@ class S3Server:
                 "s3_secret_access_key": SECRET}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def s3_server(log: Path | None = None, host: str = "127.0.0.1") -> Iterator[S3Server]:
-    port = _free_port()
+    port = free_port()
     out = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
                                stdout=out, stderr=subprocess.STDOUT)
@@ -86,11 +81,7 @@ def s3_server(log: Path | None = None, host: str = "127.0.0.1") -> Iterator[S3Se
         _wait(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 def _wait(server: S3Server) -> None:

@@ -194,14 +194,21 @@ def test_settings_refuse_s3_media_without_a_bucket() -> None:
         "s3://media-x/a/b", "s3://media-x", "s3://media-x/downloads"]
 
 
-async def test_items_of_a_prefix_no_longer_configured_are_not_streamed(
-        tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
-        media_source: tuple[Path, dict[str, str]]) -> None:
+async def indexed_once(tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
+                       media_source: tuple[Path, dict[str, str]]) -> tuple[str, str]:
+    """The library put in the bucket and scanned by a server that is then stopped: the admin's token and
+    Jóga's stream URL, for a server started next on other settings."""
     upload_library(s3, bucket, media_source)
     async with serving(create_app(s3_settings(tmp_path, database_url, s3, bucket))) as api:
         token = await api.setup_admin()
         await api.scan()
-        url = await stream_url(api, token, "Jóga")
+        return token, await stream_url(api, token, "Jóga")
+
+
+async def test_items_of_a_prefix_no_longer_configured_are_not_streamed(
+        tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
+        media_source: tuple[Path, dict[str, str]]) -> None:
+    token, url = await indexed_once(tmp_path, database_url, s3, bucket, media_source)
     other = s3_settings(tmp_path, database_url, s3, bucket)
     other.s3_media_prefixes = ["elsewhere/"]
     async with serving(create_app(other)) as api:
@@ -277,10 +284,7 @@ async def test_a_webm_object_is_webm_to_the_playback_decision_and_no_signed_url_
 async def test_a_mistyped_prefix_keeps_the_items_of_the_one_it_replaced(
         tmp_path: Path, database_url: str, s3: S3Server, bucket: str,
         media_source: tuple[Path, dict[str, str]]) -> None:
-    upload_library(s3, bucket, media_source)
-    async with serving(create_app(s3_settings(tmp_path, database_url, s3, bucket))) as api:
-        token = await api.setup_admin()
-        await api.scan()
+    token, _ = await indexed_once(tmp_path, database_url, s3, bucket, media_source)
     typo = s3_settings(tmp_path, database_url, s3, bucket)
     typo.s3_media_prefixes = ["Music/"]  # S3 keys are case-sensitive: nothing is there
     async with serving(create_app(typo)) as api:
