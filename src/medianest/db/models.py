@@ -9,9 +9,12 @@ from medianest.library.models import Album, Artist, LibraryFolder, Media, Scan, 
 from medianest.playback.models import NowPlaying, Play, PlayQueue
 from medianest.playlists.models import Playlist, PlaylistItem
 from medianest.requests.models import MediaRequest
+from medianest.speech.models import SpeechRequest
+from medianest.subscriptions.models import Subscription, SubscriptionItem
 from medianest.subtitles.models import Subtitle
 
 __all__ = ["Album", "ApiKey", "Artist", "AuditEvent", "Base", "Download", "DownloadItem", "LibraryFolder", "Media",
            "MediaRequest", "NowPlaying", "Play", "PlayQueue", "Playlist", "PlaylistItem", "PlexPin", "PlexRefresh",
-           "RefreshToken", "Scan", "ServiceCheck", "ServiceConfig", "StatusMonitor", "Subtitle", "UnreadableFile",
+           "RefreshToken", "Scan", "ServiceCheck", "ServiceConfig", "SpeechRequest", "StatusMonitor",
+           "Subscription", "SubscriptionItem", "Subtitle", "UnreadableFile",
            "User", "UserCatalog", "UserMedia"]

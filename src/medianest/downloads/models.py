@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
@@ -18,6 +18,8 @@ from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime,
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELED = "queued", "running", "completed", "failed", "canceled"
 FINISHED = (COMPLETED, FAILED, CANCELED)
 MODE_VIDEO, MODE_AUDIO = "video", "audio"
+# What a download fetches: media through yt-dlp, or speech made from a text (speech/).
+KIND_MEDIA, KIND_SPEECH = "media", "speech"
 PHASE_DOWNLOADING, PHASE_PROCESSING = "downloading", "processing"
 
 
@@ -47,6 +49,14 @@ class Download(IdMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8), default=KIND_MEDIA, server_default=KIND_MEDIA)
+    # Set when a subscription queued it (subscriptions/); its item follows the download's outcome.
+    subscription_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("subscriptions.id", ondelete="SET NULL"), index=True)
+    # Tags written into the file over what the site gives (album, artist, track, date, genre, description):
+    # a subscription's name as the album, a feed's episode metadata. The scanner reads them back.
+    tags: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    sponsorblock: Mapped[str | None] = mapped_column(String(8))  # "remove" or "mark" (as chapters)
 
 
 class DownloadItem(IdMixin, Base):

@@ -64,6 +64,7 @@ class Media(IdMixin, Base):
     source_id: Mapped[str | None] = mapped_column(String(255))
     channel: Mapped[str | None] = mapped_column(String(1024))
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    description: Mapped[str | None] = mapped_column(Text)  # from the file's tags (a podcast episode's notes)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
