@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from medianest.downloads.landing import ObjectLanding
 from medianest.downloads.models import COMPLETED, FAILED, Download, DownloadItem
 from medianest.downloads.placement import place
 from medianest.downloads.progress import Clock, Progress, Throttle
+from medianest.downloads.sources import Source, Sources
 from medianest.downloads.spec import Failure, Spec
 from medianest.events import DOWNLOAD_PROGRESS_INTERVAL_S, LIBRARY_UPDATED
 from medianest.jobs.context import JobContext, Landed
@@ -61,12 +63,14 @@ class Lost(Exception):
 
 class Runner:
     """One run of one download, in a job's context; `landed` hears where its files went (a Plex refresh),
-    `per_video` is what the scanner also indexes for a video (its subtitles), `clock` times the progress
-    throttle, the cancel polls and the retry back-off."""
+    `per_video` is what the scanner also indexes for a video (its subtitles), `sources` fetch the
+    downloads that are not yt-dlp's (by kind), `clock` times the progress throttle, the cancel polls and
+    the retry back-off."""
 
     def __init__(self, context: JobContext, landed: Landed | None = None, per_video: PerVideo | None = None,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, sources: Sources | None = None) -> None:
         self.context = context
+        self.sources = sources or {}
         self.sessions, self.settings, self.notifier = context.sessions, context.settings, context.notifier
         self.landed = landed
         self.clock = clock
@@ -174,9 +178,13 @@ class Runner:
         items = await rows.stored_items(self.sessions, dl.id)
         if items:
             return items
-        args = (dl.url, dl.playlist_limit, self.settings.ffmpeg_path)
-        allow = self.settings.downloads_allow_private_networks
-        info = await self._retrying(dl, lambda: process.run("entries", args, allow, LOOK_TIMEOUT_S))
+        source = self._source(dl)
+        if source is not None:
+            info = await self._retrying(dl, lambda: source.entries(self.context, dl))
+        else:
+            args = (dl.url, dl.playlist_limit, self.settings.ffmpeg_path)
+            allow = self.settings.downloads_allow_private_networks
+            info = await self._retrying(dl, lambda: process.run("entries", args, allow, LOOK_TIMEOUT_S))
         found = info["entries"] if info["is_playlist"] else [info | {"url": dl.url}]
         items = await rows.store_items(self.sessions, dl.id, info, found)
         if not items:
@@ -188,7 +196,10 @@ class Runner:
         spec = Spec(url=item.url, mode=dl.mode, quality=dl.quality, audio_format=dl.audio_format,
                     audio_quality=dl.audio_quality, tmp_dir=str(tmp), ffmpeg_path=self._ffmpeg(),
                     max_filesize=(self.settings.downloads_max_filesize_mb or 0) * 1024 * 1024 or None)
-        result = await self._retrying(dl, lambda: self._attempt(dl, spec, progress), counted=True)
+        source = self._source(dl)
+        fetch = (partial(self._attempt_source, source, dl, item, tmp, progress) if source is not None
+                 else partial(self._attempt, dl, spec, progress))
+        result = await self._retrying(dl, fetch, counted=True)
         progress.item_finished(int(result.get("bytes") or 0))
         await self._send_progress(dl, progress, wait=True)  # the last word on this file, however small
         await rows.update_row(self.sessions, dl.id, phase="processing")
@@ -239,6 +250,42 @@ class Runner:
                 await asyncio.sleep(CHILD_POLL_S)
         finally:
             child.kill()
+
+    def _source(self, dl: Download) -> Source | None:
+        """The registered source of a download that is not yt-dlp's; a kind nobody registered fails."""
+        if dl.kind == "media":
+            return None
+        if dl.kind not in self.sources:
+            raise Failure(f"this process cannot make downloads of kind {dl.kind!r}", transient=False)
+        return self.sources[dl.kind]
+
+    async def _attempt_source(self, source: Source, dl: Download, item: DownloadItem, tmp: Path,
+                              progress: Progress) -> dict[str, Any]:
+        """One run of a registered source, watched like a child: progress out, cancel in (the source's
+        task is cancelled)."""
+        messages: list[dict[str, Any]] = []
+        task = asyncio.create_task(source.fetch(self.context, dl, item, tmp, messages.append))
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=CANCEL_POLL_S)
+                while messages:
+                    await self._on_message(dl, messages.pop(0), progress)
+                if done:
+                    return task.result()
+                await self._send_progress(dl, progress)
+                await self._stop_if_asked(dl.id)
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _stop_if_asked(self, download_id: int) -> None:
+        if self.context.stopping.is_set():
+            raise Interrupted
+        if self.lost.is_set():
+            raise Lost
+        if await rows.canceled(self.sessions, download_id):
+            raise Canceled
 
     async def _on_message(self, dl: Download, message: dict[str, Any], progress: Progress) -> None:
         if message["type"] == "phase":

@@ -11,6 +11,7 @@ import structlog
 from medianest.db.engine import SessionFactory
 from medianest.downloads import process, rows
 from medianest.downloads.runner import Runner
+from medianest.downloads.sources import Sources
 from medianest.jobs.context import JobContext, Landed
 from medianest.jobs.queue import Jobs, Task
 from medianest.library.scanner import PerVideo
@@ -36,11 +37,13 @@ async def sweep(sessions: SessionFactory, tmp_dir: Path) -> None:
             log.info("leftover download files removed", download_id=download_id)
 
 
-def register(jobs: Jobs, landed: Landed | None = None, per_video: PerVideo | None = None) -> Task:
-    """The "download N" task, to enqueue (downloads/service.py does, for the API and the CLI)."""
+def register(jobs: Jobs, landed: Landed | None = None, per_video: PerVideo | None = None,
+             sources: Sources | None = None) -> Task:
+    """The "download N" task, to enqueue (downloads/service.py does, for the API and the CLI); `sources`
+    make the downloads of other kinds than yt-dlp's (speech)."""
 
     async def download(context: JobContext, download_id: int) -> None:
-        await Runner(context, landed, per_video).run(download_id)
+        await Runner(context, landed, per_video, sources=sources).run(download_id)
 
     task = jobs.task(TASK)(download)
     stale_after_s = jobs.settings.downloads_stale_after_s
