@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     opensubtitles_url: str = "https://api.opensubtitles.com"
     opensubtitles_username: str | None = None
     opensubtitles_password: SecretStr | None = None
+    # Remote search (discovery/): the sites asked, comma-separated (a test or an offline install narrows
+    # it), Dailymotion's Data API, how long one site may take to answer (YouTube's search, several requests
+    # by yt-dlp, gets twice this), and searches per user that reach a site (cached answers are free).
+    remote_search_sites: Annotated[list[Literal["youtube", "dailymotion"]], NoDecode] = ["youtube", "dailymotion"]
+    dailymotion_api_url: str = "https://api.dailymotion.com"
+    remote_search_timeout_s: float = Field(default=8.0, gt=0)
+    remote_search_rate_limit: str = "30/minute"
 
     scan_on_start: bool = True
     migrate_on_start: bool = True
@@ -170,14 +177,15 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("downloads_allowed_sites", "cors_origins", "trusted_proxies", "previous_secrets",
-                     "s3_media_prefixes", mode="before")
+                     "s3_media_prefixes", "remote_search_sites", mode="before")
     @classmethod
     def _split_sites(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("api_rate_limit", "auth_rate_limit", "requests_rate_limit", "downloads_rate_limit")
+    @field_validator("api_rate_limit", "auth_rate_limit", "requests_rate_limit", "downloads_rate_limit",
+                     "remote_search_rate_limit")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)  # "100/minute", "5/15minutes", "20 per hour"...

@@ -25,6 +25,7 @@ from medianest.connections.clients import Integrations
 from medianest.connections.tasks import PlexRefreshes
 from medianest.db.engine import SessionFactory, create_engine, create_session_factory
 from medianest.db.migrate import upgrade_async
+from medianest.discovery.service import RemoteSearch, remote_search
 from medianest.downloads import tasks as download_tasks
 from medianest.downloads.service import Downloads
 from medianest.events import LogNotifier, Notifier
@@ -89,6 +90,7 @@ class Parts:
     cursors: Cursors  # where pages of the whole library ended (keyset paging for Subsonic apps' syncs)
     bucket: Bucket | None  # the S3-compatible bucket media may be kept in (storage/), if configured
     artwork: Artwork  # the covers and thumbnails of this host, backed by the bucket when there is one
+    remote_search: RemoteSearch  # YouTube and Dailymotion searched by words (discovery/)
 
 
 @asynccontextmanager
@@ -137,4 +139,5 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
                          per_video=subtitles.index, task=bg.scan, bucket=folders),
         downloads=Downloads(settings, bg.download, limits, notifier),
         transcoding=transcoding, cursors=Cursors(), bucket=bucket, artwork=Artwork(settings.artwork_dir, bucket),
+        remote_search=remote_search(settings, http, limits),
     )

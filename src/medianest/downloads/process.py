@@ -40,10 +40,10 @@ def warm_up() -> None:
 
 
 class Child:
-    """`ytdlp.<target>(*args)` in its own process: "download" (reports progress, returns the file) or
-    "entries" (what a URL holds). Without `allow_private`, the child can connect to public addresses
-    only, and never to a cloud metadata service (`safety.guard_connections`), whatever redirects or
-    extractors ask for."""
+    """`ytdlp.<target>(*args)` in its own process: "download" (reports progress, returns the file),
+    "entries" (what a URL holds) or "search" (YouTube's results for some words, as `{"results": [...]}`).
+    Without `allow_private`, the child can connect to public addresses only, and never to a cloud metadata
+    service (`safety.guard_connections`), whatever redirects or extractors ask for."""
 
     def __init__(self, target: str, args: tuple[Any, ...], allow_private: bool) -> None:
         self._conn, child_end = _CTX.Pipe(duplex=False)
@@ -104,6 +104,8 @@ def _main(target: str, args: tuple[Any, ...], allow_private: bool, conn: Connect
             finally:
                 os.close(lock)  # drops the lock (a `with` would not do: `Failure` is frozen, and a
                 # context manager's exit writes to the exception it is handed)
+        elif target == "search":
+            result = {"results": ytdlp.search(*args)}
         else:
             result = ytdlp.entries(*args)
         conn.send({"type": "done", "result": result})

@@ -282,3 +282,36 @@ def _strip_prefix(text: str) -> str:
     and the control characters a site's id or title can bring into it)."""
     text = clean_text(re.sub(r"\x1b\[[0-9;]*m", "", text)).removeprefix("ERROR: ").strip()
     return text[:500] or "download failed"
+
+
+def search(query: str, limit: int) -> list[dict[str, Any]]:
+    """YouTube's first `limit` videos for `query` (yt-dlp's search: no API key), flat, nothing fetched
+    beyond the result pages. Each: {id, url, title, channel, duration_s, thumbnail, views, published_at}.
+    Live streams are left out (they cannot be downloaded); text is cleaned as for a preview."""
+    opts = {**fetch_options(), "quiet": True, "no_warnings": True, "logger": _Quiet(),
+            "extract_flat": "in_playlist", "skip_download": True,
+            # Flat entries carry "3 years ago", turned into a timestamp only when asked to.
+            "extractor_args": {"youtubetab": {"approximate_date": [""]}}}
+    opts["match_filter"] = functools.partial(_refuse_unsafe, opts, skip=True)
+    try:
+        with yt_dlp.YoutubeDL(opts) as ydl:
+            info = ydl.sanitize_info(ydl.extract_info(f"ytsearch{limit}:{query}", download=False))
+    except yt_dlp.utils.YoutubeDLError as exc:  # its networking's errors too, which reach here unwrapped
+        raise classify(exc) from None
+    found = (_search_result(e) for e in (info or {}).get("entries") or [] if isinstance(e, dict))
+    return [r for r in found if r["id"] and r["url"]][:limit]
+
+
+def _search_result(entry: dict[str, Any]) -> dict[str, Any]:
+    thumbs = [t for t in entry.get("thumbnails") or [] if isinstance(t, dict) and t.get("url")]
+    best = max(thumbs, key=lambda t: t.get("width") or 0, default={}).get("url") or entry.get("thumbnail")
+    stamp = entry.get("timestamp")
+    return {
+        "id": clean_optional(entry.get("id"), _ID_CHARS) or "", "url": clean_optional(entry.get("url")),
+        "title": clean_optional(entry.get("title") or entry.get("id"), _TITLE_CHARS),
+        "channel": clean_optional(entry.get("channel") or entry.get("uploader"), _TITLE_CHARS),
+        "duration_s": entry.get("duration") if isinstance(entry.get("duration"), int | float) else None,
+        "thumbnail": clean_optional(best),
+        "views": entry.get("view_count") if isinstance(entry.get("view_count"), int) else None,
+        "published_at": datetime.fromtimestamp(stamp, UTC).isoformat() if isinstance(stamp, int | float) else None,
+    }

@@ -8,6 +8,7 @@ is set so that all API instances count together. Each rule is a setting (`"100/m
     auth       per client IP and per account name, failed sign-ins and other unauthenticated auth calls
     downloads  per user, queued downloads
     requests   per user, media requests sent to Seerr
+    remote_search  per user, searches of other sites (YouTube, Dailymotion) that are not answered from cache
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class RateLimits:
         self.rules: dict[str, RateLimitItem] = {
             "api": parse(settings.api_rate_limit), "auth": parse(settings.auth_rate_limit),
             "downloads": parse(settings.downloads_rate_limit), "requests": parse(settings.requests_rate_limit),
+            "remote_search": parse(settings.remote_search_rate_limit),
         }
         self.limiter = MovingWindowRateLimiter(_storage(settings))
 

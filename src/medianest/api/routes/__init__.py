@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from medianest.api.routes import (
     accounts,
     audit,
+    discovery,
     downloads,
     library,
     meta,
@@ -23,5 +24,5 @@ from medianest.api.routes import (
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router, accounts.auth_router, accounts.users_router, audit.router, library.router, streaming.router,
     playback.router, playlists.router, downloads.router, services.router, services.plex_router, requests.router,
-    subtitles.router, transcoding.router,
+    subtitles.router, transcoding.router, discovery.router,
 )
