@@ -86,7 +86,10 @@ def serve(tmp_root: Path, media_source_dir: Path, *, extra_env: dict[str, str] |
                # variables) sends everything but loopback to a closed local port, so no name is ever looked
                # up and nothing leaves the machine.
                **{name: CLOSED_PROXY for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")},
-               "NO_PROXY": "127.0.0.1,localhost"}
+               "NO_PROXY": "127.0.0.1,localhost",
+               # Remote search: Dailymotion at the closed port too, and no YouTube search (yt-dlp, which
+               # ignores the proxy variables on purpose, would go online). A test may aim them at stand-ins.
+               "MEDIANEST_DAILYMOTION_API_URL": CLOSED_PROXY, "MEDIANEST_REMOTE_SEARCH_SITES": "dailymotion"}
         env.pop("MEDIANEST_DATABASE_URL", None)
         if PG_URL:  # in CI the live server runs on PostgreSQL
             env["MEDIANEST_DATABASE_URL"] = stack.enter_context(_fresh_pg_database(PG_URL))

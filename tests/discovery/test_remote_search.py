@@ -206,7 +206,6 @@ async def test_every_site_turned_off_is_a_503(searcher: Searcher) -> None:
 @pytest.mark.parametrize("params", [
     {}, {"q": ""}, {"q": "x" * 201}, {"q": "a\x00b"}, {"q": "cats", "limit": 0}, {"q": "cats", "limit": 51},
     {"q": "cats", "page": 0}, {"q": "cats", "page": 11}, {"q": "cats", "site": "vimeo"}, {"q": "cats", "limit": "x"},
-    {"q": " \t\n "},
 ])
 async def test_bad_input_is_a_validation_error(searcher: Searcher, dailymotion: Dailymotion, youtube: FakeYouTube,
                                                params: dict[str, Any]) -> None:
@@ -215,6 +214,16 @@ async def test_bad_input_is_a_validation_error(searcher: Searcher, dailymotion: 
     named = [f["field"] for f in error["details"]["fields"]]
     assert named and all(f.removeprefix("query.") in ("q", "limit", "page", "site") for f in named), named
     assert dailymotion.searches() == [] and youtube.asked == []
+
+
+async def test_no_words_find_nothing_without_asking(searcher: Searcher, dailymotion: Dailymotion,
+                                                    youtube: FakeYouTube) -> None:
+    for q in (" \t\n ", "\x01\u202e", "\u2028"):
+        body = await searcher.get(q=q)
+        assert body["data"] == [] and body["meta"]["sites"] == [] and body["meta"]["notice"] is None
+    assert dailymotion.searches() == [] and youtube.asked == []
+    await searcher.get(q="\x1bcats\u202e  piano\x7f")  # controls left out, the words kept
+    assert youtube.searched == ["cats piano"] and dailymotion.searches()[0].arg("search") == "cats piano"
 
 
 @pytest.mark.parametrize("extra", [{"remote_search_rate_limit": "2/minute"}])

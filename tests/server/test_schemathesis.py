@@ -49,7 +49,7 @@ POLICY_CHECKED |= {("GET", "/api/v1/media/{media_id}/stream"), ("HEAD", "/api/v1
 UPSTREAM_CALLING = {("GET", "/api/v1/plex/libraries"), ("GET", "/api/v1/requests/search"),
                     ("POST", "/api/v1/requests"), ("DELETE", "/api/v1/requests/{request_id}"),
                     ("GET", "/api/v1/media/{media_id}/subtitles/search"),
-                    ("POST", "/api/v1/media/{media_id}/subtitles")}
+                    ("POST", "/api/v1/media/{media_id}/subtitles"), ("GET", "/api/v1/search/remote")}
 
 
 def _spec() -> dict[str, Any]:

@@ -24,10 +24,11 @@ from medianest.config import Settings
 from medianest.discovery.dailymotion import Dailymotion
 from medianest.discovery.providers import SITES, Found, Provider, Result, Site
 from medianest.discovery.youtube import YouTube
-from medianest.errors import DomainError, InvalidInput, UpstreamUnavailable
+from medianest.errors import DomainError, UpstreamUnavailable
 from medianest.integrations.cache import StaleCache
 from medianest.integrations.http import Breaker, Policy, Upstream
 from medianest.security.limits import RateLimits
+from medianest.text import clean_line
 
 NAMES: dict[Site, str] = {"youtube": YouTube.name, "dailymotion": Dailymotion.name}
 SERVICE = "Remote search"
@@ -57,10 +58,11 @@ class RemoteSearch:
         self.providers, self.cache, self.limits = providers, cache, limits
 
     async def search(self, user_key: str, query: str, site: Site | None, page: int, limit: int) -> Outcome:
-        """`user_key` is whom the rate limit counts against; InvalidInput when `query` holds no words."""
-        words = " ".join(query.split())
+        """`user_key` is whom the rate limit counts against. Words are what `query` holds between spaces,
+        control characters left out; no words find nothing, without asking any site."""
+        words = " ".join(clean_line(query).split())
         if not words:
-            raise InvalidInput("q", "must contain some words, not only spaces")
+            return Outcome([], has_more=False, sites=[], failed=[], notice=None)
         if not self.providers:
             raise UpstreamUnavailable(SERVICE, "turned off on this server (MEDIANEST_REMOTE_SEARCH_SITES is empty)")
         asked: list[Site] = [site] if site else list(self.providers)
