@@ -20,6 +20,7 @@ import pytest
 
 from medianest.app import create_app
 from medianest.config import Settings
+from tests.discovery.dailymotion import Dailymotion
 from tests.downloads.mediaserver import MediaServer, make_video
 from tests.integrations.kuma import UP, UptimeKuma
 from tests.integrations.opensubtitles import OpenSubtitles
@@ -97,15 +98,25 @@ def bru() -> Path:
 
 
 @pytest.fixture(scope="module")
+def dailymotion() -> Iterator[Dailymotion]:
+    """Dailymotion's Data API stand-in, the server's from its start (a setting, not a connection)."""
+    with Dailymotion() as server:
+        server.add_video("x8bunny", "Big Buck Bunny", "Blender", duration=596, views=1200)
+        yield server
+
+
+@pytest.fixture(scope="module")
 def fresh_server(tmp_path_factory: pytest.TempPathFactory, media_source: tuple[Path, dict[str, str]],
-                 ) -> Iterator[LiveServer]:
+                 dailymotion: Dailymotion) -> Iterator[LiveServer]:
     """At first run (no user yet), downloads from 127.0.0.1 allowed: what the flow starts from."""
-    env = {"MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "MEDIANEST_SCAN_ON_START": "false"}
+    env = {"MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true", "MEDIANEST_SCAN_ON_START": "false",
+           "MEDIANEST_DAILYMOTION_API_URL": dailymotion.url}
     with serve(tmp_path_factory.mktemp("bruno"), media_source[0], extra_env=env, setup_admin=False) as server:
         yield server
 
 
-def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServer, tmp_path: Path) -> None:
+def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServer, tmp_path: Path,
+                                              dailymotion: Dailymotion) -> None:
     clip = make_video(tmp_path / "clip.mp4", seconds=2)
     report = tmp_path / "report.json"
     with MediaServer() as media, outside_services() as outside:
@@ -141,6 +152,7 @@ def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServ
     assert len(outside.opensubtitles.downloads()) == 1
     assert outside.plex.calls("GET", "/library/sections")
     assert outside.kuma.calls("GET", "/api/status-page/home")
+    assert [r.arg("search") for r in dailymotion.searches()] == ["bunny"]
 
 
 def _covered(bru_file: Path) -> tuple[str, str]:
