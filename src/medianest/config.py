@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     opensubtitles_url: str = "https://api.opensubtitles.com"
     opensubtitles_username: str | None = None
     opensubtitles_password: SecretStr | None = None
+    # SponsorBlock's API, asked by a download whose rule removes or marks sponsor segments (YouTube only).
+    sponsorblock_api_url: str = "https://sponsor.ajay.app"
     # Remote search (discovery/): the sites asked, comma-separated (a test or an offline install narrows
     # it), Dailymotion's Data API, how long one site may take to answer (YouTube's search, several requests
     # by yt-dlp, gets twice this), and searches per user that reach a site (cached answers are free).
@@ -134,6 +136,15 @@ class Settings(BaseSettings):
     downloads_retry_backoff_s: float = Field(default=2.0, ge=0)
     # A running download whose worker has not written a heartbeat for this long is queued again.
     downloads_stale_after_s: float = Field(default=60.0, ge=1)
+    # Subscriptions (see subscriptions/): how many one user may have, how often each is checked by default
+    # (a check is spread by up to a tenth either way, so a hundred subscriptions made at once do not all
+    # ask their sites in the same minute), the shortest interval a user may set, how often the worker
+    # looks for the ones due, and the most a feed may weigh.
+    subscriptions_per_user: int = Field(default=50, ge=1)
+    subscriptions_interval_s: int = Field(default=3600, ge=60)
+    subscriptions_min_interval_s: int = Field(default=900, ge=1)
+    subscriptions_due_every_s: float = Field(default=60.0, gt=0)
+    subscriptions_feed_max_mb: int = Field(default=20, ge=1)
     # Transcoding (see transcoding/): finished transcodes and HLS segments are kept on disk up to this size
     # (least recently used go first); at most `transcode_max` encoders run at once in each server process
     # (one more is answered 503 with Retry-After); an encoder nobody fetches from for `transcode_idle_s`

@@ -42,8 +42,11 @@ from medianest.metrics import Metrics
 from medianest.requests import tasks as request_tasks
 from medianest.security.crypto import secret_box
 from medianest.security.limits import RateLimits
+from medianest.speech.source import SpeechSource
 from medianest.storage.objects import Bucket
 from medianest.streaming.access import StreamAccess
+from medianest.subscriptions import tasks as subscription_tasks
+from medianest.subscriptions.service import Subscriptions
 from medianest.subtitles import service as subtitles
 from medianest.transcoding import tasks as transcoding_tasks
 from medianest.transcoding.service import Transcoding
@@ -57,6 +60,7 @@ class Background:
     download: Task  # "download N"
     scan: Task  # "scan N"
     plex: PlexRefreshes  # `landed`: where files went, for a Plex refresh
+    subscription: Task  # "check subscription N"
 
 
 def background(settings: Settings, job_notifier: Callable[[], Notifier] | None = None) -> Background:
@@ -64,9 +68,11 @@ def background(settings: Settings, job_notifier: Callable[[], Notifier] | None =
     jobs = Jobs(settings, job_notifier)
     plex = connection_tasks.register(jobs)
     request_tasks.register(jobs)
-    download = download_tasks.register(jobs, landed=plex.landed, per_video=subtitles.index)
+    download = download_tasks.register(jobs, landed=plex.landed, per_video=subtitles.index,
+                                       sources={"speech": SpeechSource()})
     scan = library_tasks.register(jobs, landed=plex.landed, per_video=subtitles.index)
-    return Background(jobs, download, scan, plex)
+    subscription = subscription_tasks.register(jobs, download)
+    return Background(jobs, download, scan, plex, subscription)
 
 
 @dataclass  # not frozen: tests swap a part for a broken one
@@ -91,6 +97,7 @@ class Parts:
     bucket: Bucket | None  # the S3-compatible bucket media may be kept in (storage/), if configured
     artwork: Artwork  # the covers and thumbnails of this host, backed by the bucket when there is one
     remote_search: RemoteSearch  # YouTube and Dailymotion searched by words (discovery/)
+    subscriptions: Subscriptions  # channels, playlists and podcast feeds followed (subscriptions/)
 
 
 @asynccontextmanager
@@ -140,4 +147,5 @@ def _assemble(settings: Settings, sessions: SessionFactory, http: httpx.AsyncCli
         downloads=Downloads(settings, bg.download, limits, notifier),
         transcoding=transcoding, cursors=Cursors(), bucket=bucket, artwork=Artwork(settings.artwork_dir, bucket),
         remote_search=remote_search(settings, http, limits),
+        subscriptions=Subscriptions(settings, bg.subscription),
     )

@@ -16,7 +16,9 @@ from medianest.api.routes import (
     playlists,
     requests,
     services,
+    speech,
     streaming,
+    subscriptions,
     subtitles,
     transcoding,
 )
@@ -25,4 +27,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     meta.router, accounts.auth_router, accounts.users_router, audit.router, library.router, streaming.router,
     playback.router, playlists.router, downloads.router, services.router, services.plex_router, requests.router,
     subtitles.router, transcoding.router, discovery.router,
+    subscriptions.router, subscriptions.feeds_router,
+    speech.router,
 )

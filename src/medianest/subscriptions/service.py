@@ -1,0 +1,188 @@
+"""Subscriptions as the API sees them: follow a source with a rule, list, change, stop, check now, and
+the private feed of what a subscription downloaded."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medianest.accounts.models import User
+from medianest.config import Settings
+from medianest.db.base import utcnow
+from medianest.db.queries import count_rows
+from medianest.downloads.safety import check_url
+from medianest.errors import BadRequest, Conflict, InvalidInput, NotFound, UpstreamUnavailable
+from medianest.jobs.queue import Task
+from medianest.library.models import Media
+from medianest.subscriptions.feeds import FeedError, Listing, feed_client
+from medianest.subscriptions.models import DONE, Subscription, SubscriptionItem
+from medianest.subscriptions.schemas import RuleIn, SubscriptionIn, SubscriptionPatch
+from medianest.subscriptions.sources import identify
+
+NAME_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """What the subscription routes need, built once in the app's lifespan."""
+
+    settings: Settings
+    check: Task  # "check subscription N" (subscriptions/tasks.py)
+
+
+async def create(ctx: Subscriptions, session: AsyncSession, user: User, body: SubscriptionIn) -> Subscription:
+    """Follow `body.url` (its kind found by reading it); its first check is queued at once."""
+    s = ctx.settings
+    url = await check_url(body.url, allow_private=s.downloads_allow_private_networks,
+                          allowed_sites=s.downloads_allowed_sites)
+    await _check_quota(session, user, s.subscriptions_per_user)
+    if await session.scalar(select(Subscription.id).where(Subscription.user_id == user.id, Subscription.url == url)):
+        raise Conflict("you already follow this address")
+    kind, found = await _identify(s, url)
+    sub = Subscription(user_id=user.id, url=url, kind=kind, feed_secret=secrets.token_hex(16),
+                       name=(body.name or found.title or url)[:NAME_CHARS], description=found.description,
+                       image_url=found.image_url, mode="audio" if kind == "feed" else "video", quality="best",
+                       backfill=body.backfill, interval_s=s.subscriptions_interval_s, enabled=True,
+                       next_check_at=utcnow(), last_found=0)
+    _apply_rule(sub, body, s)
+    session.add(sub)
+    try:
+        await session.commit()
+    except IntegrityError:  # the same address added by a request that ran beside this one
+        await session.rollback()
+        raise Conflict("you already follow this address") from None
+    ctx.check.enqueue(sub.id)
+    return sub
+
+
+async def _check_quota(session: AsyncSession, user: User, limit: int) -> None:
+    count = await count_rows(session, select(Subscription.id).where(Subscription.user_id == user.id))
+    if count >= limit:
+        raise Conflict(f"you already have {count} subscriptions, the most allowed")
+
+
+async def _identify(settings: Settings, url: str) -> tuple[str, Listing]:
+    try:
+        async with feed_client(settings) as http:
+            return await identify(http, settings, url)
+    except FeedError as exc:
+        if exc.transient:
+            raise UpstreamUnavailable("the site", exc.reason) from None
+        raise BadRequest(f"cannot follow this address: {exc.reason}") from None
+
+
+def _apply_rule(sub: Subscription, rule: RuleIn, settings: Settings) -> None:
+    """The fields the request set (an explicit null clears an optional one)."""
+    given = rule.model_dump(exclude_unset=True, exclude={"new_feed_token", "url", "backfill"})
+    interval = given.get("interval_s")
+    if interval is not None and interval < settings.subscriptions_min_interval_s:
+        raise InvalidInput("interval_s", f"must be at least {settings.subscriptions_min_interval_s} seconds")
+    for field in ("name", "mode", "quality", "interval_s", "enabled"):
+        if given.get(field, ...) is None:
+            given.pop(field)  # required columns: null leaves them as they are
+    for field, value in given.items():
+        setattr(sub, field, value)
+    if sub.mode == "video":
+        sub.audio_format = None
+
+
+async def list_subscriptions(session: AsyncSession, user: User, offset: int, limit: int,
+                             ) -> tuple[list[Subscription], int]:
+    query = select(Subscription).where(Subscription.user_id == user.id)
+    total = await count_rows(session, query)
+    rows = await session.scalars(query.order_by(Subscription.id.desc()).offset(offset).limit(limit))
+    return list(rows), total
+
+
+async def get(session: AsyncSession, user: User, sub_id: int) -> Subscription:
+    """The caller's own subscription; anyone else's is a 404 (an admin's too: they are personal)."""
+    sub = await session.get(Subscription, sub_id)
+    if sub is None or sub.user_id != user.id:
+        raise NotFound("subscription", sub_id)
+    return sub
+
+
+async def update(ctx: Subscriptions, session: AsyncSession, user: User, sub_id: int,
+                 patch: SubscriptionPatch) -> Subscription:
+    sub = await get(session, user, sub_id)
+    _apply_rule(sub, patch, ctx.settings)
+    if patch.new_feed_token:
+        sub.feed_secret = secrets.token_hex(16)
+    await session.commit()
+    await session.refresh(sub)
+    return sub
+
+
+async def remove(session: AsyncSession, user: User, sub_id: int) -> None:
+    """Stop following; what it downloaded stays in the library."""
+    await session.delete(await get(session, user, sub_id))
+    await session.commit()
+
+
+async def check_now(ctx: Subscriptions, session: AsyncSession, user: User, sub_id: int) -> Subscription:
+    """Queue a check now, whatever the interval (a check already running is not doubled: it holds the lease)."""
+    sub = await get(session, user, sub_id)
+    ctx.check.enqueue(sub.id, True)
+    return sub
+
+
+async def item_counts(session: AsyncSession, sub_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {i: {} for i in sub_ids}
+    rows = await session.execute(
+        select(SubscriptionItem.subscription_id, SubscriptionItem.state, func.count())
+        .where(SubscriptionItem.subscription_id.in_(sub_ids))
+        .group_by(SubscriptionItem.subscription_id, SubscriptionItem.state))
+    for sub_id, state, n in rows.all():
+        counts[sub_id][state] = n
+    return counts
+
+
+def feed_token(settings: Settings, sub: Subscription) -> str:
+    """The private feed's token: the id, signed with the server's secret and the subscription's own
+    `feed_secret` (a new one revokes the URLs given out). Nothing else in it grants anything."""
+    return f"{sub.id}.{_signature(settings, sub.id, sub.feed_secret)}"
+
+
+def _signature(settings: Settings, sub_id: int, feed_secret: str) -> str:
+    message = f"feed:{sub_id}:{feed_secret}".encode()
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+async def by_feed_token(session: AsyncSession, settings: Settings, token: str) -> Subscription:
+    """The subscription a feed token names, or NotFound (a wrong, old or forged token alike)."""
+    sub_id, _, signature = token.partition(".")
+    if not sub_id.isascii() or not sub_id.isdigit() or len(sub_id) > 18:
+        raise NotFound("feed", None)
+    sub = await session.get(Subscription, int(sub_id))
+    if sub is None or not hmac.compare_digest(signature, _signature(settings, sub.id, sub.feed_secret)):
+        raise NotFound("feed", None)
+    return sub
+
+
+async def feed_entries(session: AsyncSession, sub: Subscription, limit: int = 500,
+                       ) -> list[tuple[SubscriptionItem, Media]]:
+    """What the subscription downloaded and the library still has, newest first."""
+    rows = await session.execute(
+        select(SubscriptionItem, Media).join(Media, Media.id == SubscriptionItem.media_id)
+        .where(SubscriptionItem.subscription_id == sub.id, SubscriptionItem.state == DONE,
+               Media.deleted_at.is_(None))
+        .order_by(func.coalesce(SubscriptionItem.published_at, Media.uploaded_at, Media.added_at).desc())
+        .limit(limit))
+    return [(item, media) for item, media in rows.all()]
+
+
+async def feed_media(session: AsyncSession, sub: Subscription, media_id: int) -> Media:
+    """An episode of the private feed: only what this subscription downloaded."""
+    found = await session.scalar(
+        select(Media).join(SubscriptionItem, SubscriptionItem.media_id == Media.id)
+        .where(SubscriptionItem.subscription_id == sub.id, Media.id == media_id, Media.deleted_at.is_(None)))
+    if found is None:
+        raise NotFound("media", media_id)
+    return found
+
