@@ -10,6 +10,7 @@ import httpx
 from medianest.config import Settings
 from medianest.connections.models import ServiceConfig
 from medianest.errors import InvalidInput
+from medianest.integrations.google_tts import GoogleTts
 from medianest.integrations.http import Breakers, Policy, Upstream
 from medianest.integrations.opensubtitles import OpenSubtitles
 from medianest.integrations.plex_server import PlexServer
@@ -18,7 +19,7 @@ from medianest.integrations.uptime_kuma import UptimeKuma
 from medianest.security.crypto import SecretBox
 
 NAMES = {"plex": "Plex", "seerr": "Seerr", "uptime_kuma": "Uptime Kuma", "opensubtitles": "OpenSubtitles",
-         "generic_http": "The service"}
+         "google_tts": "Google Cloud Text-to-Speech", "generic_http": "The service"}
 # Options that are credentials: sealed with the secret, never shown (the API says only that they are set).
 SECRET_OPTIONS = ("password",)
 
@@ -28,9 +29,13 @@ def seal_context(service_id: int) -> str:
 
 
 class Integrations:
-    def __init__(self, http: httpx.AsyncClient, box: SecretBox, settings: Settings) -> None:
+    """`breakers` may outlive this object: a job builds one around its own HTTP client, and the process's
+    breakers keep counting across jobs."""
+
+    def __init__(self, http: httpx.AsyncClient, box: SecretBox, settings: Settings,
+                 breakers: Breakers | None = None) -> None:
         self.http, self.box, self.settings = http, box, settings
-        self.breakers = Breakers(settings.breaker_threshold, settings.breaker_cooldown_s)
+        self.breakers = breakers or Breakers(settings.breaker_threshold, settings.breaker_cooldown_s)
         self.policy = Policy.from_settings(settings)
         self._login_tokens: dict[int, dict[str, str]] = {}
 
@@ -74,6 +79,10 @@ class Integrations:
         tokens = self._login_tokens.setdefault(config.id, {})
         return OpenSubtitles(upstream, username if isinstance(username, str) else None, creds.get("password"),
                              tokens)
+
+    def google_tts(self, config: ServiceConfig) -> GoogleTts:
+        key = self.credentials(config).get("secret", "")
+        return GoogleTts(self.upstream(config, {"X-Goog-Api-Key": key, "Accept": "application/json"}))
 
 
 def kuma_slug(config: ServiceConfig) -> str:

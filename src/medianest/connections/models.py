@@ -1,5 +1,6 @@
-"""Service connections (Plex, Seerr, Uptime Kuma, OpenSubtitles, any HTTP service), their check history,
-the Uptime Kuma monitors imported onto the board, and the folders waiting for a Plex refresh."""
+"""Service connections (Plex, Seerr, Uptime Kuma, OpenSubtitles, Google Cloud Text-to-Speech, any HTTP
+service), their check history, the Uptime Kuma monitors imported onto the board, and the folders waiting for
+a Plex refresh."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from medianest.db.base import AUTOINCREMENT, Base, IdMixin, IdType, UTCDateTime, utcnow
 
-KINDS = ("plex", "seerr", "uptime_kuma", "opensubtitles", "generic_http")
+KINDS = ("plex", "seerr", "uptime_kuma", "opensubtitles", "google_tts", "generic_http")
 UP, DOWN, DEGRADED, UNKNOWN = "up", "down", "degraded", "unknown"
 
 

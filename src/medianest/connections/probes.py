@@ -75,6 +75,11 @@ async def _opensubtitles(integrations: Integrations, config: ServiceConfig, thor
     return "OpenSubtitles reachable"
 
 
+async def _google_tts(integrations: Integrations, config: ServiceConfig, thorough: bool) -> str:
+    voices = await integrations.google_tts(config).voices()  # needs the key: a wrong one is refused
+    return f"Google Cloud Text-to-Speech: {len(voices)} voices"
+
+
 async def _generic(integrations: Integrations, config: ServiceConfig, thorough: bool) -> str:
     upstream = integrations.upstream(config, _bearer(integrations, config))
     response = await upstream.request("GET", "")
@@ -88,5 +93,6 @@ def _bearer(integrations: Integrations, config: ServiceConfig) -> dict[str, str]
 
 
 PROBES: dict[str, Callable[[Integrations, ServiceConfig, bool], Awaitable[str]]] = {
-    "plex": _plex, "seerr": _seerr, "uptime_kuma": _kuma, "opensubtitles": _opensubtitles, "generic_http": _generic,
+    "plex": _plex, "seerr": _seerr, "uptime_kuma": _kuma, "opensubtitles": _opensubtitles, "google_tts": _google_tts,
+    "generic_http": _generic,
 }

@@ -11,7 +11,7 @@ from medianest.connections.clients import SECRET_OPTIONS
 from medianest.connections.models import ServiceConfig
 from medianest.inputs import Input
 
-Kind = Literal["plex", "seerr", "uptime_kuma", "opensubtitles", "generic_http"]
+Kind = Literal["plex", "seerr", "uptime_kuma", "opensubtitles", "google_tts", "generic_http"]
 Status = Literal["up", "down", "degraded", "unknown"]
 MAX_OPTIONS_BYTES = 4096
 
