@@ -55,10 +55,11 @@ class Dailymotion(StandIn):
         self.mangled = False
 
     def add_video(self, video_id: str, title: str, owner: str = "Some Channel", *, duration: int = 120,
-                  views: int = 1000, created_time: int = 1_700_000_000, url: str | None = None) -> Video:
+                  views: int = 1000, created_time: int = 1_700_000_000, url: str | None = None,
+                  thumbnail: str | None = None) -> Video:
         video = Video(video_id, title, owner, duration, views, created_time,
                       url or f"https://www.dailymotion.com/video/{video_id}",
-                      f"https://s1.dmcdn.net/v/{video_id}/x360")
+                      thumbnail or f"https://s1.dmcdn.net/v/{video_id}/x360")
         with self.lock:
             self.videos.append(video)
         return video

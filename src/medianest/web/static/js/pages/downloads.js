@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import * as media from "../media.js";
 import * as player from "../player.js";
 import * as socket from "../socket.js";
+import { remoteSearch } from "./remote_search.js";
 import { clear, empty, errorText, errorView, fmtAgo, fmtBytes, fmtDuration, h, setTitle, showError, toast } from "../ui.js";
 
 const PER_PAGE = 50;
@@ -31,11 +32,13 @@ export async function render(root, _params, query) {
   const filter = FILTERS[query.get("status")] ? query.get("status") : "all";
   const list = downloadList(filter);
   const form = downloadForm(list);
+  const search = remoteSearch(form, list);
   const clearBtn = h("button", { type: "button", class: "btn ghost", "data-testid": "download-clear",
     onclick: () => clearFinished(list, clearBtn) }, "Clear finished");
   root.append(
     h("div", { class: "page-head" }, h("h1", {}, "Downloads"), h("span", { class: "spacer" }), clearBtn),
     form.el,
+    search.el,
     filterTabs(filter, list),
     list.el);
 
@@ -48,6 +51,7 @@ export async function render(root, _params, query) {
     offs.forEach((off) => off());
     list.dispose();
     form.dispose();
+    search.dispose();
   };
 }
 
@@ -222,7 +226,17 @@ function downloadForm(list) {
       h("span", { class: "spacer" }), startBtn),
     error, previewBox);
   sync();
-  return { el, dispose: () => { s.seq++; } };
+  // For the search below: what a picked result is queued with, and a result's link previewed here.
+  const choice = () => mode() === "video" ? { mode: "video", quality: quality.value }
+    : { mode: "audio", audio_format: format.value };
+  function previewUrl(value) {
+    url.value = value;
+    forgetPreview();
+    sync();
+    url.scrollIntoView({ block: "center" });
+    preview();
+  }
+  return { el, choice, previewUrl, dispose: () => { s.seq++; } };
 }
 
 // What the preview found: only an https thumbnail becomes an <img> (the CSP refuses http ones, and a
