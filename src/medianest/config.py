@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     requests_sync_interval_s: int = Field(default=300, ge=60, multiple_of=60)
     # A download or scan asks Plex to rescan its folder; requests this close together become one.
     plex_refresh_debounce_s: float = Field(default=10.0, ge=0)
-    # Seerr search results are kept this long (and served stale while Seerr is down).
+    # Search results from outside are kept this long: Seerr's (served stale while Seerr is down) and each
+    # site's page of a remote search.
     search_cache_ttl_s: float = Field(default=300.0, ge=0)
     # Connections seeded at start (each also editable under /api/v1/services).
     plex_url: str | None = None
