@@ -79,8 +79,8 @@ def test_search_pick_two_and_queue_them_with_the_chosen_quality(
         [(media_server.video_url, "video", "720p"), (media_server.page_url, "video", "720p")])
 
 
-def test_preview_a_result_and_the_notice_of_a_site_that_is_off(new_page: Callable[..., Page],
-                                                              search_server: LiveServer, media_server: WebMedia) -> None:
+def test_preview_a_result_and_the_notice_of_a_site_that_is_off(new_page: Callable[..., Page], search_server: LiveServer,
+                                                              media_server: WebMedia) -> None:
     page = new_page(search_server.base_url)
     allow_console_errors(page, r"ERR_PROXY_CONNECTION_FAILED|ERR_TUNNEL_CONNECTION_FAILED")
     sign_in(page)
