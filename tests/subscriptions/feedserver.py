@@ -70,6 +70,7 @@ class FeedServer(Served):
         self._lock = threading.Lock()
         self._feeds: dict[str, _Feed] = {}
         self._log: list[Logged] = []
+        self._redirects: dict[str, str] = {}
         super().__init__(_HTTPServer(self))
 
     def url(self, path: str) -> str:
@@ -87,6 +88,12 @@ class FeedServer(Served):
             feed.episodes.insert(0, episode)
             feed.changed_at = time.time() + len(feed.episodes)  # a new Last-Modified even within a second
 
+    def redirect(self, path: str, location: str) -> str:
+        """`path` answers 302 to `location`."""
+        with self._lock:
+            self._redirects[path] = location
+        return self.url(path)
+
     def set_mode(self, path: str, mode: str) -> None:
         with self._lock:
             self._feeds[path].mode = mode
@@ -98,6 +105,9 @@ class FeedServer(Served):
     def _answer(self, path: str, etag: str | None, since: str | None) -> tuple[int, dict[str, str], bytes, str]:
         with self._lock:
             feed = self._feeds.get(path)
+            if path in self._redirects:
+                self._log.append(Logged(path, 302))
+                return 302, {"Location": self._redirects[path]}, b"", "ok"
             if feed is None:
                 status, headers, body = 404, {}, b""
             elif feed.mode in ("error", "garbage"):
