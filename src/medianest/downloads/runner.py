@@ -195,7 +195,9 @@ class Runner:
         tmp.mkdir(parents=True, exist_ok=True)
         spec = Spec(url=item.url, mode=dl.mode, quality=dl.quality, audio_format=dl.audio_format,
                     audio_quality=dl.audio_quality, tmp_dir=str(tmp), ffmpeg_path=self._ffmpeg(),
-                    max_filesize=(self.settings.downloads_max_filesize_mb or 0) * 1024 * 1024 or None)
+                    max_filesize=(self.settings.downloads_max_filesize_mb or 0) * 1024 * 1024 or None,
+                    tags=await self._tags(dl, item), sponsorblock=dl.sponsorblock,
+                    sponsorblock_api=self.settings.sponsorblock_api_url)
         source = self._source(dl)
         fetch = (partial(self._attempt_source, source, dl, item, tmp, progress) if source is not None
                  else partial(self._attempt, dl, spec, progress))
@@ -204,6 +206,15 @@ class Runner:
         await self._send_progress(dl, progress, wait=True)  # the last word on this file, however small
         await rows.update_row(self.sessions, dl.id, phase="processing")
         await self._store(dl, item, result)
+
+    async def _tags(self, dl: Download, item: DownloadItem) -> dict[str, str] | None:
+        """The tags written into the item's file: the download's own, else, for an audio download of a
+        playlist (an item whose URL is not the download's), the playlist's title (the download's, stored
+        once its entries were found: rows.store_items) as the album and the item's place as the track."""
+        if dl.tags or dl.mode != "audio" or item.url == dl.url:
+            return dl.tags or None
+        title = (await rows.get(self.sessions, dl.id)).title
+        return {"album": title, "track": str(item.position + 1)} if title else {"track": str(item.position + 1)}
 
     async def _retrying(self, dl: Download, attempt: Callable[[], Awaitable[T]], counted: bool = False) -> T:
         """`attempt` up to ATTEMPTS times, backing off (2 s, 4 s by default) after transient failures;

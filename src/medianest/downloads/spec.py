@@ -3,7 +3,7 @@ yt_dlp itself, so the serving process can name them without importing yt-dlp (it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,13 @@ class Spec:
     tmp_dir: str = "."
     ffmpeg_path: str | None = None
     max_filesize: int | None = None
+    # Tags written into an audio file over what the site gives (album, artist, album_artist, track, date as
+    # YYYY-MM-DD, genre, description, title): a subscription's or a playlist's name and position, a feed's
+    # episode metadata.
+    tags: dict[str, str] | None = field(default=None, hash=False)
+    # SponsorBlock's segments of a YouTube video: "remove" cuts them out, "mark" makes them chapters.
+    sponsorblock: str | None = None
+    sponsorblock_api: str = "https://sponsor.ajay.app"
 
 
 @dataclass(frozen=True)

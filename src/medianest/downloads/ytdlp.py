@@ -12,6 +12,12 @@ Only yt-dlp's own Python downloaders fetch: the child's address guard (`safety.g
 lives in Python, and ffmpeg, a separate program, would resolve and fetch past it. So live streams, which
 yt-dlp hands to ffmpeg, are refused; formats that need another program are refused; and any ffmpeg that
 still runs (merging, converting, a stream the HLS downloader gives up on) may read local input only.
+
+An audio download lands as a tagged track: title, artist (the site's artist, else the channel), album (the
+download's tags, else the channel), album artist, date, track number, genre, description, chapters and the
+thumbnail as cover art, written by yt-dlp's own post-processors in the order of its command line. The
+thumbnail is fetched by yt-dlp's urlopen in this process (guarded like any fetch); ffmpeg only ever reads
+the local copy. The library reads all of it back from the file (library/probe.py).
 """
 
 from __future__ import annotations
@@ -26,6 +32,15 @@ from typing import Any
 import yt_dlp
 import yt_dlp.postprocessor
 from yt_dlp.downloader import DashSegmentsFD, F4mFD, HlsFD, HttpFD, IsmFD, MhtmlFD, get_suitable_downloader
+from yt_dlp.postprocessor import (
+    EmbedThumbnailPP,
+    FFmpegExtractAudioPP,
+    FFmpegMetadataPP,
+    FFmpegThumbnailsConvertorPP,
+    ModifyChaptersPP,
+    PostProcessor,
+    SponsorBlockPP,
+)
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadCancelled, DownloadError
 
@@ -133,15 +148,130 @@ def options(spec: Spec, fetched: Fetched | None = None) -> dict[str, Any]:
     if spec.max_filesize:
         opts["max_filesize"] = spec.max_filesize
     if spec.mode == "audio":
-        fmt = spec.audio_format or "mp3"
-        opts["postprocessors"] = [{"key": "FFmpegExtractAudio", "preferredcodec": fmt,
-                                   "preferredquality": spec.audio_quality or DEFAULT_AUDIO_QUALITY[fmt]}]
+        opts["writethumbnail"] = True  # the cover art: fetched by yt-dlp's urlopen here, through the guard
     if fetched is not None:
         report = fetched.report
         opts["progress_hooks"] = [fetched.update]
         opts["postprocessor_hooks"] = [lambda d: report({"type": "phase", "phase": "processing"})
                                        if d.get("status") == "started" else None]
     return opts
+
+
+def downloader(spec: Spec, fetched: Fetched | None = None) -> yt_dlp.YoutubeDL:
+    """A YoutubeDL with `options(spec)` and the post-processors `spec` asks for (`postprocessors`)."""
+    ydl = yt_dlp.YoutubeDL(options(spec, fetched))
+    for pp, when in postprocessors(spec, ydl):
+        ydl.add_post_processor(pp, when=when)
+    return ydl
+
+
+def postprocessors(spec: Spec, ydl: yt_dlp.YoutubeDL) -> list[tuple[PostProcessor, str]]:
+    """(post-processor, when) in the order of yt-dlp's own command line (its `get_postprocessors`):
+    SponsorBlock's segments looked up, the cover converted to JPEG (what every tag format and player
+    takes), the audio extracted, segments cut or turned into chapters, then tags and chapters written and
+    the cover embedded. A video download gets none of it unless SponsorBlock is asked for (its chapters,
+    and no other tag, are written then). Each is made for `ydl`, whose options say where ffmpeg is."""
+    pps: list[tuple[PostProcessor, str]] = []
+    if spec.sponsorblock:
+        pps.append((SponsorBlockPP(ydl, categories=_SPONSOR_CATEGORIES, api=spec.sponsorblock_api), "after_filter"))
+    if spec.mode == "audio":
+        fmt = spec.audio_format or "mp3"
+        quality = spec.audio_quality or DEFAULT_AUDIO_QUALITY[fmt]
+        pps += [(_Tags(spec.tags), "pre_process"), (FFmpegThumbnailsConvertorPP(ydl, format="jpg"), "before_dl"),
+                (FFmpegExtractAudioPP(ydl, preferredcodec=fmt, preferredquality=quality), "post_process")]
+    if spec.sponsorblock:
+        removed = _SPONSOR_CATEGORIES if spec.sponsorblock == "remove" else ()
+        pps.append((_ModifyChapters(ydl, remove_sponsor_segments=removed), "post_process"))
+    if spec.mode == "audio" or spec.sponsorblock:
+        pps.append((_Metadata(ydl, add_metadata=spec.mode == "audio", add_chapters=True, add_infojson=False),
+                    "post_process"))
+    if spec.mode == "audio":
+        pps.append((EmbedThumbnailPP(ydl, already_have_thumbnail=False), "post_process"))
+    return pps
+
+
+# SponsorBlock's categories a rule removes or marks: all that can be skipped, less "filler" (yt-dlp's own
+# default, after SponsorBlock's advice: it is aggressive, often the talk people came for).
+_SPONSOR_CATEGORIES = tuple(sorted(set(SponsorBlockPP.CATEGORIES) - set(SponsorBlockPP.NON_SKIPPABLE_CATEGORIES)
+                                   - {"filler"}))
+# The tags a download's `tags` may set, as yt-dlp's FFmpegMetadata names them (its `meta_<name>` fields).
+_TAG_NAMES = ("title", "artist", "album", "album_artist", "track", "date", "genre", "description")
+
+
+class _Tags(PostProcessor):
+    """Sets the tags FFmpegMetadata writes, as its `meta_<tag>` fields: the download's `tags` over what the
+    site gives. The artist is the site's artist, else the channel (FFmpegMetadata would take the uploader's
+    id before the channel); the album, when nothing names one, is the channel, which is then the album
+    artist too, so a channel's downloads make one album; the date is YYYY-MM-DD (what every tag format
+    reads as a date; ID3v2.3 splits it into its year and day frames); the genre is the site's category, never
+    its keyword list. The description also goes into the comment, which the page's URL would fill."""
+
+    def __init__(self, tags: dict[str, str] | None) -> None:
+        super().__init__(None)
+        self.tags = {k: str(v) for k, v in (tags or {}).items() if k in _TAG_NAMES and v not in (None, "")}
+
+    def run(self, info: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+        meta = _site_tags(info) | self.tags
+        channel = _text(info, "channel", "uploader")
+        if not meta.get("album") and channel:
+            meta["album"] = channel
+            meta.setdefault("album_artist", channel)
+        # An empty value drops the tag (ffmpeg's -metadata key=): no genre, rather than the keywords.
+        meta["synopsis"] = meta["comment"] = meta.get("description", "")
+        for name, value in meta.items():
+            text = clean_text(value)  # tabs and newlines stay (a description's lines); controls go
+            info[f"meta_{name}"] = text if name in _MULTILINE_TAGS else " ".join(text.split())
+        return [], info
+
+
+_MULTILINE_TAGS = ("description", "synopsis", "comment")
+
+
+def _site_tags(info: dict[str, Any]) -> dict[str, str]:
+    categories = info.get("categories") or []
+    found = {"title": _text(info, "track", "title"), "artist": _text(info, "artist", "creator", "channel", "uploader"),
+             "album": _text(info, "album"), "track": _text(info, "track_number", "playlist_index"),
+             "date": _iso_day(info.get("upload_date")) or "", "description": _text(info, "description"),
+             "genre": _text(info, "genre") or (str(categories[0]) if categories else "")}
+    return {k: v for k, v in found.items() if v or k == "genre"}
+
+
+def _text(info: dict[str, Any], *keys: str) -> str:
+    """The first of `keys` `info` has a value for, as text ("" when none)."""
+    return next((str(info[k]) for k in keys if info.get(k) not in (None, "")), "")
+
+
+def _iso_day(value: object) -> str | None:
+    stamp = _date(value)
+    return stamp[:10] if stamp else None
+
+
+class _Probed(FFmpegPostProcessor):
+    """yt-dlp measures a file with ffprobe, which the bundled ffmpeg comes without: PyAV reads the
+    duration instead (of a local file: nothing here opens a URL)."""
+
+    def _get_real_video_duration(self, filepath: str, fatal: bool = True) -> float | None:
+        import av
+
+        try:
+            with av.open(filepath) as container:
+                return container.duration / 1_000_000 if container.duration else None
+        except (av.error.FFmpegError, OSError) as exc:
+            if fatal:
+                raise yt_dlp.utils.PostProcessingError(f"Unable to determine the duration: {exc}") from exc
+            return None
+
+
+class _ModifyChapters(_Probed, ModifyChaptersPP):
+    @classmethod
+    def pp_key(cls) -> str:  # its ffmpeg's arguments (the local-input rule) are looked up by this key
+        return str(ModifyChaptersPP.pp_key())
+
+
+class _Metadata(_Probed, FFmpegMetadataPP):
+    @classmethod
+    def pp_key(cls) -> str:
+        return str(FFmpegMetadataPP.pp_key())
 
 
 def entries(url: str, limit: int | None, ffmpeg_path: str | None = None) -> dict[str, Any]:
@@ -163,18 +293,26 @@ def entries(url: str, limit: int | None, ffmpeg_path: str | None = None) -> dict
 
 
 def download(spec: Spec, report: Report) -> dict[str, Any]:
-    """Fetch one video (and convert it, in audio mode); the result names the file, the bytes fetched
-    for it and its source."""
+    """Fetch one video (and convert it and tag it, in audio mode); the result names the file, the bytes
+    fetched for it and its source (its date the tags' date, when they give one)."""
     fetched = Fetched(report)
     try:
-        with yt_dlp.YoutubeDL(options(spec, fetched)) as ydl:
+        with downloader(spec, fetched) as ydl:
             info = ydl.sanitize_info(ydl.extract_info(spec.url, download=True))
     except (DownloadError, yt_dlp.utils.ExtractorError, Refused) as exc:
         raise classify(exc) from None
     files = [d.get("filepath") for d in info.get("requested_downloads") or [] if d.get("filepath")]
     if not files:  # yt-dlp skips, without an error, a file over max_filesize
         raise Failure("the file is larger than the maximum download size", transient=False)
-    return {"file": files[0], "bytes": fetched.total() or os.path.getsize(files[0]), **source_fields(info)}
+    found = source_fields(info)
+    if _tagged_day(spec):  # a feed's publication date, over what the file's server says
+        found["uploaded_at"] = _tagged_day(spec)
+    return {"file": files[0], "bytes": fetched.total() or os.path.getsize(files[0]), **found}
+
+
+def _tagged_day(spec: Spec) -> str | None:
+    day = (spec.tags or {}).get("date") if spec.mode == "audio" else None
+    return _date(str(day).replace("-", "")) if day else None
 
 
 def source_fields(info: dict[str, Any]) -> dict[str, Any]:
