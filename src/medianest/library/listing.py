@@ -51,6 +51,8 @@ SORT_COLUMNS: dict[str, Any] = {
     "title": Media.title, "artist": Media.artist, "album": Media.album, "added_at": Media.added_at,
     "duration": Media.duration_s, "play_count": func.coalesce(UserMedia.play_count, 0),
     "last_played_at": UserMedia.last_played_at,
+    # Podcasts, newest episode first (genre=Podcast&sort=uploaded_at): a narrow listing, read with OFFSET.
+    "uploaded_at": Media.uploaded_at,
 }
 # The sorts a plain listing seeks through an index (the ix_media_live_* indexes of migration 0009).
 SEEK_COLUMNS: dict[str, Any] = {name: SORT_COLUMNS[name]
@@ -80,7 +82,7 @@ class MediaQuery:
 
     @property
     def descending(self) -> bool:
-        default_desc = self.sort in ("added_at", "play_count", "last_played_at")
+        default_desc = self.sort in ("added_at", "play_count", "last_played_at", "uploaded_at")
         return self.order == "desc" or (self.order is None and default_desc)
 
     @property

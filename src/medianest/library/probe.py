@@ -33,9 +33,11 @@ from mutagen.mp4 import MP4Tags
 
 from medianest.library.formats import AUDIO_ONLY_MIME, Format, format_of
 from medianest.library.models import Media
-from medianest.text import clean_line, clean_optional
+from medianest.text import clean_line, clean_optional, clean_text
 
 THUMBNAIL_WIDTH = 480
+# The most of a description kept: show notes run to a few thousand characters; a tag can hold megabytes.
+DESCRIPTION_CHARS = 20_000
 # The containers whose tags mutagen reads (see above); the rest, and any file mutagen cannot fully
 # read, go to PyAV.
 MUTAGEN_AUDIO = {"mp3", "mp4", "flac", "ogg", "wavpack", "ape"}
@@ -81,6 +83,8 @@ class ProbeResult:
     bitrate: int | None = None
     width: int | None = None
     height: int | None = None
+    # Notes on the item, lines kept (a podcast episode's show notes, a video's description).
+    description: str | None = field(default=None, repr=False)
     artwork: bytes | None = field(default=None, repr=False)
     # The artwork cache's file name, set by whoever stores `artwork`.
     artwork_name: str | None = None
@@ -166,10 +170,14 @@ def _mutagen_codec(audio: Any) -> str | None:
 Table = dict[str, tuple[str, ...]]
 _ID3: Table = {"title": ("TIT2",), "artist": ("TPE1",), "album": ("TALB",), "album_artist": ("TPE2",),
                "track": ("TRCK",), "disc": ("TPOS",), "year": ("TDRC", "TDOR"), "genre": ("TCON",),
-               "compilation": ("TCMP",)}
+               "compilation": ("TCMP",),
+               # yt-dlp's and FFmpeg's description, the podcast frame iTunes writes, then a plain comment
+               # (its COMM frames are keyed by their language too: found by `_id3_comment`).
+               "description": ("TXXX:description", "TDES", "TXXX:comment")}
 _MP4: Table = {"title": ("\xa9nam",), "artist": ("\xa9ART",), "album": ("\xa9alb",), "album_artist": ("aART",),
                "track": ("trkn",), "disc": ("disk",), "year": ("\xa9day",), "genre": ("\xa9gen",),
-               "compilation": ("cpil",)}
+               "compilation": ("cpil",),
+               "description": ("ldes", "desc", "\xa9cmt")}  # the long description first: `desc` may be cut
 # Vorbis comments, APEv2 (both looked up case-insensitively) and FFmpeg's metadata (lower-cased by
 # `_av_tags`) share one vocabulary with several spellings: FFmpeg's own names (album_artist, track,
 # disc), APEv2's ("Album Artist", "Year"), AVI's INFO album (`product`, from IPRD), AIFF's AUTH chunk
@@ -178,7 +186,8 @@ _NAMED: Table = {"title": ("title",), "artist": ("artist", "author"), "album": (
                  "album_artist": ("albumartist", "album artist", "album_artist"),
                  "track": ("tracknumber", "track"), "disc": ("discnumber", "disc"),
                  "year": ("date", "year", "wm/year"), "genre": ("genre",),
-                 "compilation": ("compilation", "itunescompilation")}
+                 "compilation": ("compilation", "itunescompilation"),
+                 "description": ("description", "synopsis", "comment")}
 
 
 def _table(tags: Any) -> Table:
@@ -205,7 +214,17 @@ def _lookup(tags: Any, keys: Mapping[str, str], table: Table) -> dict[str, Any]:
     genre = out.get("genre")
     if table is _ID3 and isinstance(genre, str) and genre[:1] in _GENRE_NUMBER:
         out["genre"] = (tags["TCON"].genres or [genre])[0]  # "(8)" or "8": a genre by its ID3v1 number
+    if table is _ID3 and "description" not in out:
+        out["description"] = _id3_comment(tags, keys)
     return out
+
+
+def _id3_comment(tags: Any, keys: Mapping[str, str]) -> Any:
+    """The text of the first COMM frame that is not ID3v1's (FFmpeg copies that one back in as a frame)."""
+    for key in keys:
+        if key.startswith("COMM") and not tags[key].desc.startswith("ID3v1"):
+            return _first(tags[key])
+    return None
 
 
 _GENRE_NUMBER = frozenset("(0123456789")
@@ -415,6 +434,7 @@ def _apply_tags(result: ProbeResult, tags: Mapping[str, Any]) -> None:
     result.disc = _number(tags.get("disc")) or result.disc
     result.year = _year(tags.get("year")) or result.year
     result.compilation = _flag(tags.get("compilation")) or result.compilation
+    result.description = _notes(tags.get("description")) or result.description
 
 
 def _text(value: Any, limit: int) -> str | None:
@@ -426,6 +446,14 @@ def _text(value: Any, limit: int) -> str | None:
     if "\0" in text:
         text = next((part for part in text.split("\0") if part.strip()), "")
     return clean_optional(text, limit)
+
+
+def _notes(value: Any) -> str | None:
+    """A description: its lines kept, other controls gone, at most DESCRIPTION_CHARS characters."""
+    if value is None:
+        return None
+    text = clean_text(str(value).replace("\r\n", "\n").replace("\0", "\n"))
+    return text[:DESCRIPTION_CHARS].rstrip() or None
 
 
 def _number(value: Any) -> int | None:

@@ -438,7 +438,8 @@ def _row(f: FileStat, r: ProbeResult) -> dict[str, Any]:
         "track": r.track, "disc": r.disc, "year": r.year, "genre": r.genre, "compilation": r.compilation,
         **catalog.keys_of(r.kind, r.artist, r.album, r.album_artist, r.compilation), "duration_s": r.duration_s,
         "container": r.container, "audio_codec": r.audio_codec, "video_codec": r.video_codec,
-        "bitrate": r.bitrate, "width": r.width, "height": r.height, "mime": r.mime, "path": f.path,
+        "bitrate": r.bitrate, "width": r.width, "height": r.height, "mime": r.mime, "description": r.description,
+        "path": f.path,
         "size": f.size, "mtime": f.mtime, "etag": f.etag, "artwork": getattr(r, "artwork_name", None),
         "search_text": r.search_text(), "added_at": now, "updated_at": now,
     }

@@ -13,7 +13,8 @@ from medianest.inputs import Input
 from medianest.library.folders import Offline
 from medianest.library.models import Media, Scan, UserMedia
 
-SortField = Literal["title", "artist", "album", "added_at", "play_count", "last_played_at", "duration"]
+SortField = Literal["title", "artist", "album", "added_at", "play_count", "last_played_at", "duration",
+                    "uploaded_at"]
 
 
 class MediaOut(BaseModel):
@@ -39,6 +40,10 @@ class MediaOut(BaseModel):
     added_at: datetime
     source_url: str | None
     channel: str | None
+    uploaded_at: datetime | None = Field(description="when the source published it (a download's site, a "
+                                                     "podcast feed's date for the episode)")
+    description: str | None = Field(description="the notes in the file's tags (a podcast episode's show "
+                                                "notes, a video's description), lines kept")
     liked: bool
     play_count: int
     last_played_at: datetime | None
@@ -73,6 +78,7 @@ def media_out(media: Media, state: UserMedia | None, viewer: Viewer) -> MediaOut
         mime=media.mime, size=media.size, width=media.width, height=media.height, container=media.container,
         audio_codec=media.audio_codec, video_codec=media.video_codec, bitrate=media.bitrate,
         added_at=media.added_at, source_url=media.source_url, channel=media.channel,
+        uploaded_at=media.uploaded_at, description=media.description,
         liked=bool(state and state.liked), play_count=state.play_count if state else 0,
         last_played_at=state.last_played_at if state else None, position_s=state.position_s if state else None,
         stream_url=f"{base}/stream?token={token}",

@@ -124,13 +124,17 @@ async def artists(session: AsyncSession, offset: int, limit: int, q: str | None)
     return [NameCount(name=name, media_count=count) for name, count in rows], total
 
 
-async def albums(session: AsyncSession, offset: int, limit: int, artist: str | None,
+async def albums(session: AsyncSession, offset: int, limit: int, artist: str | None, genre: str | None = None,
                  ) -> tuple[list[AlbumOut], int]:
+    """Albums by name and artist, with counts; `genre` narrows them to its items' albums (genre=Podcast:
+    the shows)."""
     who = func.coalesce(Media.album_artist, Media.artist)
     stmt = (select(Media.album, func.min(who), func.max(Media.year), func.count(), func.sum(Media.duration_s))
             .where(Media.deleted_at.is_(None), Media.album.is_not(None)))
     if artist:
         stmt = stmt.where(who == artist)
+    if genre:
+        stmt = stmt.where(Media.genre == genre)
     stmt = stmt.group_by(Media.album, who)
     total = await count_rows(session, stmt)
     rows = await session.execute(stmt.order_by(Media.album).offset(offset).limit(limit))

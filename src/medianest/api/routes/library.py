@@ -95,8 +95,9 @@ async def list_artists(_: CurrentUser, session: SessionDep, paging: PageDep, q: 
 
 
 @router.get("/albums", responses=errors(422))
-async def list_albums(_: CurrentUser, session: SessionDep, paging: PageDep, artist: Text = None) -> Page[AlbumOut]:
-    rows, total = await service.albums(session, paging.offset, paging.per_page, artist)
+async def list_albums(_: CurrentUser, session: SessionDep, paging: PageDep, artist: Text = None,
+                      genre: Text = None) -> Page[AlbumOut]:
+    rows, total = await service.albums(session, paging.offset, paging.per_page, artist, genre)
     return page(rows, page=paging.page, per_page=paging.per_page, total=total)
 
 
