@@ -96,8 +96,9 @@ def _google_error(response: httpx.Response) -> tuple[str | None, str | None, set
         return None, None, set()
     if not isinstance(error, dict):
         return None, None, set()
-    details = error.get("details") if isinstance(error.get("details"), list) else []
-    reasons = {str(d.get("reason")) for d in details if isinstance(d, dict) and d.get("reason")}
+    details = error.get("details")
+    reasons = {str(d["reason"]) for d in details if isinstance(d, dict) and d.get("reason")} \
+        if isinstance(details, list) else set()
     return clean_optional(error.get("status"), 64), clean_optional(error.get("message"), 300), reasons
 
 

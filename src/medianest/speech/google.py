@@ -50,10 +50,12 @@ class Google:
     name: ProviderName = "google"
     limit = MAX_INPUT_BYTES
     suffix = "mp3"
-    measure = staticmethod(by_bytes)
 
     def __init__(self, client: GoogleTts) -> None:
         self.client = client
+
+    def measure(self, text: str) -> int:
+        return by_bytes(text)
 
     async def synthesize(self, text: str, language: str, voice: str | None, dest: Path) -> None:
         try:

@@ -47,17 +47,33 @@ def _fields(path: Path) -> list[tuple[str, str]]:
 
 
 @cache
-def languages() -> dict[str, Language]:
-    """Every language code the voice data names (`lang/<family>/<file>`), lower-case, to its language."""
-    found: dict[str, Language] = {}
-    for path in sorted((data_dir() / "lang").rglob("*")):
+def _catalogue() -> dict[str, tuple[int, str, Language]]:
+    """Every language code the voice data names (`lang/<family>/<file>`: `language <code> [priority]`
+    lines), lower-case, to (priority, the voice file that speaks it best, the language)."""
+    found: dict[str, tuple[int, str, Language]] = {}
+    root = data_dir() / "lang"
+    for path in sorted(root.rglob("*")):
         fields = _fields(path) if path.is_file() else []
         name = next((value for key, value in fields if key == "name"), path.name)
         for key, value in fields:
-            if key == "language" and value:
-                code = value.split()[0].lower()
-                found.setdefault(code, Language(code, name))
+            words = value.split()
+            if key != "language" or not words:
+                continue
+            priority = int(words[1]) if len(words) > 1 and words[1].isdigit() else 5  # eSpeak's default
+            code = words[0].lower()
+            if code not in found or priority < found[code][0]:
+                found[code] = (priority, path.relative_to(root).as_posix(), Language(code, name))
     return found
+
+
+def languages() -> dict[str, Language]:
+    return {code: language for code, (_, _, language) in _catalogue().items()}
+
+
+def voice_file(code: str) -> str:
+    """The voice file (`roa/fr`) to ask eSpeak for a language code it lists: eSpeak finds a voice by its
+    file, while some codes ("fr-fr") name no file."""
+    return _catalogue()[code][1]
 
 
 @cache
@@ -87,10 +103,12 @@ class Offline:
     name: ProviderName = "offline"
     limit = PIECE_CHARS
     suffix = "wav"
-    measure = staticmethod(len)
 
     def __init__(self, timeout_s: float = PIECE_TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
+
+    def measure(self, text: str) -> int:
+        return len(text)
 
     async def synthesize(self, text: str, language: str, voice: str | None, dest: Path) -> None:
         spoken = find_language(language)
@@ -98,7 +116,8 @@ class Offline:
             raise Failure(f"eSpeak NG does not speak {language!r}", transient=False)
         if voice is not None and voice not in voices():
             raise Failure(f"eSpeak NG has no voice {voice!r}", transient=False)
-        job = {"text": text, "voice": f"{spoken}+{voice}" if voice else spoken, "out": str(dest),
+        speaker = voice_file(spoken)
+        job = {"text": text, "voice": f"{speaker}+{voice}" if voice else speaker, "out": str(dest),
                "library": library(), "data": str(data_dir())}
         await self._run(json.dumps(job).encode())
 
@@ -119,4 +138,4 @@ class Offline:
                 await child.wait()
         if child.returncode != 0:
             reason = err.decode(errors="replace").strip() or f"the eSpeak NG process died ({child.returncode})"
-            raise Failure(reason[:500], transient=child.returncode < 0)  # killed by a signal: maybe not again
+            raise Failure(reason[:500], transient=(child.returncode or 0) < 0)  # killed by a signal: maybe not again

@@ -80,12 +80,14 @@ def _readable(url: str, content: bytes, content_type: str) -> Page:
         return Page(url, None, _tidy(content.decode(_charset(content_type) or "utf-8", errors="replace")))
     if kind and kind not in HTML_TYPES:
         raise InvalidInput("url", f"the page is not HTML or text ({kind[:100]})")
-    title, text = _article(content)
+    charset = _charset(content_type)
+    title, text = _article(content.decode(charset, errors="replace") if charset else content)
     return Page(url, title, text)
 
 
-def _article(content: bytes) -> tuple[str | None, str]:
-    """(title, text) of the main article (readability-lxml decodes the bytes by their declared charset)."""
+def _article(content: str | bytes) -> tuple[str | None, str]:
+    """(title, text) of the main article; bytes are decoded by readability-lxml (the page's `<meta charset>`,
+    else a guess), text as given (the HTTP header named its charset)."""
     from lxml import etree
     from lxml import html as lxml_html
     from readability import Document
@@ -103,8 +105,9 @@ def _article(content: bytes) -> tuple[str | None, str]:
 
 
 def _tidy(text: str) -> str:
-    """Control characters (NUL...) gone, each line's spaces collapsed, blank lines dropped."""
-    lines = (" ".join(line.split()) for line in clean_text(text).splitlines())
+    """Control characters (NUL...) and replacement characters (what the parser made of them) gone, each
+    line's spaces collapsed, blank lines dropped."""
+    lines = (" ".join(line.split()) for line in clean_text(text.replace("\ufffd", "")).splitlines())
     return "\n".join(line for line in lines if line)
 
 

@@ -3,7 +3,6 @@ Text-to-Speech), and what it lists: languages and voices."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -35,7 +34,10 @@ class Provider(Protocol):
     name: ProviderName
     limit: int
     suffix: str
-    measure: Callable[[str], int]
+
+    def measure(self, text: str) -> int:
+        """The size of `text` as `limit` counts it."""
+        ...
 
     async def synthesize(self, text: str, language: str, voice: str | None, dest: Path) -> None:
         """Write the speech of `text` to `dest` (whole, or not at all)."""

@@ -87,13 +87,18 @@ async def _text(ctx: Speech, body: SpeechIn) -> _Text:
         page = await read_page(ctx.http, body.url, ctx.downloads.settings.downloads_allow_private_networks)
         if len(page.text) > MAX_TEXT_CHARS:
             raise InvalidInput("url", f"the page's text is longer than {MAX_TEXT_CHARS} characters")
-        if not page.text:
+        if not _says_something(page.text):
             raise InvalidInput("url", "the page has no readable text")
         return _Text(page.text, page.title or title_of(page.text), page.url)
     text = clean_text(body.text or "")
-    if not any(ch.isalnum() for ch in text):
+    if not _says_something(text):
         raise InvalidInput("text", "has nothing to say (only spaces, punctuation or control characters)")
     return _Text(text, title_of(text), None)
+
+
+def _says_something(text: str) -> bool:
+    """Whether there is a word to speak (not only spaces, punctuation and symbols)."""
+    return any(ch.isalnum() for ch in text)
 
 
 def title_of(text: str) -> str:
