@@ -36,6 +36,9 @@ schemathesis.serializer.alias("audio/x-mpegurl", "text/plain")
 # Whether a download URL is accepted depends on what its host resolves to and on the allow-list, which
 # no schema can state: a schema-valid URL may rightly get 422. Every other check still runs on these.
 POLICY_CHECKED = {("GET", "/api/v1/downloads/preview"), ("POST", "/api/v1/downloads")}
+# Likewise for text to speech: the language and voice the engine really has, the text holding a word, a
+# page's URL and what it holds.
+POLICY_CHECKED |= {("POST", "/api/v1/tts")}
 # Likewise the file decides whether a transcode's parameters fit it: how many audio tracks it has, how
 # long it is (an `offset` past its end), how large its picture is (an HLS rendition may not upscale).
 POLICY_CHECKED |= {("GET", "/api/v1/media/{media_id}/stream"), ("HEAD", "/api/v1/media/{media_id}/stream"),
@@ -49,7 +52,8 @@ POLICY_CHECKED |= {("GET", "/api/v1/media/{media_id}/stream"), ("HEAD", "/api/v1
 UPSTREAM_CALLING = {("GET", "/api/v1/plex/libraries"), ("GET", "/api/v1/requests/search"),
                     ("POST", "/api/v1/requests"), ("DELETE", "/api/v1/requests/{request_id}"),
                     ("GET", "/api/v1/media/{media_id}/subtitles/search"),
-                    ("POST", "/api/v1/media/{media_id}/subtitles"), ("GET", "/api/v1/search/remote")}
+                    ("POST", "/api/v1/media/{media_id}/subtitles"), ("GET", "/api/v1/search/remote"),
+                    ("POST", "/api/v1/tts"), ("GET", "/api/v1/tts/voices")}
 
 
 def _spec() -> dict[str, Any]:
