@@ -6,6 +6,7 @@ import * as media from "../media.js";
 import * as player from "../player.js";
 import * as socket from "../socket.js";
 import { remoteSearch } from "./remote_search.js";
+import { speechForm } from "./speech.js";
 import { clear, empty, errorText, errorView, fmtAgo, fmtBytes, fmtDuration, h, setTitle, showError, toast } from "../ui.js";
 
 const PER_PAGE = 50;
@@ -33,12 +34,14 @@ export async function render(root, _params, query) {
   const list = downloadList(filter);
   const form = downloadForm(list);
   const search = remoteSearch(form, list);
+  const speech = speechForm(list);
   const clearBtn = h("button", { type: "button", class: "btn ghost", "data-testid": "download-clear",
     onclick: () => clearFinished(list, clearBtn) }, "Clear finished");
   root.append(
     h("div", { class: "page-head" }, h("h1", {}, "Downloads"), h("span", { class: "spacer" }), clearBtn),
     form.el,
     search.el,
+    speech.el,
     filterTabs(filter, list),
     list.el);
 
@@ -52,6 +55,7 @@ export async function render(root, _params, query) {
     list.dispose();
     form.dispose();
     search.dispose();
+    speech.dispose();
   };
 }
 
