@@ -7,7 +7,8 @@ import { clear, confirm, dialog, empty, errorText, errorView, fmtAgo, fmtDate, h
 
 const SECTIONS = [["users", "Users"], ["services", "Services"], ["library", "Library"], ["audit", "Audit log"]];
 const KINDS = [["plex", "Plex Media Server"], ["seerr", "Seerr / Overseerr"], ["uptime_kuma", "Uptime Kuma status page"],
-  ["opensubtitles", "OpenSubtitles"], ["generic_http", "Any HTTP service"]];
+  ["opensubtitles", "OpenSubtitles"], ["google_tts", "Google Cloud Text-to-Speech"],
+  ["generic_http", "Any HTTP service"]];
 const KIND_LABEL = Object.fromEntries(KINDS);
 // What the `secret` field holds for each kind (see services/probes.py and clients.py).
 const SECRET_HELP = {
@@ -15,11 +16,13 @@ const SECRET_HELP = {
   seerr: "Seerr's API key (Settings → General).",
   uptime_kuma: "Not needed for a public status page.",
   opensubtitles: "Your OpenSubtitles API consumer key.",
+  google_tts: "A Google Cloud API key allowed to use the Text-to-Speech API.",
   generic_http: "Optional; sent as a bearer token.",
 };
 const URL_HINT = {
   plex: "http://plex.lan:32400", seerr: "http://seerr.lan:5055", uptime_kuma: "http://kuma.lan:3001",
-  opensubtitles: "https://api.opensubtitles.com/api/v1", generic_http: "https://service.lan/health",
+  opensubtitles: "https://api.opensubtitles.com/api/v1", google_tts: "https://texttospeech.googleapis.com",
+  generic_http: "https://service.lan/health",
 };
 // Actions the server records (audit/service.record callers); the filter also takes a prefix ending in ".".
 const AUDIT_ACTIONS = ["auth.", "auth.login", "auth.login_failed", "auth.plex_login", "auth.plex_login_refused",

@@ -9,7 +9,7 @@ const REFRESH_MS = 60_000;
 const TICK_MS = 30_000;  // re-render "checked 2 min ago"
 const LABEL = { up: "Up", degraded: "Degraded", down: "Down", unknown: "Unknown" };
 const KIND = { plex: "Plex", seerr: "Seerr", uptime_kuma: "Uptime Kuma", opensubtitles: "OpenSubtitles",
-  generic_http: "HTTP", uptime_kuma_monitor: "Kuma monitor" };
+  google_tts: "Google TTS", generic_http: "HTTP", uptime_kuma_monitor: "Kuma monitor" };
 
 export async function render(root) {
   setTitle("Status");
