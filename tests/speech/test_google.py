@@ -7,12 +7,15 @@ import base64
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from medianest.connections.models import ServiceConfig
 from medianest.errors import UpstreamError, UpstreamUnavailable
 from medianest.integrations.google_tts import GoogleTts as Client
 from medianest.integrations.google_tts import Refused
 from medianest.integrations.http import Breaker, CredentialsRefused, Policy, Upstream
-from tests.speech.conftest import GOOGLE_KEY
+from tests.conftest import Api, bearer
+from tests.speech.conftest import GOOGLE_KEY, connect_google
 from tests.speech.googletts import TOO_LONG, GoogleTts
 
 BODY = {"input": {"text": "Hello"}, "voice": {"languageCode": "en-US"}, "audioConfig": {"audioEncoding": "MP3"}}
@@ -76,3 +79,20 @@ async def test_each_google_error_becomes_a_typed_error(google: GoogleTts) -> Non
         google.refuse()
         with pytest.raises(UpstreamUnavailable):
             await _client(google.url, http=http).synthesize("Hi", "en-US", None)
+
+
+async def test_the_connection_is_tested_with_its_sealed_key(api: Api, google: GoogleTts, app: FastAPI) -> None:
+    admin = await api.setup_admin()
+    service_id = await connect_google(api, admin, google.url)
+    shown = (await api.client.get(f"/api/v1/services/{service_id}", headers=bearer(admin))).json()["data"]
+    assert shown["kind"] == "google_tts" and shown["has_secret"] and "secret" not in shown
+    async with app.state.parts.sessions() as session:
+        stored = await session.get(ServiceConfig, int(service_id))
+        assert stored is not None and stored.secret is not None and GOOGLE_KEY.encode() not in stored.secret
+    tested = (await api.client.post(f"/api/v1/services/{service_id}/test", headers=bearer(admin))).json()["data"]
+    assert tested["ok"] and tested["status"] == "up" and "3 voices" in tested["detail"]
+    assert google.calls("GET", "/v1/voices")[-1].headers["x-goog-api-key"] == GOOGLE_KEY
+    r = await api.client.patch(f"/api/v1/services/{service_id}", json={"secret": "not-the-key"}, headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    tested = (await api.client.post(f"/api/v1/services/{service_id}/test", headers=bearer(admin))).json()["data"]
+    assert not tested["ok"] and tested["status"] == "degraded" and "API key not valid" in tested["detail"]
