@@ -22,7 +22,8 @@ const ROUTES = [
 ];
 
 const NAV = [
-  ["Library", [["#/library", "Everything", "library"], ["#/library?kind=audio", "Music", "headphones"], ["#/library?kind=video", "Videos", "film"]]],
+  ["Library", [["#/library", "Everything", "library"], ["#/library?kind=audio", "Music", "headphones"], ["#/library?kind=video", "Videos", "film"],
+    ["#/library?genre=Podcast&sort=uploaded_at", "Podcasts", "podcast"]]],
   ["Yours", [["#/me/favorites", "Liked", "heart"], ["#/me/recent", "Recently played", "clock"], ["#/me/frequent", "Most played", "chart"],
     ["#/me/history", "History", "history"], ["#/playlists", "Playlists", "playlist"]]],
   ["Get more", [["#/downloads", "Downloads", "download"], ["#/requests", "Requests", "ticket", "requests"]]],
@@ -168,9 +169,10 @@ function markNav() {
   if (!shell.nav) return;
   let here = location.hash || "#/library";
   if (here.startsWith("#/library")) {
-    // Search and filters keep you in Music or Videos: only the kind picks the library link.
-    const kind = new URLSearchParams(here.split("?")[1] || "").get("kind");
-    here = kind ? `#/library?kind=${kind}` : "#/library";
+    // Search and filters keep you in Music, Videos or Podcasts: only the kind (or the Podcast genre) picks the link.
+    const params = new URLSearchParams(here.split("?")[1] || "");
+    const kind = params.get("kind");
+    here = params.get("genre") === "Podcast" ? "#/library?genre=Podcast&sort=uploaded_at" : kind ? `#/library?kind=${kind}` : "#/library";
   }
   const links = [...shell.nav.querySelectorAll("a")];
   links.forEach((a) => a.removeAttribute("aria-current"));

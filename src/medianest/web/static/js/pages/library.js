@@ -8,7 +8,9 @@ import { clear, debounce, empty, errorView, h, setTitle } from "../ui.js";
 
 const PER_PAGE = 50;
 const SORTS = [["title", "Title"], ["artist", "Artist"], ["album", "Album"], ["added_at", "Date added"],
-  ["play_count", "Most played"], ["last_played_at", "Last played"], ["duration", "Length"]];
+  ["uploaded_at", "Date published"], ["play_count", "Most played"], ["last_played_at", "Last played"], ["duration", "Length"]];
+// Podcast episodes are items whose genre is Podcast (the feed's tags, written into each file); their shows are albums.
+const PODCAST_GENRE = "Podcast";
 const FILTERS = ["q", "kind", "liked", "artist", "album", "genre", "sort", "order"];
 
 export async function render(root, _params, query) {
@@ -17,7 +19,8 @@ export async function render(root, _params, query) {
   let items = [], page = 0, hasMore = true, loading = false, seq = 0, total = 0;
   const search = document.querySelector("[data-testid=global-search]");
   if (search) search.value = f.q;
-  setTitle(f.kind === "audio" ? "Music" : f.kind === "video" ? "Videos" : "Library");
+  const heading = f.genre === PODCAST_GENRE ? "Podcasts" : f.kind === "audio" ? "Music" : f.kind === "video" ? "Videos" : "Library";
+  setTitle(heading);
 
   const list = h("div", { class: `media-${view}`, "data-testid": "media-list" });
   const count = h("span", { class: "muted small", "data-testid": "result-count" });
@@ -26,7 +29,7 @@ export async function render(root, _params, query) {
   const select = (name, label, options, value) => h("select", { name, "aria-label": label, "data-testid": `filter-${name}` },
     options.map(([v, text]) => h("option", { value: v, selected: v === value }, text)));
   const artist = select("artist", "Artist", [["", "All artists"]], f.artist);
-  const album = select("album", "Album", [["", "All albums"]], f.album);
+  const album = select("album", "Album", [["", f.genre === PODCAST_GENRE ? "All shows" : "All albums"]], f.album);
   const kind = select("kind", "Kind", [["", "Audio and video"], ["audio", "Audio"], ["video", "Video"]], f.kind);
   const sort = select("sort", "Sort by", SORTS, f.sort || "title");
   const order = h("button", { class: "icon-btn", "data-testid": "sort-order", title: "Ascending or descending" });
@@ -101,9 +104,9 @@ export async function render(root, _params, query) {
   }
 
   async function fillAlbums() {
-    clear(album, h("option", { value: "" }, "All albums"));
+    clear(album, h("option", { value: "" }, f.genre === PODCAST_GENRE ? "All shows" : "All albums"));
     try {
-      const albums = (await api.get("/albums", { artist: f.artist, per_page: 100 })).data;
+      const albums = (await api.get("/albums", { artist: f.artist, genre: f.genre.trim(), per_page: 100 })).data;
       album.append(...albums.map((a) => h("option", { value: a.name, selected: a.name === f.album }, a.name)));
       if (f.album && !albums.some((a) => a.name === f.album)) album.append(h("option", { value: f.album, selected: true }, f.album));
     } catch { /* as above */ }
@@ -133,7 +136,6 @@ export async function render(root, _params, query) {
 
   renderOrder();
   renderView();
-  const heading = f.kind === "audio" ? "Music" : f.kind === "video" ? "Videos" : "Library";
   root.append(
     h("div", { class: "page-head" }, h("h1", {}, heading), count),
     h("div", { class: "toolbar", role: "toolbar", "aria-label": "Filters" }, kind, artist, album, genre, genres, liked,
@@ -148,7 +150,7 @@ export async function render(root, _params, query) {
 }
 
 function defaultOrder(sort) {
-  return ["added_at", "play_count", "last_played_at"].includes(sort) ? "desc" : "asc";
+  return ["added_at", "uploaded_at", "play_count", "last_played_at"].includes(sort) ? "desc" : "asc";
 }
 
 function anyFilter(f) {
