@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"db"},
     {"jobs", "integrations", "security", "storage"},
     {"audit", "accounts", "library", "playback", "playlists", "streaming", "connections", "subtitles", "requests",
-     "downloads", "transcoding", "discovery", "speech"},
+     "downloads", "transcoding", "discovery", "speech", "subscriptions"},
     {"parts"},
     {"realtime"},
     {"api", "subsonic", "web", "cli", "app", "asgi", "server", "__main__"},

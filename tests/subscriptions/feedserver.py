@@ -10,10 +10,13 @@ answer 500, garbage or slowly. Every request is logged with its status.
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, formatdate
 from http import HTTPStatus
 from typing import NamedTuple, cast
@@ -42,6 +45,13 @@ class _Feed:
     episodes: list[Episode] = field(default_factory=list)
     changed_at: float = field(default_factory=time.time)
     mode: str = "ok"  # ok | error | garbage | slow
+    _cached: tuple[bytes, str] | None = None  # the XML and its ETag, until an episode is added
+
+    def rendered(self) -> tuple[bytes, str]:
+        if self._cached is None:
+            body = self.xml()
+            self._cached = body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        return self._cached
 
     def xml(self) -> bytes:
         items = "".join(
@@ -56,8 +66,6 @@ class _Feed:
                 f"<description>Show notes of {escape(self.title)}</description>"
                 f"<itunes:author>{escape(self.author)}</itunes:author>{image}{items}</channel></rss>").encode()
 
-    def etag(self) -> str:
-        return '"' + hashlib.sha256(self.xml()).hexdigest()[:16] + '"'
 
 
 class Logged(NamedTuple):
@@ -86,6 +94,7 @@ class FeedServer(Served):
         with self._lock:
             feed = self._feeds[path]
             feed.episodes.insert(0, episode)
+            feed._cached = None
             feed.changed_at = time.time() + len(feed.episodes)  # a new Last-Modified even within a second
 
     def redirect(self, path: str, location: str) -> str:
@@ -114,10 +123,11 @@ class FeedServer(Served):
                 status, headers = (500, {}) if feed.mode == "error" else (200, {"Content-Type": "application/rss+xml"})
                 body = b"" if feed.mode == "error" else b"\x00\xffnot <rss at all"
             else:
-                tag, modified = feed.etag(), formatdate(feed.changed_at, usegmt=True)
+                xml, tag = feed.rendered()
+                modified = formatdate(feed.changed_at, usegmt=True)
                 headers = {"ETag": tag, "Last-Modified": modified, "Content-Type": "application/rss+xml"}
                 same = etag == tag if etag is not None else since == modified
-                status, body = (304, b"") if (etag or since) and same else (200, feed.xml())
+                status, body = (304, b"") if (etag or since) and same else (200, xml)
             self._log.append(Logged(path, status))
             return status, headers, body, feed.mode if feed else "ok"
 
@@ -132,6 +142,9 @@ class _Handler(QuietHandler):
     def do_GET(self) -> None:
         feeds = cast(_HTTPServer, self.server).feeds
         path = unquote(urlsplit(self.path).path)
+        if path == "/_statuses":  # for a benchmark that runs this server in a process of its own
+            self._send_json(dict(Counter(str(r.status) for r in feeds.requests())))
+            return
         status, headers, body, mode = feeds._answer(path, self.headers.get("If-None-Match"),
                                                     self.headers.get("If-Modified-Since"))
         if mode == "slow":
@@ -142,3 +155,32 @@ class _Handler(QuietHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_json(self, value: object) -> None:
+        body = json.dumps(value).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve_many(feeds: int, episodes: int) -> None:
+    """`python -m tests.subscriptions.feedserver FEEDS EPISODES`: serve that many feeds (paths
+    /feeds/<n>.xml) until killed, after printing the port; for a benchmark, whose own process must not
+    share its interpreter lock with the server."""
+    server = FeedServer().start()
+    for f in range(feeds):
+        path = f"/feeds/{f}.xml"
+        server.add_feed(path, f"Show {f}", f"Host {f}")
+        for e in range(episodes):
+            server.add_episode(path, Episode(
+                guid=f"{f}-{e}", title=f"Episode {e} of show {f}", url=f"http://127.0.0.1:9/{f}/{e}.mp3",
+                published=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=e), description="Notes. " * 20,
+                length=1_000_000))
+    print(server.port, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    serve_many(int(sys.argv[1]), int(sys.argv[2]))

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,12 +57,15 @@ from medianest.text import clean_optional
 log = structlog.get_logger(__name__)
 
 # A check that has held its lease this long is taken to have died (a kill -9): the next may start.
-LEASE_S = 15 * 60
+LEASE_S = 30 * 60
 # The next check comes after the interval, moved by up to this fraction either way, so subscriptions
 # made together drift apart instead of asking their sites in the same minute forever.
 JITTER = 0.1
-# Due subscriptions checked at once by one worker: each is mostly waiting on its site.
+# Due subscriptions checked at once by one worker: each is mostly waiting on its site. A worker claims
+# them a batch at a time, so other workers share a long round; a batch of channels, each listed by
+# yt-dlp within LIST_TIMEOUT_S, ends well within the lease.
 DUE_CONCURRENCY = 8
+DUE_BATCH = 32
 DESCRIPTION_TAG_CHARS = 4000
 
 
@@ -86,75 +90,86 @@ class Checker:
         self.queue, self.notifier, self.images = queue, notifier, images
 
     async def check_due(self) -> int:
-        """Check every enabled subscription whose time has come; the number checked here."""
-        async with self.sessions() as session:
-            now = utcnow()
-            ids = list(await session.scalars(select(Subscription.id).where(
-                Subscription.enabled.is_(True), Subscription.next_check_at <= now,
-                or_(Subscription.checking_until.is_(None), Subscription.checking_until < now))
-                .order_by(Subscription.next_check_at).limit(1000)))
+        """Check every enabled subscription whose time has come, claiming them a batch at a time (other
+        workers take the next batches); the number checked here. A batch's leases are given back in one
+        write: a round of unchanged feeds costs a few statements, not several per feed."""
+        checked = 0
         gate = asyncio.Semaphore(DUE_CONCURRENCY)
 
-        async def one(sub_id: int) -> bool:
+        async def one(sub: Subscription) -> tuple[Subscription, Checked, Listing | None]:
             async with gate:
-                return await self.check(sub_id) is not None
+                return (sub, *await self._run(sub, synced=True))
 
-        return sum(await asyncio.gather(*(one(i) for i in ids)))
+        while subs := await self._claim_due(secrets.token_hex(16)):
+            await self._sync([s.id for s in subs])
+            await self._release(await asyncio.gather(*(one(s) for s in subs)))
+            checked += len(subs)
+        return checked
 
     async def check(self, sub_id: int, force: bool = False) -> Checked | None:
         """Check one subscription if its lease can be taken (and, unless `force`, it is due); None when
         another check holds it, it is not due, or it is gone."""
-        token = secrets.token_hex(16)
-        sub = await self._claim(sub_id, token, force)
-        if sub is None:
+        where = [Subscription.id == sub_id]
+        if not force:
+            where += [Subscription.enabled.is_(True), Subscription.next_check_at <= utcnow()]
+        claimed = await self._claim(secrets.token_hex(16), *where)
+        if not claimed:
             return None
+        result, found = await self._run(claimed[0])
+        await self._release([(claimed[0], result, found)])
+        return result
+
+    async def _run(self, sub: Subscription, synced: bool = False) -> tuple[Checked, Listing | None]:
+        """One claimed subscription's check; whatever goes wrong is its `error`, never the round's."""
         try:
             found = await listing(self.http, self.settings, sub)
         except FeedError as exc:
-            log.info("subscription source unreadable", subscription_id=sub_id, reason=exc.reason)
-            await self._release(sub, token, Checked(error=exc.reason), None)
-            return Checked(error=exc.reason)
-        result = await self._apply(sub, found)
-        await self._release(sub, token, result, found)
-        return result
+            log.info("subscription source unreadable", subscription_id=sub.id, reason=exc.reason)
+            return Checked(error=exc.reason), None
+        try:
+            return await self._apply(sub, found, synced), found
+        except Exception as exc:  # a database hiccup: the lease goes back, the next check tries again
+            log.exception("subscription check failed", subscription_id=sub.id)
+            return Checked(error=f"internal error: {type(exc).__name__}"), None
 
-    async def _apply(self, sub: Subscription, found: Listing) -> Checked:
-        await self._sync(sub.id)
-        recorded: list[SubscriptionItem] = []
-        if not found.unchanged:
-            recorded = await self._record(sub, found)
-        queued = await self._queue(sub, found, [i for i in recorded if i.state == QUEUED])
-        pruned = await self._prune(sub)
+    async def _apply(self, sub: Subscription, found: Listing, synced: bool) -> Checked:
+        if not synced:
+            await self._sync([sub.id])
+        recorded = [] if found.unchanged else await self._record(sub, found)
+        fetch = [i for i in recorded if i.state == QUEUED]
+        queued = await self._queue(sub, found, fetch) if fetch else 0
+        pruned = await self._prune(sub) if sub.keep_last or sub.max_age_days else 0
         return Checked(found=len(recorded), queued=queued, pruned=pruned, unchanged=found.unchanged)
 
-    async def _claim(self, sub_id: int, token: str, force: bool) -> Subscription | None:
+    async def _claim_due(self, token: str) -> list[Subscription]:
         now = utcnow()
-        where = [Subscription.id == sub_id,
-                 or_(Subscription.checking_until.is_(None), Subscription.checking_until < now)]
-        if not force:
-            where += [Subscription.enabled.is_(True), Subscription.next_check_at <= now]
-        async with self.sessions() as session:
-            taken = await session.execute(update(Subscription).where(*where).values(
-                checking_until=now + timedelta(seconds=LEASE_S), check_token=token))
-            await session.commit()
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                return None
-            return await session.get(Subscription, sub_id)
+        due = (select(Subscription.id).where(Subscription.enabled.is_(True), Subscription.next_check_at <= now,
+                                             _lease_free(now))
+               .order_by(Subscription.next_check_at).limit(DUE_BATCH))
+        return await self._claim(token, Subscription.id.in_(due.scalar_subquery()))
 
-    async def _release(self, sub: Subscription, token: str, result: Checked, found: Listing | None) -> None:
+    async def _claim(self, token: str, *where: Any) -> list[Subscription]:
+        """Take the lease of the subscriptions `where` names whose lease is free, in one UPDATE: of two
+        workers claiming at once, each row goes to one (PostgreSQL checks the lease again on the locked
+        row; SQLite runs one write at a time)."""
         now = utcnow()
-        values: dict[str, Any] = {
-            "checking_until": None, "check_token": None, "checked_at": now, "last_error": result.error,
-            "next_check_at": now + timedelta(seconds=sub.interval_s * random.uniform(1 - JITTER, 1 + JITTER)),
-        }
-        if result.error is None:
-            values["last_found"] = result.found
-        if found is not None and not found.unchanged:
-            values |= {"etag": found.etag, "last_modified": found.last_modified}
-            values |= {k: v for k, v in (("description", found.description), ("image_url", found.image_url)) if v}
         async with self.sessions() as session:
-            await session.execute(update(Subscription).where(
-                Subscription.id == sub.id, Subscription.check_token == token).values(**values))
+            rows = await session.scalars(
+                update(Subscription).where(*where, _lease_free(now))
+                .values(checking_until=now + timedelta(seconds=LEASE_S), check_token=token)
+                .returning(Subscription), execution_options={"synchronize_session": False})
+            claimed = list(rows)
+            await session.commit()
+        return claimed
+
+    async def _release(self, done: Sequence[tuple[Subscription, Checked, Listing | None]]) -> None:
+        """Give the leases back with what the checks learnt, in one statement; a lease taken over since
+        (this check looked dead) is left to its new holder."""
+        table = cast(Table, Subscription.__table__)
+        stmt = (update(table).where(table.c.id == bindparam("b_id"), table.c.check_token == bindparam("b_token"))
+                .values({c: bindparam(f"b_{c}") for c in _RELEASED}))
+        async with self.sessions() as session:
+            await session.execute(stmt, [_released(sub, result, found) for sub, result, found in done])
             await session.commit()
 
     async def _record(self, sub: Subscription, found: Listing) -> list[SubscriptionItem]:
@@ -216,7 +231,7 @@ class Checker:
         session.add(dl)
         return dl
 
-    async def _sync(self, sub_id: int) -> None:
+    async def _sync(self, sub_ids: list[int]) -> None:
         """Queued items take the outcome of their downloads: done (with the media item) or failed; one
         whose download the user removed before it ended has failed too."""
         async with self.sessions() as session:
@@ -224,7 +239,7 @@ class Checker:
                 select(SubscriptionItem, Download.status, DownloadItem.media_id)
                 .outerjoin(Download, Download.id == SubscriptionItem.download_id)
                 .outerjoin(DownloadItem, DownloadItem.download_id == Download.id)
-                .where(SubscriptionItem.subscription_id == sub_id, SubscriptionItem.state == QUEUED))).all()
+                .where(SubscriptionItem.subscription_id.in_(sub_ids), SubscriptionItem.state == QUEUED))).all()
             for item, status, media_id in rows:
                 if status is None:
                     item.state = FAILED
@@ -232,7 +247,8 @@ class Checker:
                     item.state, item.media_id = DONE, media_id
                 elif status in FINISHED:
                     item.state = FAILED
-            await session.commit()
+            if session.dirty:
+                await session.commit()
 
     async def _prune(self, sub: Subscription) -> int:
         """Remove, file and row together, the downloaded items the rule no longer keeps: beyond the newest
@@ -260,6 +276,31 @@ class Checker:
             log.info("pruned item not removed", media_id=media_id, reason=str(exc))
 
 
+_RELEASED = ("checking_until", "check_token", "checked_at", "next_check_at", "last_error", "last_found", "etag",
+             "last_modified", "description", "image_url")
+
+
+def _released(sub: Subscription, result: Checked, found: Listing | None) -> dict[str, Any]:
+    """The row after a check: lease free, next check after the interval (jittered), and what a changed
+    feed said (its validators, its notes and image); what the check could not learn stays."""
+    now = utcnow()
+    changed = found is not None and not found.unchanged
+    values = {
+        "checking_until": None, "check_token": None, "checked_at": now, "last_error": result.error,
+        "next_check_at": now + timedelta(seconds=sub.interval_s * random.uniform(1 - JITTER, 1 + JITTER)),
+        "last_found": sub.last_found if result.error else result.found,
+        "etag": found.etag if changed and found else sub.etag,
+        "last_modified": found.last_modified if changed and found else sub.last_modified,
+        "description": (found.description if changed and found else None) or sub.description,
+        "image_url": (found.image_url if changed and found else None) or sub.image_url,
+    }
+    return {"b_id": sub.id, "b_token": sub.check_token, **{f"b_{k}": v for k, v in values.items()}}
+
+
+def _lease_free(now: datetime) -> Any:
+    return or_(Subscription.checking_until.is_(None), Subscription.checking_until < now)
+
+
 async def _kept_elsewhere(session: AsyncSession, media_id: int, sub_id: int) -> bool:
     """Whether a download that is not this subscription's (a user's own, another subscription's) holds it."""
     other = await session.scalar(
@@ -279,7 +320,8 @@ def tags(sub: Subscription, found: Listing, item: SubscriptionItem) -> dict[str,
     """What the file is tagged with beyond what the site says: the subscription as an album, a playlist's
     order as track numbers, and a podcast episode's own metadata (read back by the scanner)."""
     album = sub.name or found.title or ""
-    out = {"album": album}
+    # One album artist for the whole subscription: a playlist mixing channels stays one album.
+    out = {"album": album, "album_artist": found.author or album}
     if sub.kind == PLAYLIST and item.position is not None:
         out["track"] = str(item.position + 1)
     if sub.kind == FEED:

@@ -91,13 +91,15 @@ async def fetch_feed(http: httpx.AsyncClient, req: FeedRequest) -> Listing:
     for _ in range(MAX_REDIRECTS + 1):
         url = await _checked(url, req.allow_private)
         async with _get(http, url, req) as response:
+            # The whole body is read, even a 304's or a redirect's empty one: a response left unread
+            # closes its connection, and a round of checks would open a new one for every feed.
+            body = await _capped(response, req.max_bytes)
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 url = urljoin(url, response.headers["location"])
                 continue
             if response.status_code == 304:
                 return Listing(unchanged=True, etag=req.etag, last_modified=req.last_modified)
             _check_status(response.status_code)
-            body = await _capped(response, req.max_bytes)
             return parse(body, response.headers.get("etag"), response.headers.get("last-modified"))
     raise FeedError(f"more than {MAX_REDIRECTS} redirects", transient=False)
 
