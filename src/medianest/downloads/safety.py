@@ -22,6 +22,7 @@ for that process: `ytdlp.py` keeps ffmpeg and external downloaders off the netwo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import socket
@@ -214,6 +215,8 @@ def _site(site: str) -> str:
 
 
 async def _resolve(host: str, port: int, resolver: Resolver) -> list[IPAddress]:
+    with contextlib.suppress(ValueError):  # an address in its usual form needs no lookup (nor a thread)
+        return [ipaddress.ip_address(host)]
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
             found = await resolver(host, port)

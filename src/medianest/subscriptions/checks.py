@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -61,11 +62,12 @@ LEASE_S = 30 * 60
 # The next check comes after the interval, moved by up to this fraction either way, so subscriptions
 # made together drift apart instead of asking their sites in the same minute forever.
 JITTER = 0.1
-# Due subscriptions checked at once by one worker: each is mostly waiting on its site. A worker claims
-# them a batch at a time, so other workers share a long round; a batch of channels, each listed by
-# yt-dlp within LIST_TIMEOUT_S, ends well within the lease.
+# Sites asked at once by one worker (each about its own subscriptions, one at a time). A worker claims
+# them a batch at a time, so other workers share a long round. A batch ends within the lease: a feed
+# answers within FEED_TIMEOUT_S, and channels, each listed by yt-dlp within LIST_TIMEOUT_S, are not
+# grouped by site.
 DUE_CONCURRENCY = 8
-DUE_BATCH = 32
+DUE_BATCH = 100
 DESCRIPTION_TAG_CHARS = 4000
 
 
@@ -91,18 +93,21 @@ class Checker:
 
     async def check_due(self) -> int:
         """Check every enabled subscription whose time has come, claiming them a batch at a time (other
-        workers take the next batches); the number checked here. A batch's leases are given back in one
-        write: a round of unchanged feeds costs a few statements, not several per feed."""
+        workers take the next batches); the number checked here. Sites are asked one check at a time
+        each (a host with fifty feeds is not sent eight requests at once), several sites at once; a
+        batch's leases are given back in one write, so a round of unchanged feeds costs a few statements,
+        not several per feed."""
         checked = 0
         gate = asyncio.Semaphore(DUE_CONCURRENCY)
 
-        async def one(sub: Subscription) -> tuple[Subscription, Checked, Listing | None]:
+        async def host(subs: list[Subscription]) -> list[tuple[Subscription, Checked, Listing | None]]:
             async with gate:
-                return (sub, *await self._run(sub, synced=True))
+                return [(sub, *await self._run(sub, synced=True)) for sub in subs]
 
         while subs := await self._claim_due(secrets.token_hex(16)):
             await self._sync([s.id for s in subs])
-            await self._release(await asyncio.gather(*(one(s) for s in subs)))
+            done = await asyncio.gather(*(host(group) for group in _by_host(subs)))
+            await self._release([one for group in done for one in group])
             checked += len(subs)
         return checked
 
@@ -295,6 +300,16 @@ def _released(sub: Subscription, result: Checked, found: Listing | None) -> dict
         "image_url": (found.image_url if changed and found else None) or sub.image_url,
     }
     return {"b_id": sub.id, "b_token": sub.check_token, **{f"b_{k}": v for k, v in values.items()}}
+
+
+def _by_host(subs: Sequence[Subscription]) -> list[list[Subscription]]:
+    """Feeds grouped by site, to be asked one after another; a channel or playlist (minutes of yt-dlp
+    for a big one) alone."""
+    groups: dict[str, list[Subscription]] = {}
+    for sub in subs:
+        key = urlsplit(sub.url).netloc if sub.kind == FEED else f"#{sub.id}"
+        groups.setdefault(key, []).append(sub)
+    return list(groups.values())
 
 
 def _lease_free(now: datetime) -> Any:
