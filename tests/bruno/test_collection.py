@@ -1,8 +1,9 @@
 """The Bruno collection (`bruno/`) run by the Bruno CLI against a live `medianest serve`: its flow (setup,
 sign-in, scan, list, a ranged stream, a playlist, a download from a media server on 127.0.0.1, a token
 refresh) and then a request for every public endpoint pass every assertion, the Seerr, Plex, OpenSubtitles
-and Uptime Kuma ones against the stand-ins of those services on 127.0.0.1; and no endpoint of the API is
-left without a request there. The CLI comes from npm, pinned, installed once into the cache folder."""
+and Uptime Kuma ones against the stand-ins of those services on 127.0.0.1, the subscriptions against a
+podcast feed the media server serves; and no endpoint of the API is left without a request there. The CLI
+comes from npm, pinned, installed once into the cache folder."""
 
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
 
 import pytest
 
 from medianest.app import create_app
 from medianest.config import Settings
 from tests.discovery.dailymotion import Dailymotion
-from tests.downloads.mediaserver import MediaServer, make_video
+from tests.downloads.mediaserver import MediaServer, make_audio, make_video
 from tests.integrations.kuma import UP, UptimeKuma
 from tests.integrations.opensubtitles import OpenSubtitles
 from tests.integrations.plexserver import PlexServer
@@ -39,6 +43,7 @@ SEERR_KEY, PLEX_TOKEN, OS_KEY, OS_USER, OS_PASSWORD = (  # the stand-ins' test c
     "seerr-test-key", "plex-server-token", "os-test-key", "nestuser", "nestpass")
 SEERR_PLAIN_USER = 2  # the Seerr stand-in's user with the Request permission only: its requests stay pending
 SRT = b"1\n00:00:01,000 --> 00:00:02,000\nA subtitle from the stand-in\n"
+SHOW, EPISODES = "Nest Talk", ("Episode 1: Twigs", "Episode 2: Eggs")  # the podcast, its episodes oldest first
 
 
 @dataclass
@@ -77,6 +82,24 @@ def outside_services() -> Iterator[Outside]:
             kuma.add_monitor("home", monitor_id, name)
             kuma.beat(monitor_id, UP, ping=12)
         yield Outside(seerr, plex, osub, kuma)
+
+
+def podcast(media: MediaServer, folder: Path) -> dict[str, str]:
+    """A podcast feed (RSS 2.0, newest episode first, the shape of tests/subscriptions/feedserver.py) served
+    by `media` with its two episodes' audio; the collection's variables naming it and what it holds."""
+    items = []
+    for n, title in reversed(list(enumerate(EPISODES, start=1))):
+        audio = make_audio(folder / f"episode-{n}.mp3", seconds=1, title=title)
+        url = media.add_file(f"/podcast/{n}.mp3", audio, "audio/mpeg")
+        published = format_datetime(datetime(2026, 3, n, 8, tzinfo=UTC))
+        items.append(f"<item><title>{escape(title)}</title><guid isPermaLink=\"false\">nest-{n}</guid>"
+                     f"<pubDate>{published}</pubDate><enclosure url={quoteattr(url)} "
+                     f"length=\"{audio.stat().st_size}\" type=\"audio/mpeg\"/></item>")
+    rss = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel>"
+           f"<title>{SHOW}</title><link>https://example.invalid/</link><description>Show notes</description>"
+           f"{''.join(items)}</channel></rss>")
+    feed = media.add_bytes("/podcast/feed.xml", rss.encode(), "application/rss+xml")
+    return {"podcastUrl": feed, "podcastTitle": SHOW, "podcastNewest": EPISODES[-1]}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +145,7 @@ def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServ
     with MediaServer() as media, outside_services() as outside:
         media.add_file("/media/clip.mp4", clip, "video/mp4")
         variables = {"baseUrl": fresh_server.base_url, "downloadUrl": media.url("/media/clip.mp4"),
-                     **outside.bruno_vars()}
+                     **podcast(media, tmp_path), **outside.bruno_vars()}
         # --cache-ssl-session also keeps one HTTP agent for the run, so requests share a connection as in the
         # Bruno app. Without it the CLI opens a connection per request and leaves each open and idle; the
         # server (one process) takes 128 connections at a time, so the 129th request waited about 15 s.
@@ -153,6 +176,9 @@ def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServ
     assert outside.plex.calls("GET", "/library/sections")
     assert outside.kuma.calls("GET", "/api/status-page/home")
     assert [r.arg("search") for r in dailymotion.searches()] == ["bunny"]
+    # The subscription read the feed and downloaded its newest episode only (backfill 1).
+    assert media.requests_for("/podcast/feed.xml") and media.requests_for("/podcast/2.mp3")
+    assert media.requests_for("/podcast/1.mp3") == []
 
 
 def _covered(bru_file: Path) -> tuple[str, str]:
