@@ -15,6 +15,7 @@ const ROUTES = [
   ["/playlists", () => import("./pages/playlists.js"), "list"],
   ["/playlists/:id", () => import("./pages/playlists.js"), "detail"],
   ["/downloads", () => import("./pages/downloads.js")],
+  ["/subscriptions", () => import("./pages/subscriptions.js")],
   ["/requests", () => import("./pages/requests.js")],
   ["/status", () => import("./pages/status.js")],
   ["/account", () => import("./pages/account.js")],
@@ -26,7 +27,8 @@ const NAV = [
     ["#/library?genre=Podcast&sort=uploaded_at", "Podcasts", "podcast"]]],
   ["Yours", [["#/me/favorites", "Liked", "heart"], ["#/me/recent", "Recently played", "clock"], ["#/me/frequent", "Most played", "chart"],
     ["#/me/history", "History", "history"], ["#/playlists", "Playlists", "playlist"]]],
-  ["Get more", [["#/downloads", "Downloads", "download"], ["#/requests", "Requests", "ticket", "requests"]]],
+  ["Get more", [["#/downloads", "Downloads", "download"], ["#/subscriptions", "Subscriptions", "rss"],
+    ["#/requests", "Requests", "ticket", "requests"]]],
   ["Server", [["#/status", "Status", "signal", "status"], ["#/admin/users", "Users", "users", "admin"], ["#/admin/services", "Services", "plug", "admin"],
     ["#/admin/library", "Library scan", "folder", "admin"], ["#/admin/audit", "Audit log", "audit", "admin"]]],
 ];
