@@ -36,6 +36,8 @@ schemathesis.serializer.alias("audio/x-mpegurl", "text/plain")
 # Whether a download URL is accepted depends on what its host resolves to and on the allow-list, which
 # no schema can state: a schema-valid URL may rightly get 422. Every other check still runs on these.
 POLICY_CHECKED = {("GET", "/api/v1/downloads/preview"), ("POST", "/api/v1/downloads")}
+# Likewise for a subscription's address (the same checks, before it is read).
+POLICY_CHECKED |= {("POST", "/api/v1/subscriptions")}
 # Likewise for text to speech: the language and voice the engine really has, the text holding a word, a
 # page's URL and what it holds.
 POLICY_CHECKED |= {("POST", "/api/v1/tts")}

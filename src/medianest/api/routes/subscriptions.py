@@ -102,8 +102,6 @@ async def feed(request: Request, token: Token, session: SessionDep) -> Response:
                     headers={"cache-control": "private, max-age=300"})
 
 
-@feeds_router.api_route("/{token}/media/{media_id}", methods=["GET", "HEAD"], name="subscription_feed_file",
-                        response_class=Response, responses={**BYTES, **errors(403)})
 async def feed_file(request: Request, token: Token, media_id: str, session: SessionDep,
                     access: AccessDep) -> Response:
     """An episode's file, with Range requests, for the podcast app that read the feed."""
@@ -114,3 +112,11 @@ async def feed_file(request: Request, token: Token, media_id: str, session: Sess
         raise Forbidden("this account is suspended")
     found, info = await access.file(media.id)
     return stream_response(found, info)
+
+
+# GET and HEAD are registered apart so each has its own OpenAPI operation id (one route for both gave them
+# the same id, and listed them in a set's order, which differs from one process to the next).
+for _method in ("GET", "HEAD"):
+    feeds_router.add_api_route("/{token}/media/{media_id}", feed_file, methods=[_method], name="subscription_feed_file",
+                               response_class=Response, responses={**BYTES, **errors(403)},
+                               operation_id=f"subscription_feed_file_{_method.lower()}")
