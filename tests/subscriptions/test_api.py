@@ -91,3 +91,11 @@ async def test_a_rule_changes_and_a_subscription_stops(api: Api, app: FastAPI, s
     assert (await api.client.delete(f"/api/v1/subscriptions/{sub['id']}", headers=bearer(token))).status_code == 204
     r = await api.client.get(f"/api/v1/subscriptions/{sub['id']}", headers=bearer(token))
     error(r, 404, "NOT_FOUND")
+
+
+async def test_a_feed_token_with_letters_beyond_ascii_is_not_found(api: Api, server: MediaServer) -> None:
+    token = await api.setup_admin()
+    sub = await subscribe(api, token, channel(server, "b", "a"))
+    forged = sub["feed_url"][:-1] + "é"  # compared as text, such a signature raised a TypeError: a 500
+    for url in (forged, f"{forged}/media/1"):
+        error(await api.client.get(url), 404, "NOT_FOUND")

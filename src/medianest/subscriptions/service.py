@@ -160,7 +160,9 @@ async def by_feed_token(session: AsyncSession, settings: Settings, token: str) -
     if not sub_id.isascii() or not sub_id.isdigit() or len(sub_id) > 18:
         raise NotFound("feed", None)
     sub = await session.get(Subscription, int(sub_id))
-    if sub is None or not hmac.compare_digest(signature, _signature(settings, sub.id, sub.feed_secret)):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500) instead of saying no.
+    expected = _signature(settings, sub.id, sub.feed_secret) if sub is not None else ""
+    if sub is None or not hmac.compare_digest(signature.encode(), expected.encode()):
         raise NotFound("feed", None)
     return sub
 
