@@ -102,9 +102,9 @@ async def downloads_of(api: Api, token: str, statuses: tuple[str, ...] = ("compl
         await asyncio.sleep(0.1)
 
 
-def checker(app: FastAPI, settings: Settings) -> Any:
+def checker(app: FastAPI, settings: Settings, kind: type[Checker] = Checker) -> Any:
     """A check as a separate worker would run it: its own event loop, database engine and client, in a
-    thread of its own; returns a function of a subscription id."""
+    thread of its own; returns a function of a subscription id. `kind` may be a Checker made to fail."""
     from medianest.db.engine import create_engine, create_session_factory
 
     parts = app.state.parts
@@ -114,7 +114,7 @@ def checker(app: FastAPI, settings: Settings) -> Any:
             engine = create_engine(settings.db_url)
             try:
                 async with feed_client(settings) as http:
-                    one = Checker(settings, create_session_factory(engine), http, parts.downloads.queue,
+                    one = kind(settings, create_session_factory(engine), http, parts.downloads.queue,
                                   LogNotifier(), Artwork(settings.artwork_dir))
                     return await one.check(sub_id, force=True)
             finally:

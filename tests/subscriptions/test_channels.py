@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from medianest.config import Settings
 from medianest.downloads.models import Download
 from medianest.library.models import Media
+from medianest.subscriptions.checks import Checker
 from tests.conftest import Api, bearer
 from tests.downloads.mediaserver import MediaServer
 from tests.subscriptions.conftest import channel, checked, checker, downloads_of, read, subscribe
@@ -107,3 +109,34 @@ async def test_title_patterns_choose_what_is_downloaded(api: Api, app: FastAPI, 
     # The first check left out "(1)" too (as skipped), and indexed "(2)" without downloading it.
     assert (await read(api, token, sub["id"]))["items"] == {"seen": 1, "queued": 1, "skipped": 3}
 
+
+def dies_queueing() -> type[Checker]:
+    """A Checker whose check dies once (a kill -9, the database gone) as it makes the download of a new entry
+    (a class per test: its instances, one per check, share the state)."""
+
+    class DiesQueueing(Checker):
+        died = False
+
+        def _download(self, *args: Any) -> Any:
+            if not DiesQueueing.died:
+                DiesQueueing.died = True
+                raise RuntimeError("killed")
+            return super()._download(*args)
+
+    return DiesQueueing
+
+
+async def test_a_check_that_dies_while_queueing_loses_no_entry(api: Api, app: FastAPI, server: MediaServer,
+                                                                settings: Settings) -> None:
+    token = await api.setup_admin()
+    sub = await subscribe(api, token, channel(server, "b", "a"), mode="audio")
+    await checked(api, token, sub["id"])
+    channel(server, "d", "c", "b", "a")
+    check = checker(app, settings, dies_queueing())
+    died = await asyncio.to_thread(check, int(sub["id"]))
+    assert died is not None and died.error is not None
+    # Entries recorded as queued without their downloads would be taken for failed ones, never fetched.
+    again = await asyncio.to_thread(check, int(sub["id"]))
+    assert again is not None and again.error is None and again.queued == 2, again
+    done = await downloads_of(api, token, count=2)
+    assert sorted(d["url"] for d in done) == [server.url("/media/c.mp3"), server.url("/media/d.mp3")]

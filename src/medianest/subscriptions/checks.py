@@ -140,11 +140,12 @@ class Checker:
     async def _apply(self, sub: Subscription, found: Listing, synced: bool) -> Checked:
         if not synced:
             await self._sync([sub.id])
-        recorded = [] if found.unchanged else await self._record(sub, found)
-        fetch = [i for i in recorded if i.state == QUEUED]
-        queued = await self._queue(sub, found, fetch) if fetch else 0
+        recorded, made = (0, []) if found.unchanged else await self._record(sub, found)
+        for dl in made:  # committed first: a worker must find the row
+            self.queue.enqueue(dl.id)
+            await events.announce(self.notifier, dl)
         pruned = await self._prune(sub) if sub.keep_last or sub.max_age_days else 0
-        return Checked(found=len(recorded), queued=queued, pruned=pruned, unchanged=found.unchanged)
+        return Checked(found=recorded, queued=len(made), pruned=pruned, unchanged=found.unchanged)
 
     async def _claim_due(self, token: str) -> list[Subscription]:
         now = utcnow()
@@ -177,64 +178,57 @@ class Checker:
             await session.execute(stmt, [_released(sub, result, found) for sub, result, found in done])
             await session.commit()
 
-    async def _record(self, sub: Subscription, found: Listing) -> list[SubscriptionItem]:
-        """The entries not seen before, inserted with the state the rule gives them; only the rows this
-        INSERT really added come back (another check's are left to it)."""
+    async def _record(self, sub: Subscription, found: Listing) -> tuple[int, list[Download]]:
+        """The entries not seen before, inserted with the state the rule gives them, and a download for each
+        to fetch, in one transaction: a check killed half-way leaves both or neither (an item left `queued`
+        without its download would be taken for one whose download the user removed, and never fetched).
+        Only the rows this INSERT really added get downloads (another check's are left to it)."""
+        new, states = await self._new(sub, found)
+        if not new:
+            return 0, []
+        # Looked up before the write begins: a slow resolver must not hold the database's write lock.
+        urls = {e.key: await self._allowed(sub, e.url) for e, state in zip(new, states, strict=True) if state == QUEUED}
+        rows = [_row(sub.id, e, FAILED if state == QUEUED and urls[e.key] is None else state)
+                for e, state in zip(new, states, strict=True)]
+        async with self.sessions() as session:
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            ids = list(await session.scalars(
+                dialect.insert(SubscriptionItem).values(rows)
+                .on_conflict_do_nothing(index_elements=["subscription_id", "source_key"])
+                .returning(SubscriptionItem.id)))
+            fetch = list(await session.scalars(select(SubscriptionItem).where(
+                SubscriptionItem.id.in_(ids), SubscriptionItem.state == QUEUED))) if ids else []
+            made = [self._download(sub, found, item, urls[item.source_key]) for item in fetch]
+            session.add_all(made)
+            await session.flush()
+            for item, dl in zip(fetch, made, strict=True):
+                item.download_id = dl.id
+            await session.commit()
+        return len(ids), made
+
+    async def _new(self, sub: Subscription, found: Listing) -> tuple[list[Entry], list[str]]:
+        """The entries this subscription has not recorded, and the state the rule gives each."""
         async with self.sessions() as session:
             known = set(await session.scalars(select(SubscriptionItem.source_key).where(
                 SubscriptionItem.subscription_id == sub.id)))
-            new = [e for e in found.entries if e.key not in known]
-            if not new:
-                return []
-            states = rules.states(sub, new, first=sub.checked_at is None, now=utcnow())
-            rows = [_row(sub.id, entry, state) for entry, state in zip(new, states, strict=True)]
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            stmt = (dialect.insert(SubscriptionItem).values(rows)
-                    .on_conflict_do_nothing(index_elements=["subscription_id", "source_key"])
-                    .returning(SubscriptionItem.id))
-            ids = list(await session.scalars(stmt))
-            await session.commit()
-            if not ids:
-                return []
-            return list(await session.scalars(select(SubscriptionItem).where(SubscriptionItem.id.in_(ids))))
+        new = [e for e in found.entries if e.key not in known]
+        return new, rules.states(sub, new, first=sub.checked_at is None, now=utcnow()) if new else []
 
-    async def _queue(self, sub: Subscription, found: Listing, items: list[SubscriptionItem]) -> int:
-        """A download for each item to fetch, committed before the queue hears of it (a worker must find
-        the row); an entry whose address may not be fetched fails alone."""
-        made: list[Download] = []
-        async with self.sessions() as session:
-            for item in items:
-                dl = await self._download(session, sub, found, item)
-                row = await session.get(SubscriptionItem, item.id)
-                if row is None:
-                    continue
-                if dl is None:
-                    row.state = FAILED
-                else:
-                    made.append(dl)
-                    await session.flush()
-                    row.download_id = dl.id
-            await session.commit()
-        for dl in made:
-            self.queue.enqueue(dl.id)
-            await events.announce(self.notifier, dl)
-        return len(made)
-
-    async def _download(self, session: AsyncSession, sub: Subscription, found: Listing,
-                        item: SubscriptionItem) -> Download | None:
+    async def _allowed(self, sub: Subscription, url: str) -> str | None:
+        """The entry's address as a download takes it, or None when it may not be fetched (it fails alone)."""
         try:
-            url = await check_url(item.url, allow_private=self.settings.downloads_allow_private_networks,
-                                  allowed_sites=self.settings.downloads_allowed_sites)
+            return await check_url(url, allow_private=self.settings.downloads_allow_private_networks,
+                                   allowed_sites=self.settings.downloads_allowed_sites)
         except InvalidInput as exc:
-            log.info("subscription entry refused", subscription_id=sub.id, url=item.url, reason=exc.message)
+            log.info("subscription entry refused", subscription_id=sub.id, url=url, reason=exc.message)
             return None
+
+    def _download(self, sub: Subscription, found: Listing, item: SubscriptionItem, url: str | None) -> Download:
         audio = sub.mode == "audio"
-        dl = Download(user_id=sub.user_id, url=url, mode=sub.mode, quality=sub.quality, status=DL_QUEUED,
-                      audio_format=(sub.audio_format or "mp3") if audio else None, percent=0.0,
-                      downloaded_bytes=0, attempts=0, title=item.title, subscription_id=sub.id,
-                      tags=tags(sub, found, item), sponsorblock=sub.sponsorblock)
-        session.add(dl)
-        return dl
+        return Download(user_id=sub.user_id, url=url, mode=sub.mode, quality=sub.quality, status=DL_QUEUED,
+                        audio_format=(sub.audio_format or "mp3") if audio else None, percent=0.0,
+                        downloaded_bytes=0, attempts=0, title=item.title, subscription_id=sub.id,
+                        tags=tags(sub, found, item), sponsorblock=sub.sponsorblock)
 
     async def _sync(self, sub_ids: list[int]) -> None:
         """Queued items take the outcome of their downloads: done (with the media item) or failed; one
