@@ -4,10 +4,13 @@ as the text, other users' jobs, and the voices each provider lists."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from medianest.downloads import safety
 from medianest.speech.models import SpeechRequest
 from medianest.speech.schemas import MAX_TEXT_CHARS
 from tests.conftest import Api, bearer
@@ -138,6 +141,24 @@ async def test_a_plain_text_page_and_private_addresses(api: Api, app: FastAPI) -
         request = await session.get(SpeechRequest, int(plain["id"]))
     assert request is not None and request.text == "Plain words to say.\nTwo lines."
     assert plain["title"] == "Plain words to say. Two lines."
+
+
+async def test_a_page_whose_name_resolves_to_a_local_address_as_it_connects_is_refused(
+        api: Api, app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await api.setup_admin()
+    app.state.parts.settings.downloads_allow_private_networks = False
+    answers = iter([["93.184.216.34"]])  # what the URL's check sees: a public address
+
+    async def rebinding(host: str, port: int) -> list[str]:  # DNS rebinding: a TTL of 0, another answer
+        return next(answers, ["127.0.0.1"])
+
+    monkeypatch.setattr(safety, "system_resolver", rebinding)
+    with Pages() as site:
+        site.html("/admin", "Secrets of the local admin page.", content_type="text/plain")
+        port = urlsplit(site.url).port
+        body = await refused(api, token, 422, url=f"http://rebind.test:{port}/admin", language="en")
+        assert "url" in _fields(body) and "private" in body["message"], body
+        assert site.calls("GET", "/admin") == []
 
 
 async def test_other_users_speech_jobs_are_invisible(api: Api) -> None:

@@ -4,14 +4,16 @@ a capped body, and clear errors for what is not a feed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 
 from medianest.config import Settings
+from medianest.downloads import safety
 from medianest.subscriptions.feeds import FeedError, FeedRequest, feed_client, fetch_feed, parse
 from tests.subscriptions.feedserver import Episode, FeedServer
 
-SETTINGS = Settings(scan_on_start=False)
+SETTINGS = Settings(scan_on_start=False, downloads_allow_private_networks=True)  # the stand-in is local
 
 
 def episode(n: int, **extra: object) -> Episode:
@@ -98,3 +100,18 @@ def test_atom_feeds_are_read_too() -> None:
     [entry] = parse(body).entries
     assert (entry.key, entry.url, entry.published_at) == ("yt:video:abc", "http://h/watch?v=abc",
                                                           datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC))
+
+
+async def test_a_name_that_resolves_to_a_local_address_as_it_connects_is_refused(
+        feeds: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = feeds.add_feed("/show.xml", "Show", "Host")
+    answers = iter([["93.184.216.34"]])  # what the check sees: a public address
+
+    async def rebinding(host: str, port: int) -> list[str]:  # DNS rebinding: a TTL of 0, another answer
+        return next(answers, ["127.0.0.1"])
+
+    monkeypatch.setattr(safety, "system_resolver", rebinding)
+    async with feed_client(Settings(scan_on_start=False)) as http:
+        with pytest.raises(FeedError, match="private or local network") as caught:
+            await fetch_feed(http, FeedRequest(f"http://rebind.test:{urlsplit(url).port}/show.xml"))
+    assert caught.value.transient is False and feeds.requests() == []

@@ -16,7 +16,9 @@ that yt-dlp's extractors fetch on their own. Those are refused where connections
 `guard_connections` makes every name resolution of the yt-dlp child process (`downloads/process.py`)
 drop addresses that are not public (only the metadata ones when the admin allows private networks), so
 no connection of that process can reach one. The guard lives in Python, so no other program may fetch
-for that process: `ytdlp.py` keeps ffmpeg and external downloaders off the network.
+for that process: `ytdlp.py` keeps ffmpeg and external downloaders off the network. What the server and
+its workers fetch themselves for a user (a podcast feed, a web page to speak) goes through
+`GuardedTransport`, which checks the address each connection is made to in the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import httpx
 
 from medianest.errors import InvalidInput
 
@@ -104,6 +108,42 @@ def guard_connections(allow_private: bool = False) -> None:
         return reachable
 
     socket.getaddrinfo = guarded
+
+
+class AddressRefused(httpx.ConnectError):
+    """`GuardedTransport` would not connect: the host resolves, now, to an address downloads may not reach."""
+
+
+class GuardedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport for fetching a user's URL in the server or a worker, where `guard_connections`
+    cannot be used: each request's host is resolved here, at the moment of the request, every address
+    checked as `check_url` checks them, and the connection made to the checked address (TLS still
+    verifies the host's name). `check_url` alone, a moment earlier, cannot see DNS rebinding: a name that
+    resolves to a public address for the check and to 127.0.0.1 for the connection. A refusal is an
+    `AddressRefused` (an `httpx.ConnectError`). Connections are pooled by address: two sites behind one
+    address may share one (the second's certificate is then not checked again)."""
+
+    def __init__(self, allow_private: bool, inner: httpx.AsyncBaseTransport | None = None,
+                 resolver: Resolver | None = None) -> None:
+        self.allow_private, self.resolver = allow_private, resolver
+        self.inner = inner or httpx.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        port = request.url.port or _DEFAULT_PORTS.get(request.url.scheme, 443)
+        try:
+            addresses = await _resolve(host, port, self.resolver or system_resolver)
+            for address in addresses:
+                _check_address(address, self.allow_private)
+        except InvalidInput as exc:
+            raise AddressRefused(f"{host}: {exc.message}", request=request) from None
+        if str(addresses[0]) != host:  # a name: connected to by the address just checked, never resolved again
+            request.url = request.url.copy_with(host=str(addresses[0]))
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 # ytdlp.classify reads these words as a permanent failure.

@@ -12,8 +12,9 @@ from urllib.parse import urljoin
 
 import httpx
 
-from medianest.downloads.safety import check_url
+from medianest.downloads.safety import AddressRefused, GuardedTransport, check_url
 from medianest.errors import BadRequest, InvalidInput, UpstreamTimeout, UpstreamUnavailable
+from medianest.integrations.http import USER_AGENT
 from medianest.text import clean_optional, clean_text
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # an article's HTML is well under 1 MiB; this is not one
@@ -46,6 +47,14 @@ async def read_page(http: httpx.AsyncClient, url: str, allow_private: bool) -> P
     raise BadRequest(f"the page redirects more than {MAX_REDIRECTS} times")
 
 
+def page_client(allow_private: bool) -> httpx.AsyncClient:
+    """A client for reading pages: no environment proxy (the page's host was checked, not a proxy's), and
+    every connection's address checked as it is made (DNS rebinding: a name may resolve elsewhere than
+    when `check_url` looked, to 127.0.0.1, whose text would come back to the user as speech)."""
+    return httpx.AsyncClient(transport=GuardedTransport(allow_private), trust_env=False,
+                             headers={"User-Agent": USER_AGENT})
+
+
 async def _get(http: httpx.AsyncClient, url: str) -> tuple[str | None, bytes, str]:
     """(redirect target, None when not a redirect), the body (at most MAX_PAGE_BYTES), the content type."""
     try:
@@ -56,6 +65,8 @@ async def _get(http: httpx.AsyncClient, url: str) -> tuple[str | None, bytes, st
             if response.status_code != 200:
                 raise BadRequest(f"cannot read this page: it answered {response.status_code}")
             return None, await _body(response), response.headers.get("content-type", "")
+    except AddressRefused as exc:
+        raise InvalidInput("url", f"cannot be read ({exc})") from None
     except httpx.TimeoutException:
         raise UpstreamTimeout(SITE) from None
     except httpx.HTTPError as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medianest.accounts.models import User
@@ -17,7 +16,7 @@ from medianest.downloads.service import Downloads
 from medianest.errors import InvalidInput
 from medianest.speech import google, offline
 from medianest.speech.models import SpeechRequest
-from medianest.speech.page import read_page
+from medianest.speech.page import page_client, read_page
 from medianest.speech.providers import ProviderName
 from medianest.speech.schemas import MAX_TEXT_CHARS, LanguageOut, SpeechIn, VoiceOut, VoicesOut
 from medianest.text import clean_text
@@ -27,11 +26,11 @@ TITLE_CHARS = 60  # a title from the text's first words: what a list shows in on
 
 @dataclass(frozen=True)
 class Speech:
-    """What the speech routes need: the downloads' queue, limits and notifier, the process's HTTP client
-    (a page to read), and the connections (Google's)."""
+    """What the speech routes need: the downloads' queue, limits and notifier, and the connections (Google's).
+    A page to read is fetched by a client of its own (`page_client`), which checks every address it connects
+    to: the process's client reaches the admin's services on private addresses."""
 
     downloads: Downloads
-    http: httpx.AsyncClient
     integrations: Integrations
 
 
@@ -84,7 +83,9 @@ async def _voice(session: AsyncSession, body: SpeechIn) -> tuple[str, str | None
 async def _text(ctx: Speech, body: SpeechIn) -> _Text:
     """The text to speak, cleaned, with a title: the pasted text, or the article of the page at `url`."""
     if body.url is not None:
-        page = await read_page(ctx.http, body.url, ctx.downloads.settings.downloads_allow_private_networks)
+        allow_private = ctx.downloads.settings.downloads_allow_private_networks
+        async with page_client(allow_private) as http:
+            page = await read_page(http, body.url, allow_private)
         if len(page.text) > MAX_TEXT_CHARS:
             raise InvalidInput("url", f"the page's text is longer than {MAX_TEXT_CHARS} characters")
         if not _says_something(page.text):

@@ -22,7 +22,7 @@ import feedparser
 import httpx
 
 from medianest.config import Settings
-from medianest.downloads.safety import check_url
+from medianest.downloads.safety import AddressRefused, GuardedTransport, check_url
 from medianest.errors import InvalidInput
 from medianest.integrations.http import USER_AGENT
 from medianest.text import clean_optional, clean_text
@@ -79,10 +79,13 @@ class FeedRequest:
 
 def feed_client(settings: Settings) -> httpx.AsyncClient:
     """A client for feeds: no environment proxy (the feed's host was checked, not a proxy's), no redirect
-    followed without checking it, and a site's slowness bounded."""
+    followed without checking it, every connection's address checked as it is made (a name may resolve
+    elsewhere than when `check_url` looked: DNS rebinding), and a site's slowness bounded."""
+    limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+    transport = GuardedTransport(settings.downloads_allow_private_networks,
+                                 httpx.AsyncHTTPTransport(limits=limits, trust_env=False))
     return httpx.AsyncClient(timeout=httpx.Timeout(FEED_TIMEOUT_S, connect=5.0), follow_redirects=False,
-                             trust_env=False, headers={"User-Agent": USER_AGENT},
-                             limits=httpx.Limits(max_connections=20, max_keepalive_connections=20))
+                             trust_env=False, headers={"User-Agent": USER_AGENT}, transport=transport)
 
 
 async def fetch_feed(http: httpx.AsyncClient, req: FeedRequest) -> Listing:
@@ -122,6 +125,8 @@ async def _get(http: httpx.AsyncClient, url: str, req: FeedRequest) -> AsyncIter
     try:
         async with http.stream("GET", url, headers=headers, follow_redirects=False) as response:
             yield response
+    except AddressRefused as exc:
+        raise FeedError(f"the feed's address cannot be fetched ({exc})", transient=False) from None
     except httpx.TimeoutException:
         raise FeedError("the feed's server did not answer in time", transient=True) from None
     except httpx.HTTPError as exc:

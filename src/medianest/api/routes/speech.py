@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/tts", tags=["text to speech"], responses=erro
 
 
 async def _speech(parts: PartsDep) -> service.Speech:
-    return service.Speech(parts.downloads, parts.http, parts.integrations)
+    return service.Speech(parts.downloads, parts.integrations)
 
 
 SpeechDep = Annotated[service.Speech, Depends(_speech)]
