@@ -47,6 +47,8 @@ async def test_new_episodes_download_once_with_the_feeds_metadata(
     await checked(api, token, sub["id"])
     [done] = await downloads_of(api, token, count=1)
     assert done["status"] == "completed" and done["url"] == server.url("/media/b.mp3")  # the newest only
+    # Listed under the episode's title (not the file's name), and tied to its subscription.
+    assert (done["title"], done["subscription_id"]) == ("Episode 2: ünïcode", sub["id"])
     item = await media(api, token, done["media_ids"][0])
     # The scanner read these from the file's tags, which the download wrote from the feed.
     assert (item["title"], item["album"], item["artist"], item["genre"]) == (
@@ -115,3 +117,22 @@ async def test_a_broken_feed_keeps_its_items_and_says_why(
     result = await asyncio.to_thread(check, int(sub["id"]))
     assert result is not None and result.error is None and result.queued == 1
     assert (await read(api, token, sub["id"]))["last_error"] is None
+
+
+async def test_a_suspended_users_private_feed_stops(api: Api, server: MediaServer, feeds: FeedServer) -> None:
+    admin = await api.setup_admin()
+    token = await api.create_user(admin, "listener")
+    sub = await subscribe(api, token, podcast(feeds, server, 1), backfill=1)
+    await checked(api, token, sub["id"])
+    await downloads_of(api, token, count=1)
+    await asyncio.to_thread(checker(api.app, api.app.state.parts.settings), int(sub["id"]))
+    feed_url = (await read(api, token, sub["id"]))["feed_url"]
+    enclosure = feedparser.parse((await api.client.get(feed_url)).content).entries[0].enclosures[0].href
+    assert (await api.client.get(enclosure)).status_code == 200
+
+    me = (await api.client.get("/api/v1/auth/me", headers=bearer(token))).json()["data"]
+    r = await api.client.patch(f"/api/v1/users/{me['id']}", json={"status": "suspended"}, headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    for url in (feed_url, enclosure):
+        r = await api.client.get(url)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"

@@ -17,6 +17,8 @@ from tests.web.conftest import allow_console_errors, shot, sign_in
 PAGES = [("library", "#/library", "Library"), ("music", "#/library?kind=audio", "Music"),
          ("liked", "#/me/favorites", "Liked"), ("history", "#/me/history", "History"),
          ("playlists", "#/playlists", "Playlists"), ("downloads", "#/downloads", "Downloads"),
+         ("subscriptions", "#/subscriptions", "Subscriptions"),
+         ("podcasts", "#/library?genre=Podcast&sort=uploaded_at", "Podcasts"),
          ("status", "#/status", "Status"), ("account", "#/account", "Account"),
          ("admin-users", "#/admin/users", "Users"), ("admin-services", "#/admin/services", "Services"),
          ("admin-library", "#/admin/library", "Library"), ("admin-audit", "#/admin/audit", "Audit")]

@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from medianest.db.base import utcnow
 from medianest.db.engine import SessionFactory
@@ -107,7 +107,9 @@ async def store_items(sessions: SessionFactory, download_id: int, info: dict[str
                               source_site=e.get("site") or info.get("site"), source_id=e.get("id") or None)
                  for i, e in enumerate(found)]
         session.add_all(items)
-        await session.execute(update(Download).where(Download.id == download_id).values(title=info.get("title")))
+        # A title given when the download was made (a subscription's episode title) stays.
+        await session.execute(update(Download).where(Download.id == download_id).values(
+            title=func.coalesce(Download.title, info.get("title"))))
         await session.commit()
     return items
 

@@ -63,6 +63,7 @@ class DownloadOut(BaseModel):
     eta_s: float | None
     attempts: int
     error: str | None
+    subscription_id: str | None = Field(description="the subscription that queued it, if one did")
     media_ids: list[str]
     items: list[DownloadItemOut]
     created_at: datetime
@@ -76,6 +77,7 @@ class DownloadOut(BaseModel):
                    status=dl.status, phase=dl.phase, title=dl.title, percent=dl.percent,
                    downloaded_bytes=dl.downloaded_bytes, total_bytes=dl.total_bytes, speed_bps=dl.speed_bps,
                    eta_s=dl.eta_s, attempts=dl.attempts, error=dl.error,
+                   subscription_id=None if dl.subscription_id is None else str(dl.subscription_id),
                    media_ids=[str(i.media_id) for i in items if i.media_id is not None],
                    items=[DownloadItemOut.of(i) for i in items], created_at=dl.created_at,
                    started_at=dl.started_at, finished_at=dl.finished_at)

@@ -28,8 +28,10 @@ def ffmpeg_args(pieces: list[Path], listing: Path, out: Path, audio_format: str,
     listing.write_text("".join(f"file '{_quoted(p)}'\n" for p in pieces), encoding="utf-8")
     tags = {"title": title, "artist": ARTIST, "album_artist": ARTIST, "album": ALBUM, "genre": GENRE}
     metadata = [arg for key, value in tags.items() for arg in ("-metadata", f"{key}={value}")]
+    # Local files only: the pieces are ours, but nothing in a listing may make ffmpeg fetch anything.
     return ["-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0",
-            "-i", str(listing), "-vn", "-ac", "1", *CODECS[audio_format], *metadata, str(out)]
+            "-protocol_whitelist", "file,pipe", "-i", str(listing), "-vn", "-ac", "1", *CODECS[audio_format],
+            *metadata, str(out)]
 
 
 def _quoted(path: Path) -> str:

@@ -35,7 +35,7 @@ from medianest.downloads import events
 from medianest.downloads.models import COMPLETED, FINISHED, Download, DownloadItem
 from medianest.downloads.models import QUEUED as DL_QUEUED
 from medianest.downloads.safety import check_url
-from medianest.errors import DomainError, InvalidInput
+from medianest.errors import DomainError, InvalidInput, NotFound
 from medianest.events import Notifier
 from medianest.jobs.queue import Task
 from medianest.library.artwork import Artwork
@@ -256,23 +256,31 @@ class Checker:
         async with self.sessions() as session:
             done = list(await session.scalars(select(SubscriptionItem).where(
                 SubscriptionItem.subscription_id == sub.id, SubscriptionItem.state == DONE)))
-            doomed = rules.beyond_rule(sub, done, utcnow())
-            owner = await session.get(User, sub.user_id)
-            for item in doomed:
-                await self._remove(session, owner, sub.id, item)
-            await session.commit()
-        return len(doomed)
+            doomed = [item.id for item in rules.beyond_rule(sub, done, utcnow())]
+        return sum([await self._remove(sub, item_id) for item_id in doomed])
 
-    async def _remove(self, session: AsyncSession, owner: User | None, sub_id: int, item: SubscriptionItem) -> None:
-        media_id = item.media_id
-        item.state, item.media_id = PRUNED, None
-        await session.flush()
-        if media_id is None or owner is None or await _kept_elsewhere(session, media_id, sub_id):
-            return
-        try:
-            await delete_media(session, owner, media_id, purge=True, images=self.images)
-        except DomainError as exc:  # gone already, or its bucket down: the item leaves the subscription
-            log.info("pruned item not removed", media_id=media_id, reason=str(exc))
+    async def _remove(self, sub: Subscription, item_id: int) -> bool:
+        """One item out of the subscription, its media purged with it in one commit. When the media cannot
+        go now (its bucket down), nothing changes, and the next check tries again."""
+        async with self.sessions() as session:
+            item = await session.get(SubscriptionItem, item_id)
+            owner = await session.get(User, sub.user_id)
+            if item is None or item.state != DONE:
+                return False
+            media_id = item.media_id
+            item.state, item.media_id = PRUNED, None
+            if media_id is not None and owner is not None and not await _kept_elsewhere(session, media_id, sub.id):
+                try:
+                    await delete_media(session, owner, media_id, purge=True, images=self.images)  # commits
+                    return True
+                except NotFound:
+                    pass  # removed already: the item only leaves the subscription
+                except DomainError as exc:
+                    await session.rollback()
+                    log.info("pruned item kept for now", media_id=media_id, reason=exc.message)
+                    return False
+            await session.commit()
+            return True
 
 
 _RELEASED = ("checking_until", "check_token", "checked_at", "next_check_at", "last_error", "last_found", "etag",

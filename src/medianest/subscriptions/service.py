@@ -8,20 +8,22 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medianest.accounts.models import User
+from medianest.accounts.models import STATUS_ACTIVE, User
 from medianest.config import Settings
 from medianest.db.base import utcnow
 from medianest.db.queries import count_rows
+from medianest.downloads.models import CANCELED, COMPLETED, FAILED, Download
 from medianest.downloads.safety import check_url
-from medianest.errors import BadRequest, Conflict, InvalidInput, NotFound, UpstreamUnavailable
+from medianest.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from medianest.jobs.queue import Task
 from medianest.library.models import Media
 from medianest.subscriptions.feeds import FeedError, Listing, feed_client
-from medianest.subscriptions.models import DONE, Subscription, SubscriptionItem
+from medianest.subscriptions.models import DONE, QUEUED, Subscription, SubscriptionItem
+from medianest.subscriptions.models import FAILED as ITEM_FAILED
 from medianest.subscriptions.schemas import RuleIn, SubscriptionIn, SubscriptionPatch
 from medianest.subscriptions.sources import identify
 
@@ -133,13 +135,19 @@ async def check_now(ctx: Subscriptions, session: AsyncSession, user: User, sub_i
 
 
 async def item_counts(session: AsyncSession, sub_ids: list[int]) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = {i: {} for i in sub_ids}
+    """Items by state; a queued item whose download has ended counts as it ended (done or failed), as
+    the next check will record it."""
+    state = case((and_(SubscriptionItem.state == QUEUED, Download.status == COMPLETED), DONE),
+                 (and_(SubscriptionItem.state == QUEUED, Download.status.in_((FAILED, CANCELED))), ITEM_FAILED),
+                 else_=SubscriptionItem.state)
     rows = await session.execute(
-        select(SubscriptionItem.subscription_id, SubscriptionItem.state, func.count())
+        select(SubscriptionItem.subscription_id, state, func.count())
+        .outerjoin(Download, Download.id == SubscriptionItem.download_id)
         .where(SubscriptionItem.subscription_id.in_(sub_ids))
-        .group_by(SubscriptionItem.subscription_id, SubscriptionItem.state))
-    for sub_id, state, n in rows.all():
-        counts[sub_id][state] = n
+        .group_by(SubscriptionItem.subscription_id, state))
+    counts: dict[int, dict[str, int]] = {i: {} for i in sub_ids}
+    for sub_id, name, n in rows.all():
+        counts[sub_id][name] = n
     return counts
 
 
@@ -164,6 +172,9 @@ async def by_feed_token(session: AsyncSession, settings: Settings, token: str) -
     expected = _signature(settings, sub.id, sub.feed_secret) if sub is not None else ""
     if sub is None or not hmac.compare_digest(signature.encode(), expected.encode()):
         raise NotFound("feed", None)
+    owner = await session.get(User, sub.user_id)
+    if owner is None or owner.status != STATUS_ACTIVE:  # a suspended user's feeds stop with their account
+        raise Forbidden("this account is suspended")
     return sub
 
 

@@ -19,6 +19,8 @@ from medianest.subscriptions.models import CHANNEL, FEED, PLAYLIST, Subscription
 
 # A flat listing of a channel is one request per page of entries; a first check of a big one is long.
 LIST_TIMEOUT_S = 300
+# What a new subscription's address is must be known while its user waits (like a download's preview).
+IDENTIFY_TIMEOUT_S = 60
 # After its first check, a channel (newest first) is listed this far: what is new is at its top.
 CHANNEL_RECENT = 100
 
@@ -43,17 +45,18 @@ async def identify(http: httpx.AsyncClient, settings: Settings, url: str) -> tup
     except FeedError as exc:
         if exc.transient:
             raise
-    info = await _entries(settings, url, 1)
+    info = await _entries(settings, url, 1, IDENTIFY_TIMEOUT_S)
     if not info.get("is_playlist"):
         raise FeedError("this address is one video, not a channel, a playlist or a feed", transient=False)
     kind = PLAYLIST if _looks_like_playlist(url) else CHANNEL
     return kind, from_ytdlp(info, kind)
 
 
-async def _entries(settings: Settings, url: str, limit: int | None) -> dict[str, Any]:
+async def _entries(settings: Settings, url: str, limit: int | None,
+                   timeout_s: float = LIST_TIMEOUT_S) -> dict[str, Any]:
     try:
         return await process.run("entries", (url, limit, settings.ffmpeg_path),
-                                 settings.downloads_allow_private_networks, LIST_TIMEOUT_S)
+                                 settings.downloads_allow_private_networks, timeout_s)
     except Failure as failure:
         raise FeedError(failure.reason, failure.transient) from None
     except TimeoutError:

@@ -7,12 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from medianest.accounts.models import STATUS_ACTIVE, User
 from medianest.api.deps import CurrentUser, PageDep, SessionDep, parse_id, parts
 from medianest.api.envelope import Envelope, Page, errors, ok, page
 from medianest.api.routes.streaming import BYTES, AccessDep, stream_response
 from medianest.db.base import utcnow
-from medianest.errors import Forbidden
 from medianest.inputs import NO_NUL
 from medianest.subscriptions import rss, service
 from medianest.subscriptions.models import Subscription
@@ -90,7 +88,7 @@ async def check(request: Request, subscription_id: str, user: CurrentUser, sessi
 
 
 @feeds_router.get("/{token}", name="subscription_feed", response_class=Response,
-                  responses={200: {"content": {"application/rss+xml": {}}}, **errors(404)})
+                  responses={200: {"content": {"application/rss+xml": {}}}, **errors(403, 404)})
 async def feed(request: Request, token: Token, session: SessionDep) -> Response:
     """A subscription's private RSS feed (the token is the credential): what it downloaded, newest first."""
     sub = await service.by_feed_token(session, parts(request).settings, token)
@@ -107,9 +105,6 @@ async def feed_file(request: Request, token: Token, media_id: str, session: Sess
     """An episode's file, with Range requests, for the podcast app that read the feed."""
     sub = await service.by_feed_token(session, parts(request).settings, token)
     media = await service.feed_media(session, sub, parse_id(media_id, "media"))
-    owner = await session.get(User, sub.user_id)
-    if owner is None or owner.status != STATUS_ACTIVE:  # a suspended user's feeds stop with their account
-        raise Forbidden("this account is suspended")
     found, info = await access.file(media.id)
     return stream_response(found, info)
 
