@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from medianest.config import Settings
 from medianest.db.engine import create_engine
 from medianest.db.migrate import alembic_config
+from medianest.db.models import Base
 from medianest.library import catalog
 from medianest.library.models import Album, Media
 from tests.conftest import PASSWORD, Api, bearer
@@ -20,6 +21,21 @@ from tests.conftest import PASSWORD, Api, bearer
 async def test_migrations_match_the_models(app: FastAPI, settings: Settings) -> None:
     # Raises if autogenerate would emit anything: a model changed without a migration.
     await asyncio.to_thread(command.check, alembic_config(settings.db_url))
+
+
+async def test_every_table_meant_to_never_reuse_ids_has_autoincrement_after_all_migrations(
+        app: FastAPI, settings: Settings) -> None:
+    """A batch rebuild on SQLite (a new foreign key, an index) makes the table again from its reflection,
+    which forgets AUTOINCREMENT unless the migration says it: then a removed download's id, which names its
+    Socket.IO room, would be handed out again. PostgreSQL's sequences never reuse ids."""
+    if not settings.is_sqlite:
+        return
+    meant = sorted(t.name for t in Base.metadata.sorted_tables if t.dialect_options["sqlite"]["autoincrement"])
+    async with app.state.parts.sessions() as session:
+        made = {name: sql for name, sql in (await session.execute(text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table'"))).all()}
+    assert "downloads" in meant and "subscriptions" in meant
+    assert [t for t in meant if "AUTOINCREMENT" not in made[t].upper()] == []
 
 
 async def test_sqlite_runs_in_wal_with_foreign_keys(app: FastAPI, settings: Settings) -> None:

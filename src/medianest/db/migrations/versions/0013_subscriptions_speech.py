@@ -3,7 +3,8 @@
 A subscription (a channel, a playlist or a podcast feed) lists what it has seen in `subscription_items`,
 unique on (subscription, source_key), so an entry is queued once whoever checks. Downloads gain `kind`
 (media or speech), the subscription that queued them, the `tags` to write into the file and the
-SponsorBlock rule. Media gain the `description` read from a file's tags (a podcast episode's notes).
+SponsorBlock rule. Media gain the `description` read from a file's tags (a podcast episode's notes). On
+SQLite, `playlists` gets back the AUTOINCREMENT that 0006 lost.
 
 Revision ID: 0013
 Revises: 0012
@@ -62,7 +63,9 @@ def upgrade() -> None:
     )
     op.create_index('ix_subscriptions_user_id', 'subscriptions', ['user_id'])
     op.create_index('ix_subscriptions_next_check', 'subscriptions', ['next_check_at'])
-    with op.batch_alter_table('downloads') as batch:
+    # SQLite rebuilds the table for its new foreign key: it must keep AUTOINCREMENT (a removed download's id
+    # names its Socket.IO room and must never be handed out again).
+    with op.batch_alter_table('downloads', table_kwargs=SQLITE_AUTOINCREMENT) as batch:
         batch.add_column(sa.Column('kind', sa.String(8), server_default='media', nullable=False))
         batch.add_column(sa.Column('subscription_id', IdType, nullable=True))
         batch.add_column(sa.Column('tags', sa.JSON(), nullable=True))
@@ -106,13 +109,18 @@ def upgrade() -> None:
     )
     # A plain ADD COLUMN: a batch copy of `media` would rebuild its search triggers.
     op.add_column('media', sa.Column('description', sa.Text(), nullable=True))
+    if op.get_bind().dialect.name == 'sqlite':
+        # 0006 rebuilt `playlists` with AUTOINCREMENT and then, adding a column, rebuilt it again without:
+        # a deleted playlist's id was handed out again. Rebuilt once more (rows and ids kept).
+        with op.batch_alter_table('playlists', recreate='always', table_kwargs=SQLITE_AUTOINCREMENT):
+            pass
 
 
 def downgrade() -> None:
     op.execute('ALTER TABLE media DROP COLUMN description')
     op.drop_table('speech_requests')
     op.drop_table('subscription_items')
-    with op.batch_alter_table('downloads') as batch:
+    with op.batch_alter_table('downloads', table_kwargs=SQLITE_AUTOINCREMENT) as batch:
         batch.drop_index('ix_downloads_subscription_id')
         batch.drop_constraint('fk_downloads_subscription_id_subscriptions', type_='foreignkey')
         batch.drop_column('sponsorblock')
