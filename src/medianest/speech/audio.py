@@ -4,10 +4,10 @@ artist and album back from the file when the download lands in the library."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import suppress
 from pathlib import Path
 
 from medianest.downloads.spec import Failure
+from medianest.speech.children import finish
 
 ARTIST = ALBUM = "Text to speech"
 GENRE = "Speech"
@@ -44,15 +44,7 @@ async def join(ffmpeg: str, pieces: list[Path], out: Path, audio_format: str, ti
     args = ffmpeg_args(pieces, out.with_name("pieces.txt"), out, audio_format, title)
     child = await asyncio.create_subprocess_exec(ffmpeg, *args, stdin=asyncio.subprocess.DEVNULL,
                                                  stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-    try:
-        _, err = await asyncio.wait_for(child.communicate(), ENCODE_TIMEOUT_S)
-    except TimeoutError:
-        raise Failure("encoding the speech took too long", transient=True) from None
-    finally:
-        if child.returncode is None:
-            with suppress(ProcessLookupError):
-                child.kill()
-            await child.wait()
+    err = await finish(child, None, ENCODE_TIMEOUT_S, "encoding the speech took too long")
     if child.returncode != 0:
         tail = " | ".join(err.decode(errors="replace").strip().splitlines()[-3:])
         raise Failure(f"encoding the speech failed: {tail}"[:500], transient=False)

@@ -1,7 +1,7 @@
 """What a text-to-speech download says: its text, language, voice and provider.
 
-A TTS job is a download of kind "tts" (downloads/models.py): it is queued, claimed, retried, followed and
-listed like any download, and ends in a media item. This row holds what only speech needs.
+A text-to-speech job is a download of kind "speech" (downloads/models.py): it is queued, claimed, retried,
+followed and listed like any download, and ends in a media item. This row holds what only speech needs.
 """
 
 from __future__ import annotations

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from contextlib import suppress
 from functools import cache
 from pathlib import Path
 
 from medianest.downloads.spec import Failure
+from medianest.speech.children import finish
 from medianest.speech.providers import Language, ProviderName, Voice
 
 # eSpeak takes any length, but a piece is what progress is reported by and what a retry repeats.
@@ -127,15 +127,7 @@ class Offline:
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "medianest.speech.espeak", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, start_new_session=True)
-        try:
-            _, err = await asyncio.wait_for(child.communicate(job), self.timeout_s)
-        except TimeoutError:
-            raise Failure("eSpeak NG took too long to speak a piece of the text", transient=True) from None
-        finally:
-            if child.returncode is None:
-                with suppress(ProcessLookupError):
-                    child.kill()
-                await child.wait()
+        err = await finish(child, job, self.timeout_s, "eSpeak NG took too long to speak a piece of the text")
         if child.returncode != 0:
             reason = err.decode(errors="replace").strip() or f"the eSpeak NG process died ({child.returncode})"
             raise Failure(reason[:500], transient=(child.returncode or 0) < 0)  # killed by a signal: maybe not again
