@@ -176,13 +176,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path,
         yield url
 
 
-def make_settings(root: Path, media_dir: Path, database_url: str) -> Settings:
-    """The tests' Settings: data under `root`, the library at `media_dir`."""
+def make_settings(root: Path, media_dir: Path, database_url: str, **extra: Any) -> Settings:
+    """The tests' Settings: data under `root`, the library at `media_dir`, and `extra` settings."""
     # plex.tv and Dailymotion at a closed local port, and no YouTube search (yt-dlp would go online): a test that
     # forgets its stand-in fails instead of going online.
     return Settings(data_dir=root / "data", media_dirs=[media_dir], database_url=database_url,
                     scan_on_start=False, log_format="console", log_level="WARNING", plex_tv_url="http://127.0.0.1:9",
-                    dailymotion_api_url="http://127.0.0.1:9", remote_search_sites=["dailymotion"], **CHEAP_PASSWORDS)
+                    dailymotion_api_url="http://127.0.0.1:9", remote_search_sites=["dailymotion"],
+                    **{**CHEAP_PASSWORDS, **extra})
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from medianest.config import Settings
-from tests.conftest import CHEAP_PASSWORDS, Api, bearer
+from tests.conftest import Api, bearer, make_settings
 from tests.speech.googletts import GoogleTts, make_clips
 
 GOOGLE_KEY = "google-test-key"
@@ -31,12 +31,10 @@ def google(clips: dict[str, bytes]) -> Iterator[GoogleTts]:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     library = tmp_path / "library"
     library.mkdir()
-    return Settings(data_dir=tmp_path / "data", media_dirs=[library], database_url=database_url,
-                    scan_on_start=False, log_format="console", log_level="WARNING",
-                    downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2,
-                    # Fail fast against a stand-in that is down: one try per call, the job's own retries.
-                    integrations_attempts=1, integrations_timeout_s=5,
-                    plex_tv_url="http://127.0.0.1:9", api_rate_limit="100000/minute", **CHEAP_PASSWORDS)
+    return make_settings(tmp_path, library, database_url, downloads_allow_private_networks=True,
+                         downloads_retry_backoff_s=0.2, api_rate_limit="100000/minute",
+                         # Fail fast against a stand-in that is down: one try per call, the job's own retries.
+                         integrations_attempts=1, integrations_timeout_s=5)
 
 
 async def connect_google(api: Api, admin: str, url: str, key: str = GOOGLE_KEY) -> str:

@@ -17,7 +17,7 @@ from medianest.events import LogNotifier
 from medianest.library.artwork import Artwork
 from medianest.subscriptions.checks import Checked, Checker
 from medianest.subscriptions.feeds import feed_client
-from tests.conftest import CHEAP_PASSWORDS, Api, bearer
+from tests.conftest import Api, bearer, make_settings
 from tests.downloads.mediaserver import MediaServer, make_audio
 from tests.subscriptions.feedserver import FeedServer
 
@@ -48,12 +48,9 @@ def feeds() -> Iterator[FeedServer]:
 def settings(tmp_path: Path, database_url: str) -> Settings:
     library = tmp_path / "library"
     library.mkdir()
-    return Settings(data_dir=tmp_path / "data", media_dirs=[library], database_url=database_url,
-                    scan_on_start=False, log_format="console", log_level="WARNING",
-                    downloads_allow_private_networks=True, downloads_retry_backoff_s=0.2,
-                    downloads_stale_after_s=4, api_rate_limit="100000/minute", subscriptions_min_interval_s=60,
-                    plex_tv_url="http://127.0.0.1:9", dailymotion_api_url="http://127.0.0.1:9",
-                    remote_search_sites=["dailymotion"], **CHEAP_PASSWORDS)
+    return make_settings(tmp_path, library, database_url, downloads_allow_private_networks=True,
+                         downloads_retry_backoff_s=0.2, downloads_stale_after_s=4, api_rate_limit="100000/minute",
+                         subscriptions_min_interval_s=60)
 
 
 def channel(server: MediaServer, *names: str, path: str = "/channel") -> str:
