@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from medianest.downloads import events, process, rows
 from medianest.downloads.landing import ObjectLanding
-from medianest.downloads.models import COMPLETED, FAILED, Download, DownloadItem
+from medianest.downloads.models import COMPLETED, FAILED, KIND_MEDIA, Download, DownloadItem
 from medianest.downloads.placement import place
 from medianest.downloads.progress import Clock, Progress, Throttle
 from medianest.downloads.sources import Source, Sources
@@ -264,7 +264,7 @@ class Runner:
 
     def _source(self, dl: Download) -> Source | None:
         """The registered source of a download that is not yt-dlp's; a kind nobody registered fails."""
-        if dl.kind == "media":
+        if dl.kind == KIND_MEDIA:
             return None
         if dl.kind not in self.sources:
             raise Failure(f"this process cannot make downloads of kind {dl.kind!r}", transient=False)
