@@ -115,3 +115,11 @@ async def test_a_name_that_resolves_to_a_local_address_as_it_connects_is_refused
         with pytest.raises(FeedError, match="private or local network") as caught:
             await fetch_feed(http, FeedRequest(f"http://rebind.test:{urlsplit(url).port}/show.xml"))
     assert caught.value.transient is False and feeds.requests() == []
+
+
+async def test_the_downloads_allowed_sites_bound_feeds_too(feeds: FeedServer) -> None:
+    url = feeds.add_feed("/show.xml", "Show", "Host")
+    async with feed_client(SETTINGS) as http:
+        with pytest.raises(FeedError, match="allowed") as caught:
+            await fetch_feed(http, FeedRequest(url, allow_private=True, allowed_sites=("example.com",)))
+    assert caught.value.transient is False and feeds.requests() == []

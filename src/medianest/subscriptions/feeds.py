@@ -75,6 +75,7 @@ class FeedRequest:
     last_modified: str | None = None
     allow_private: bool = False
     max_bytes: int = 20 * 1024 * 1024
+    allowed_sites: tuple[str, ...] = ()  # MEDIANEST_DOWNLOADS_ALLOWED_SITES, at every hop like a download's
 
 
 def feed_client(settings: Settings) -> httpx.AsyncClient:
@@ -92,7 +93,7 @@ async def fetch_feed(http: httpx.AsyncClient, req: FeedRequest) -> Listing:
     """The feed at `req.url`, or `Listing(unchanged=True)` when the server says it has not changed."""
     url = req.url
     for _ in range(MAX_REDIRECTS + 1):
-        url = await _checked(url, req.allow_private)
+        url = await _checked(url, req)
         async with _get(http, url, req) as response:
             # The whole body is read, even a 304's or a redirect's empty one: a response left unread
             # closes its connection, and a round of checks would open a new one for every feed.
@@ -107,9 +108,9 @@ async def fetch_feed(http: httpx.AsyncClient, req: FeedRequest) -> Listing:
     raise FeedError(f"more than {MAX_REDIRECTS} redirects", transient=False)
 
 
-async def _checked(url: str, allow_private: bool) -> str:
+async def _checked(url: str, req: FeedRequest) -> str:
     try:
-        return await check_url(url, allow_private=allow_private)
+        return await check_url(url, allow_private=req.allow_private, allowed_sites=req.allowed_sites)
     except InvalidInput as exc:
         raise FeedError(f"the feed's address cannot be fetched ({exc.message})", transient=False) from None
 

@@ -29,9 +29,7 @@ async def listing(http: httpx.AsyncClient, settings: Settings, sub: Subscription
     """The source's entries now (newest first), or `unchanged` for a feed that answered 304; FeedError
     when the source cannot be read."""
     if sub.kind == FEED:
-        return await fetch_feed(http, FeedRequest(sub.url, sub.etag, sub.last_modified,
-                                                  settings.downloads_allow_private_networks,
-                                                  settings.subscriptions_feed_max_mb * 1024 * 1024))
+        return await fetch_feed(http, feed_request(settings, sub.url, sub.etag, sub.last_modified))
     limit = CHANNEL_RECENT if sub.kind == CHANNEL and sub.checked_at is not None else None
     return from_ytdlp(await _entries(settings, sub.url, limit), sub.kind)
 
@@ -40,8 +38,7 @@ async def identify(http: httpx.AsyncClient, settings: Settings, url: str) -> tup
     """What a new subscription's URL is - a feed, a channel or a playlist - and its title; FeedError
     when it is none of them (one video, a page without media)."""
     try:
-        return FEED, await fetch_feed(http, FeedRequest(url, allow_private=settings.downloads_allow_private_networks,
-                                                        max_bytes=settings.subscriptions_feed_max_mb * 1024 * 1024))
+        return FEED, await fetch_feed(http, feed_request(settings, url))
     except FeedError as exc:
         if exc.transient:
             raise
@@ -50,6 +47,13 @@ async def identify(http: httpx.AsyncClient, settings: Settings, url: str) -> tup
         raise FeedError("this address is one video, not a channel, a playlist or a feed", transient=False)
     kind = PLAYLIST if _looks_like_playlist(url) else CHANNEL
     return kind, from_ytdlp(info, kind)
+
+
+def feed_request(settings: Settings, url: str, etag: str | None = None,
+                 last_modified: str | None = None) -> FeedRequest:
+    """A feed's GET under the downloads' rules: private networks, the allowed sites, and a size cap."""
+    return FeedRequest(url, etag, last_modified, settings.downloads_allow_private_networks,
+                       settings.subscriptions_feed_max_mb * 1024 * 1024, tuple(settings.downloads_allowed_sites))
 
 
 async def _entries(settings: Settings, url: str, limit: int | None,
