@@ -25,9 +25,12 @@ from tests.conftest import PASSWORD
 from tests.liveserver import LiveServer, rescan, serve
 from tests.loopback import http
 from tests.media import build_library
+from tests.subscriptions.feedserver import FeedServer
 from tests.subsonic import spec
 
 ADMIN_PW, BOB_PW = "admin-subsonic-pw", "bob-subsonic-pw"
+# The podcast endpoints follow feeds served on 127.0.0.1 (`podcast_feeds`), which the server refuses by default.
+LOCAL_FEEDS = {"MEDIANEST_DOWNLOADS_ALLOW_PRIVATE_NETWORKS": "true"}
 SYNCED_LRC = "[ar:Steady Hands]\n[ti:Circle]\n[00:00.50]first line\n[00:01.75]second line\n"
 EMBEDDED_LYRICS = "Unsynced words\nof Jóga"
 
@@ -136,7 +139,7 @@ def subsonic_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory, subsonic_source: Path) -> Iterator[World]:
-    with serve(tmp_path_factory.mktemp("subsonic"), subsonic_source) as server:
+    with serve(tmp_path_factory.mktemp("subsonic"), subsonic_source, extra_env=LOCAL_FEEDS) as server:
         headers = server.headers()
         rescan(server)  # the start-up scan (or one after it) has ended: the catalog is complete
         r = httpx.post(f"{server.base_url}/api/v1/users", headers=headers,
@@ -151,3 +154,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, subsonic_source: Path) -> It
         key = httpx.post(f"{server.base_url}/api/v1/auth/api-keys", headers=headers, json={"name": "subsonic"})
         key.raise_for_status()
         yield World(server, int(server.base_url.rsplit(":", 1)[1]), key.json()["data"]["key"], bob_token)
+
+
+@pytest.fixture(scope="session")
+def podcast_feeds() -> Iterator[FeedServer]:
+    """Podcast feeds on 127.0.0.1 for the `world` server to follow (tests add feeds of their own paths)."""
+    with FeedServer() as feeds:
+        yield feeds

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ import pytest
 
 from medianest.subsonic.app import ENDPOINTS
 from tests.liveserver import LiveServer, serve
+from tests.subscriptions.feedserver import Episode, FeedServer
 from tests.subsonic import spec
 from tests.subsonic.accounts import Account, Params, as_admin, new_account, no_failures_logged, send
 from tests.subsonic.conftest import ADMIN_PW, World
@@ -65,6 +67,20 @@ class Ids:
     video: str
     genre: str
     playlist: str  # one of `me`'s, with two songs
+    feeds: FeedServer | None = None  # podcast feeds on 127.0.0.1
+    channel: str = ""  # one of `me`'s podcast channels, with one episode indexed and never downloaded
+    episode: str = ""
+
+    def new_feed(self) -> str:
+        """A feed without episodes: following it downloads nothing into the shared library."""
+        assert self.feeds is not None
+        return self.feeds.add_feed(f"/contract-{secrets.token_hex(4)}.xml", "Contract Show", "Contract Host")
+
+    def new_channel(self) -> str:
+        url = self.new_feed()
+        self.me.ok("createPodcastChannel", {"url": url})
+        return next(c["id"] for c in self.me.ok("getPodcasts", {"includeEpisodes": "false"})["podcasts"]["channel"]
+                    if c["url"] == url)
 
     def new_playlist(self, public: bool = False) -> str:
         made = self.me.ok("createPlaylist", [("name", f"pl {secrets.token_hex(3)}"), ("songId", self.song),
@@ -75,8 +91,27 @@ class Ids:
         return playlist_id
 
 
+def _podcast(made: Ids) -> None:
+    """A channel of `me`'s with one episode, followed without backfill: indexed, never downloaded."""
+    url = made.new_feed()
+    assert made.feeds is not None
+    made.feeds.add_episode(url.removeprefix(made.feeds.url("")), Episode(
+        guid="contract-1", title="Contract Episode", url=made.feeds.url("/nothing-here.mp3"),
+        published=datetime(2026, 1, 2, tzinfo=UTC), description="Never fetched."))
+    r = made.me.api("POST", "/api/v1/subscriptions", json={"url": url, "backfill": 0})
+    assert r.status_code == 201, r.text
+    made.channel = f"pc-{r.json()['data']['id']}"
+    for _ in range(600):
+        channel = made.me.ok("getPodcasts", {"id": made.channel})["podcasts"]["channel"][0]
+        if channel.get("episode"):
+            made.episode = channel["episode"][0]["id"]
+            return
+        time.sleep(0.1)
+    raise AssertionError("the podcast's first check did not end")
+
+
 @pytest.fixture(scope="module")
-def ids(world: World) -> Ids:
+def ids(world: World, podcast_feeds: FeedServer) -> Ids:
     me = new_account(world.server, "contract", role="admin")
     albums = {a["name"]: a for a in me.ok("getAlbumList2", {"type": "alphabeticalByName", "size": 500})
               ["albumList2"]["album"]}
@@ -88,6 +123,8 @@ def ids(world: World) -> Ids:
     made = Ids(me, homogenic["id"], albums["Two Discs"]["id"], albums["Summer Mix"]["id"], homogenic["artistId"],
                      homogenic["artist"], songs["Jóga"], songs["Bachelorette"], circle, video, "Swing", "")
     made.playlist = made.new_playlist()
+    made.feeds = podcast_feeds
+    _podcast(made)
     # Something in every per-user list: a play (frequent, recent), a star and a rating (starred, highest).
     me.ok("scrobble", {"id": made.song})
     me.ok("star", {"albumId": made.album})
@@ -201,6 +238,13 @@ CASES: dict[str, list[Case]] = {
     "savePlayQueue": [lambda i: [("id", i.song), ("id", i.song2), ("current", i.song), ("position", 10)]],
     "getPlayQueueByIndex": [_queued_by_index],
     "savePlayQueueByIndex": [lambda i: [("id", i.song2), ("id", i.song2), ("currentIndex", 0), ("position", 0)]],
+    "getPodcasts": [lambda i: {"id": i.channel, "includeEpisodes": "true"},
+                    lambda i: {"id": i.channel, "includeEpisodes": "false"}],
+    "getNewestPodcasts": [lambda i: {"count": 5}],
+    "getPodcastEpisode": [lambda i: {"id": i.episode}],
+    "refreshPodcasts": [_none],
+    "createPodcastChannel": [lambda i: {"url": i.new_feed()}],
+    "deletePodcastChannel": [lambda i: {"id": i.new_channel()}],
 }
 # The binary endpoints' valid calls and the type of what they answer.
 BINARY: dict[str, list[tuple[Case, str]]] = {
@@ -283,7 +327,7 @@ VOLATILE: dict[str, Normaliser] = {
 
 
 # The calls that use up what they name (a playlist to delete): their cases make a new one for every call.
-FRESH_EACH = frozenset({"deletePlaylist", "deleteBookmark"})
+FRESH_EACH = frozenset({"deletePlaylist", "deleteBookmark", "createPodcastChannel", "deletePodcastChannel"})
 
 
 def _as_xml_says_it(json_node: Any, xml_node: Any) -> Any:
@@ -423,11 +467,13 @@ def test_a_broken_form_body_is_an_error_not_a_crash(ids: Ids) -> None:
 # --- garbage and missing parameters ----------------------------------------------------------------------
 
 # What a parameter holds. An id parameter names which kinds of ids it takes: "song", "video", "album",
-# "artist" (the others are the wrong kind for it), "playlist" ids, or "user" names.
+# "artist" (the others are the wrong kind for it), "playlist" ids, "podcast channel" or "podcast episode" ids
+# (every library id is the wrong kind for those), or "user" names.
 ID_KINDS = ("song", "video", "album", "artist")
 INT, BOOL, TEXT, TYPE = "int", "bool", "text", "type"
 IGNORED = "ignored"  # taken but not read (with these calls): anything goes
 SONG, MEDIA, ALBUM, ARTIST, PLAYLIST = ("song",), ("song", "video"), ("album",), ("artist",), ("playlist",)
+CHANNEL, EPISODE = ("podcast channel",), ("podcast episode",)
 AUDIO_ANY = ("song", "album", "artist")
 ANY = ("song", "video", "album", "artist")
 
@@ -476,6 +522,9 @@ PARAMS: dict[str, dict[str, Any]] = {
     "deleteBookmark": {"id": MEDIA},
     "savePlayQueue": {"id": MEDIA, "current": MEDIA, "position": INT, "c": TEXT},
     "savePlayQueueByIndex": {"id": MEDIA, "currentIndex": INT, "position": INT},
+    "getPodcasts": {"id": CHANNEL, "includeEpisodes": BOOL}, "getNewestPodcasts": {"count": INT},
+    "getPodcastEpisode": {"id": EPISODE}, "refreshPodcasts": {}, "createPodcastChannel": {"url": TEXT},
+    "deletePodcastChannel": {"id": CHANNEL},
 }
 # Parameters whose absence is error 10, each group taken away together (star needs one of its three).
 REQUIRED: dict[str, list[tuple[str, ...]]] = {
@@ -490,6 +539,7 @@ REQUIRED: dict[str, list[tuple[str, ...]]] = {
     "stream": [("id",)], "download": [("id",)], "getCoverArt": [("id",)], "getAvatar": [("username",)],
     "getLyricsBySongId": [("id",)], "createBookmark": [("id",), ("position",)], "deleteBookmark": [("id",)],
     "savePlayQueue": [("current",)], "savePlayQueueByIndex": [("currentIndex",)],
+    "getPodcastEpisode": [("id",)], "createPodcastChannel": [("url",)], "deletePodcastChannel": [("id",)],
 }
 
 NUL = "1\x00"

@@ -22,7 +22,7 @@ from medianest.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotF
 from medianest.jobs.queue import Task
 from medianest.library.models import Media
 from medianest.subscriptions.feeds import FeedError, Listing, feed_client
-from medianest.subscriptions.models import DONE, QUEUED, Subscription, SubscriptionItem
+from medianest.subscriptions.models import DONE, FEED, PRUNED, QUEUED, Subscription, SubscriptionItem
 from medianest.subscriptions.models import FAILED as ITEM_FAILED
 from medianest.subscriptions.schemas import RuleIn, SubscriptionIn, SubscriptionPatch
 from medianest.subscriptions.sources import identify
@@ -38,8 +38,10 @@ class Subscriptions:
     check: Task  # "check subscription N" (subscriptions/tasks.py)
 
 
-async def create(ctx: Subscriptions, session: AsyncSession, user: User, body: SubscriptionIn) -> Subscription:
-    """Follow `body.url` (its kind found by reading it); its first check is queued at once."""
+async def create(ctx: Subscriptions, session: AsyncSession, user: User, body: SubscriptionIn,
+                 only: str | None = None) -> Subscription:
+    """Follow `body.url` (its kind found by reading it); its first check is queued at once. With `only`, an
+    address of another kind is refused (BadRequest) before anything is kept (a podcast app adds feeds only)."""
     s = ctx.settings
     url = await check_url(body.url, allow_private=s.downloads_allow_private_networks,
                           allowed_sites=s.downloads_allowed_sites)
@@ -47,6 +49,8 @@ async def create(ctx: Subscriptions, session: AsyncSession, user: User, body: Su
     if await session.scalar(select(Subscription.id).where(Subscription.user_id == user.id, Subscription.url == url)):
         raise Conflict("you already follow this address")
     kind, found = await _identify(s, url)
+    if only is not None and kind != only:
+        raise BadRequest(f"this address is a {kind}, not a {only}")
     sub = Subscription(user_id=user.id, url=url, kind=kind, feed_secret=secrets.token_hex(16),
                        name=(body.name or found.title or url)[:NAME_CHARS], description=found.description,
                        image_url=found.image_url, mode="audio" if kind == "feed" else "video", quality="best",
@@ -199,3 +203,41 @@ async def feed_media(session: AsyncSession, sub: Subscription, media_id: int) ->
         raise NotFound("media", media_id)
     return found
 
+
+
+async def feeds_of(session: AsyncSession, user: User) -> list[Subscription]:
+    """The caller's podcast feeds (kind "feed"), oldest first: what a podcast app lists as channels."""
+    rows = await session.scalars(select(Subscription).where(Subscription.user_id == user.id,
+                                                            Subscription.kind == FEED).order_by(Subscription.id))
+    return list(rows)
+
+
+async def episodes(session: AsyncSession, sub_ids: list[int], done_only: bool = False, limit: int | None = None,
+                   ) -> list[SubscriptionItem]:
+    """The items of these subscriptions, newest first, without the pruned ones (gone by the keep rule);
+    with `done_only`, only those downloaded whose media item the library still has."""
+    query = select(SubscriptionItem).where(SubscriptionItem.subscription_id.in_(sub_ids),
+                                           SubscriptionItem.state != PRUNED)
+    if done_only:
+        query = query.join(Media, Media.id == SubscriptionItem.media_id).where(
+            SubscriptionItem.state == DONE, Media.deleted_at.is_(None))
+    newest = func.coalesce(SubscriptionItem.published_at, SubscriptionItem.found_at)
+    rows = await session.scalars(query.order_by(newest.desc(), SubscriptionItem.id.desc()).limit(limit))
+    return list(rows)
+
+
+async def episode(session: AsyncSession, user: User, item_id: int) -> tuple[SubscriptionItem, Subscription]:
+    """One item of the caller's own feeds; anyone else's, or a pruned one, is NotFound."""
+    found = (await session.execute(
+        select(SubscriptionItem, Subscription).join(Subscription, Subscription.id == SubscriptionItem.subscription_id)
+        .where(SubscriptionItem.id == item_id, Subscription.user_id == user.id, Subscription.kind == FEED,
+               SubscriptionItem.state != PRUNED))).first()
+    if found is None:
+        raise NotFound("episode", item_id)
+    return found[0], found[1]
+
+
+def refresh_feeds(ctx: Subscriptions, feeds: list[Subscription]) -> None:
+    """Queue a check of each of these feeds now, whatever their interval (as `check_now` does for one)."""
+    for sub in feeds:
+        ctx.check.enqueue(sub.id, True)

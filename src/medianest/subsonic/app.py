@@ -25,7 +25,7 @@ from medianest.errors import (
     Unavailable,
 )
 from medianest.parts import Parts
-from medianest.subsonic import annotation, browsing, lists, media, playlists, queue, system
+from medianest.subsonic import annotation, browsing, lists, media, playlists, podcasts, queue, system
 from medianest.subsonic.auth import authenticate
 from medianest.subsonic.call import Call, Handler
 from medianest.subsonic.params import Params
@@ -43,7 +43,7 @@ log = structlog.get_logger(__name__)
 
 ENDPOINTS: dict[str, Handler] = {
     **system.ENDPOINTS, **browsing.ENDPOINTS, **lists.ENDPOINTS, **annotation.ENDPOINTS, **playlists.ENDPOINTS,
-    **media.ENDPOINTS, **queue.ENDPOINTS,
+    **media.ENDPOINTS, **queue.ENDPOINTS, **podcasts.ENDPOINTS,
 }
 # Answered without signing in, as the spec requires (apps ask it before they have credentials). ping is
 # not: apps call it to test the credentials they were given.

@@ -1,6 +1,8 @@
 """Our rows in Subsonic's shapes (docs/Responses): a song or video is a `Child`, an album `AlbumID3`, an
 artist `ArtistID3`. Ids are strings: an item's is its number, an album's "al-<key>", an artist's
-"ar-<key>" (library/catalog.py), a cover's the id of what it belongs to, "mf-<n>" for one item's own."""
+"ar-<key>" (library/catalog.py), a cover's the id of what it belongs to, "mf-<n>" for one item's own; a podcast
+channel's "pc-<subscription>" and an episode's "pe-<subscription item>" (never a song's number: the two are
+different things, and a song id must not name an episode)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from medianest.library.models import KIND_VIDEO, Album, Artist, Media, UserCatal
 from medianest.subsonic.protocol import NOT_FOUND, Present, SubsonicError
 
 ALBUM, ARTIST, ITEM_COVER = "al-", "ar-", "mf-"
+CHANNEL, EPISODE = "pc-", "pe-"
 
 
 def album_id(album_key: str) -> str:
@@ -37,6 +40,14 @@ def parse_key(value: str, prefix: str, kind: str) -> str:
 
 def parse_item(value: str, kind: str = "song") -> int:
     text = value.removeprefix(ITEM_COVER)
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise SubsonicError(NOT_FOUND, f"{kind} not found")
+    return int(text)
+
+
+def parse_prefixed(value: str, prefix: str, kind: str) -> int:
+    """The number inside a prefixed id ("pc-12"); error 70 for anything else."""
+    text = value[len(prefix):] if value.startswith(prefix) else ""
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise SubsonicError(NOT_FOUND, f"{kind} not found")
     return int(text)

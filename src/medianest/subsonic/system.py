@@ -13,7 +13,7 @@ from medianest.subsonic.protocol import NOT_AUTHORIZED, NOT_FOUND, Payload, Subs
 
 # The OpenSubsonic extensions this server implements, with their versions (docs/Extensions).
 EXTENSIONS = {"formPost": [1], "transcodeOffset": [1], "songLyrics": [1], "apiKeyAuthentication": [1],
-              "indexBasedQueue": [1]}
+              "indexBasedQueue": [1], "getPodcastEpisode": [1]}
 
 
 async def ping(call: Call) -> Payload:
@@ -73,12 +73,12 @@ async def get_users(call: Call) -> Payload:
 
 
 def _user(user: User, folders: int) -> dict[str, Any]:
-    """The roles as MediaNest grants them: everyone streams, downloads, makes playlists and scrobbles;
-    an admin also manages users and settings."""
+    """The roles as MediaNest grants them: everyone streams, downloads, makes playlists, scrobbles and follows
+    podcasts (their own: subscriptions are personal); an admin also manages users and settings."""
     admin = user.is_admin
     return {"username": user.username, "email": "", "scrobblingEnabled": True, "adminRole": admin,
             "settingsRole": admin, "downloadRole": True, "uploadRole": False, "playlistRole": True,
-            "coverArtRole": admin, "commentRole": True, "podcastRole": False, "streamRole": True,
+            "coverArtRole": admin, "commentRole": True, "podcastRole": True, "streamRole": True,
             "jukeboxRole": False, "shareRole": False, "videoConversionRole": False,
             "folder": list(range(1, folders + 1))}
 
