@@ -204,7 +204,6 @@ async def feed_media(session: AsyncSession, sub: Subscription, media_id: int) ->
     return found
 
 
-
 async def feeds_of(session: AsyncSession, user: User) -> list[Subscription]:
     """The caller's podcast feeds (kind "feed"), oldest first: what a podcast app lists as channels."""
     rows = await session.scalars(select(Subscription).where(Subscription.user_id == user.id,
