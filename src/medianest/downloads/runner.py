@@ -291,6 +291,7 @@ class Runner:
                 await task
 
     async def _stop_if_asked(self, download_id: int) -> None:
+        """Raise what ends this run early: the process stopping, the download taken back, or canceled."""
         if self.context.stopping.is_set():
             raise Interrupted
         if self.lost.is_set():
@@ -376,10 +377,5 @@ class Runner:
     async def _wait_or_cancel(self, download_id: int, seconds: float) -> None:
         deadline = self.clock() + seconds
         while self.clock() < deadline:
-            if self.context.stopping.is_set():
-                raise Interrupted
-            if self.lost.is_set():
-                raise Lost
-            if await rows.canceled(self.sessions, download_id):
-                raise Canceled
+            await self._stop_if_asked(download_id)
             await asyncio.sleep(min(CANCEL_POLL_S, max(deadline - self.clock(), 0)))
