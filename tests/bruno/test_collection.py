@@ -149,8 +149,12 @@ def test_the_collection_passes_every_assertion(bru: Path, fresh_server: LiveServ
         # --cache-ssl-session also keeps one HTTP agent for the run, so requests share a connection as in the
         # Bruno app. Without it the CLI opens a connection per request and leaves each open and idle; the
         # server (one process) takes 128 connections at a time, so the 129th request waited about 15 s.
+        # --sandbox=developer runs the collection's (our own) scripts and assertions in Node's vm instead of the
+        # CLI's default QuickJS sandbox, whose assertions now and then read a response as undefined
+        # (usebruno/bruno#7373; seen here once: "res.status eq 200: expected undefined" on a 200).
         run = subprocess.run(
             [str(bru), "run", "flow", "endpoints", "-r", "--env", "local", "--cache-ssl-session",
+             "--sandbox=developer",
              *(arg for name, value in variables.items() for arg in ("--env-var", f"{name}={value}")),
              "--reporter-json", str(report)],
             cwd=COLLECTION, capture_output=True, text=True, timeout=300)
