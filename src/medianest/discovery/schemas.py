@@ -25,8 +25,7 @@ class RemoteResultOut(BaseModel):
 
     @classmethod
     def of(cls, r: Result) -> RemoteResultOut:
-        return cls(site=r.site, id=r.id, url=r.url, title=r.title, channel=r.channel, duration_s=r.duration_s,
-                   thumbnail=r.thumbnail, views=r.views, published_at=r.published_at)
+        return cls.model_validate(r, from_attributes=True)  # the same fields as the domain's Result
 
 
 class SiteFailureOut(BaseModel):
@@ -37,7 +36,7 @@ class SiteFailureOut(BaseModel):
 
     @classmethod
     def of(cls, f: Failed) -> SiteFailureOut:
-        return cls(site=f.site, code=f.code, message=f.message)
+        return cls.model_validate(f, from_attributes=True)
 
 
 class RemoteSearchMeta(BaseModel):
